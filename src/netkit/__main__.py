@@ -1,0 +1,5 @@
+"""``python -m netkit``: the same as the ``netkit`` command."""
+
+from netkit.cli import main
+
+raise SystemExit(main())

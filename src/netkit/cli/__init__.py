@@ -1,0 +1,82 @@
+"""The ``netkit`` command (also ``python -m netkit``).
+
+Each subcommand lives in its own module in this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking
+the parsed arguments and returning the exit status. Exit status: 0 on success, 1 when
+an operation or check failed, 2 on misuse (bad arguments or input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from netkit._version import __version__
+from netkit.errors import NetkitError
+
+__all__ = ["EXIT_FAILED", "EXIT_MISUSE", "EXIT_OK", "Misuse", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_MISUSE = 2
+
+# Subcommand modules, in the order `netkit --help` lists them.
+_COMMANDS = ("demo", "serve", "connect", "udp", "check", "lookup", "bench")
+
+
+class Misuse(Exception):
+    """Raised by a subcommand for bad arguments; reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_MISUSE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser, one subparser per available subcommand."""
+    parser = _Parser(
+        prog="netkit",
+        description="Typed, safe TCP/UDP sockets: a toolbox and a demo.",
+        epilog="Run 'netkit COMMAND --help' for the options and an example of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"netkit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(f"netkit.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"netkit.cli.{name}":
+                raise
+            continue  # a subcommand not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_MISUSE
+    try:
+        status: int = func(args)
+    except KeyboardInterrupt:
+        # Ctrl-C is a normal way to stop a server or a netcat session: no traceback.
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Misuse as exc:
+        print(f"netkit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_MISUSE
+    except (NetkitError, OSError) as exc:
+        print(f"netkit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_FAILED
+    return status

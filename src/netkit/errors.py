@@ -1,0 +1,105 @@
+"""The one exception hierarchy of netkit, rooted at :class:`NetkitError`.
+
+Every error netkit raises on purpose is a :class:`NetkitError`. Each class also
+subclasses the builtin exception a plain-``socket`` program would catch, so code that
+says ``except OSError`` or ``except ValueError`` keeps working.
+
+This module is pure: it does no IO and imports nothing from the rest of netkit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AddressError",
+    "ConnectFailed",
+    "ConnectionClosed",
+    "FrameTooLarge",
+    "LookupFailed",
+    "NetkitError",
+    "NetkitTimeout",
+    "describe",
+]
+
+#: Longest repr of offending input quoted in a message; keeps megabyte inputs readable.
+_MAX_REPR = 80
+
+
+def describe(value: object, limit: int = _MAX_REPR) -> str:
+    """Return ``repr(value)`` cut to about *limit* characters, for error messages.
+
+    The repr of a huge input is never built in full: strings and bytes are sliced
+    first, so describing a megabyte of text costs the same as describing a word.
+    """
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        data = value if not isinstance(value, memoryview) else bytes(value[: limit + 1])
+        head = data[: limit + 1]
+        text = repr(head if not isinstance(head, bytearray) else bytes(head))
+        if len(data) > limit:
+            return f"{text[: limit]}... ({len(data)} {'chars' if isinstance(value, str) else 'bytes'})"
+        return text
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class NetkitError(Exception):
+    """Root of every error netkit raises on purpose."""
+
+
+class AddressError(NetkitError, ValueError):
+    """A malformed IP address, endpoint, hostname or port.
+
+    Raised by the parsers in :mod:`netkit.addr` and by any call that takes an address.
+    """
+
+
+class LookupFailed(NetkitError, OSError):
+    """A name, service or reverse lookup found nothing (or the resolver failed)."""
+
+
+class ConnectFailed(NetkitError, ConnectionError):
+    """Every address tried for a connection failed.
+
+    ``attempts`` holds ``(address, error)`` pairs, one per address tried, in the order
+    the attempts were started.
+    """
+
+    def __init__(
+        self, message: str, attempts: Sequence[tuple[object, BaseException]] = ()
+    ) -> None:
+        super().__init__(message)
+        self.attempts: list[tuple[object, BaseException]] = list(attempts)
+
+
+class ConnectionClosed(NetkitError, ConnectionError):
+    """The peer closed the connection before the operation could complete.
+
+    ``partial`` holds the bytes that were received for this operation before the end of
+    the stream (they are consumed: the stream is over).
+    """
+
+    def __init__(self, message: str = "connection closed by peer", partial: bytes = b"") -> None:
+        super().__init__(message)
+        self.partial: bytes = partial
+
+
+class NetkitTimeout(NetkitError, TimeoutError):
+    """An operation's deadline passed before it completed.
+
+    For stream reads, the bytes already received stay in the connection's buffer, so the
+    same call can be retried without losing data.
+    """
+
+
+class FrameTooLarge(NetkitError, ValueError):
+    """A message, line, frame or datagram is over its size limit.
+
+    ``limit`` is the limit that was exceeded and ``size`` the size seen (or the smallest
+    size known to be exceeded), when known.
+    """
+
+    def __init__(self, message: str, *, limit: int | None = None, size: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.size = size
