@@ -37,7 +37,8 @@ def describe(value: object, limit: int = _MAX_REPR) -> str:
         head = data[: limit + 1]
         text = repr(head if not isinstance(head, bytearray) else bytes(head))
         if len(data) > limit:
-            return f"{text[: limit]}... ({len(data)} {'chars' if isinstance(value, str) else 'bytes'})"
+            unit = "chars" if isinstance(value, str) else "bytes"
+            return f"{text[:limit]}... ({len(data)} {unit})"
         return text
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."

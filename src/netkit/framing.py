@@ -1,0 +1,354 @@
+"""Sans-IO framing: bytes in, messages out, and back.
+
+Nothing here touches a socket. :class:`ReceiveBuffer` is the one receive buffer behind
+every read method of :class:`netkit.TcpConnection` and its asyncio twin: the IO layer
+feeds it what the socket returned and asks it, without blocking, whether a complete
+message is there yet (``try_*`` methods return ``None`` when more bytes are needed).
+The decoders and encoders are the same logic packaged for callers who do their own IO.
+
+Size limits are checked as soon as they are certain: a length prefix announcing more
+than ``max_size`` raises :class:`~netkit.errors.FrameTooLarge` before any of its payload
+is buffered, and a delimiter search gives up once ``max_size`` bytes have passed without
+one. A failed ``try_*`` call consumes nothing.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from netkit.errors import FrameTooLarge, describe
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_READ",
+    "DelimiterDecoder",
+    "LengthPrefixDecoder",
+    "LineDecoder",
+    "ReceiveBuffer",
+    "encode_delimited",
+    "encode_frame",
+    "encode_frames",
+]
+
+#: Default limit for a line or delimited message, delimiter excluded (64 KiB).
+DEFAULT_MAX_LINE = 64 * 1024
+#: Default limit for a length-prefixed frame's payload (16 MiB).
+DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+#: Default limit for reading a whole stream to EOF (64 MiB).
+DEFAULT_MAX_READ = 64 * 1024 * 1024
+
+_PREFIX: dict[int, struct.Struct] = {
+    1: struct.Struct("!B"),
+    2: struct.Struct("!H"),
+    4: struct.Struct("!I"),
+    8: struct.Struct("!Q"),
+}
+
+
+def _prefix_struct(prefix_size: int) -> struct.Struct:
+    try:
+        return _PREFIX[prefix_size]
+    except (KeyError, TypeError):
+        msg = f"prefix_size must be 1, 2, 4 or 8, not {describe(prefix_size)}"
+        raise ValueError(msg) from None
+
+
+def _check_limit(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value}")
+    return value
+
+
+def _check_delimiter(delimiter: bytes) -> bytes:
+    if not isinstance(delimiter, (bytes, bytearray)):
+        raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
+    if not delimiter:
+        raise ValueError("delimiter must not be empty")
+    return bytes(delimiter)
+
+
+class ReceiveBuffer:
+    """Bytes received from a stream and not yet handed to the caller.
+
+    The ``try_*`` methods either return a complete message (consuming it) or ``None``
+    when more bytes are needed; on a size violation they raise ``FrameTooLarge`` and
+    consume nothing. Removing from the front of a ``bytearray`` is amortised O(1) in
+    CPython, so draining message by message stays linear.
+    """
+
+    __slots__ = ("_buf", "_scan_delim", "_scanned")
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._buf = bytearray(data)
+        # Where the last unsuccessful delimiter search stopped, so that feeding a long
+        # line one byte at a time does not rescan it from the start (no quadratic cost).
+        self._scanned = 0
+        self._scan_delim = b""
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def __bool__(self) -> bool:
+        return bool(self._buf)
+
+    def __repr__(self) -> str:
+        return f"<ReceiveBuffer {len(self._buf)} bytes>"
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes."""
+        self._buf += data
+
+    def _consume(self, n: int) -> bytes:
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        self._scanned = 0
+        return out
+
+    def take(self, max_bytes: int) -> bytes:
+        """Remove and return up to *max_bytes* bytes (``b""`` if empty)."""
+        if max_bytes >= len(self._buf):
+            return self.take_all()
+        return self._consume(max_bytes)
+
+    def take_all(self) -> bytes:
+        """Remove and return everything buffered."""
+        out = bytes(self._buf)
+        self._buf.clear()
+        self._scanned = 0
+        return out
+
+    def peek(self) -> bytes:
+        """Return a copy of everything buffered without consuming it."""
+        return bytes(self._buf)
+
+    def try_exactly(self, n: int) -> bytes | None:
+        """Return exactly *n* bytes if buffered, else ``None``."""
+        if len(self._buf) < n:
+            return None
+        return self._consume(n)
+
+    def try_until(
+        self, delimiter: bytes, *, max_bytes: int, keep_delimiter: bool = False
+    ) -> bytes | None:
+        """Return the bytes before the first *delimiter* (consuming the delimiter too).
+
+        With ``keep_delimiter`` the delimiter ends the returned bytes. Raises
+        ``FrameTooLarge`` once more than *max_bytes* bytes (delimiter excluded) are
+        buffered without a delimiter; nothing is consumed then.
+        """
+        buf = self._buf
+        dlen = len(delimiter)
+        if delimiter != self._scan_delim:
+            self._scan_delim = delimiter
+            self._scanned = 0
+        # The delimiter may start at most at index max_bytes.
+        end = max_bytes + dlen
+        idx = buf.find(delimiter, self._scanned, end)
+        if idx < 0:
+            if len(buf) >= end:
+                raise FrameTooLarge(
+                    f"no {describe(delimiter)} within {max_bytes} bytes",
+                    limit=max_bytes,
+                    size=len(buf),
+                )
+            # Next search starts where a delimiter split across feeds could begin.
+            self._scanned = max(0, len(buf) - dlen + 1)
+            return None
+        out = bytes(buf[: idx + dlen] if keep_delimiter else buf[:idx])
+        del buf[: idx + dlen]
+        self._scanned = 0
+        return out
+
+    def try_frame(
+        self, *, prefix_size: int = 4, max_size: int = DEFAULT_MAX_FRAME
+    ) -> bytes | None:
+        """Return one length-prefixed frame's payload, or ``None`` if incomplete.
+
+        Raises ``FrameTooLarge`` as soon as the prefix is buffered and announces more
+        than *max_size* bytes, before any payload is waited for; nothing is consumed.
+        """
+        header = _prefix_struct(prefix_size)
+        buf = self._buf
+        if len(buf) < prefix_size:
+            return None
+        (length,) = header.unpack_from(buf)
+        if length > max_size:
+            raise FrameTooLarge(
+                f"frame of {length} bytes is over the limit of {max_size}",
+                limit=max_size,
+                size=length,
+            )
+        total = prefix_size + length
+        if len(buf) < total:
+            return None
+        out = bytes(buf[prefix_size:total])
+        del buf[:total]
+        self._scanned = 0
+        return out
+
+    def frame_bytes_needed(self, *, prefix_size: int = 4) -> int:
+        """How many more bytes the next frame needs (a hint for sizing reads)."""
+        if len(self._buf) < prefix_size:
+            return prefix_size - len(self._buf)
+        (length,) = _prefix_struct(prefix_size).unpack_from(self._buf)
+        return max(0, prefix_size + int(length) - len(self._buf))
+
+
+class DelimiterDecoder:
+    """Split a byte stream into messages ended by *delimiter*.
+
+    ``feed(data)`` accepts bytes in any split and returns the complete messages, the
+    delimiter removed (kept with ``keep_delimiter=True``). A message longer than
+    *max_size* raises ``FrameTooLarge`` as soon as that is certain; the decoder is then
+    out of step with the stream and refuses further input.
+    """
+
+    def __init__(
+        self,
+        delimiter: bytes = b"\n",
+        *,
+        max_size: int = DEFAULT_MAX_LINE,
+        keep_delimiter: bool = False,
+    ) -> None:
+        self.delimiter = _check_delimiter(delimiter)
+        self.max_size = _check_limit("max_size", max_size)
+        self.keep_delimiter = keep_delimiter
+        self._buffer = ReceiveBuffer()
+        self._failed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that are not yet part of a complete message."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Add *data*; return every message it completes, in order."""
+        if self._failed:
+            raise FrameTooLarge("decoder already failed on an oversized message")
+        self._buffer.feed(data)
+        out: list[bytes] = []
+        try:
+            while (
+                msg := self._buffer.try_until(
+                    self.delimiter, max_bytes=self.max_size, keep_delimiter=self.keep_delimiter
+                )
+            ) is not None:
+                out.append(msg)
+        except FrameTooLarge:
+            self._failed = True
+            self._buffer.take_all()  # drop the oversized tail rather than hold it
+            raise
+        return out
+
+
+class LineDecoder(DelimiterDecoder):
+    """A :class:`DelimiterDecoder` for ``\\n``-terminated lines."""
+
+    def __init__(self, *, max_size: int = DEFAULT_MAX_LINE, keep_newline: bool = False) -> None:
+        super().__init__(b"\n", max_size=max_size, keep_delimiter=keep_newline)
+
+
+class LengthPrefixDecoder:
+    """Split a byte stream into length-prefixed frames (big-endian unsigned prefix).
+
+    *prefix_size* is 1, 2, 4 (the default) or 8 bytes. A prefix announcing more than
+    *max_size* raises ``FrameTooLarge`` before its payload is buffered; the decoder then
+    refuses further input.
+    """
+
+    def __init__(self, *, prefix_size: int = 4, max_size: int = DEFAULT_MAX_FRAME) -> None:
+        _prefix_struct(prefix_size)
+        self.prefix_size = prefix_size
+        self.max_size = _check_limit("max_size", max_size)
+        self._buffer = ReceiveBuffer()
+        self._failed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that are not yet part of a complete frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Add *data*; return every frame payload it completes, in order."""
+        if self._failed:
+            raise FrameTooLarge("decoder already failed on an oversized frame")
+        buffer = self._buffer
+        out: list[bytes] = []
+        view = memoryview(data).cast("B")
+        try:
+            while True:
+                # Feed only up to the end of the current frame (or its header), so an
+                # oversized frame is refused before its payload is stored.
+                if len(buffer) < self.prefix_size:
+                    want = self.prefix_size - len(buffer)
+                else:
+                    want = buffer.frame_bytes_needed(prefix_size=self.prefix_size)
+                    if want == 0:
+                        want = 1  # unreachable in practice; keeps the loop moving
+                buffer.feed(view[:want])
+                view = view[want:]
+                frame = buffer.try_frame(prefix_size=self.prefix_size, max_size=self.max_size)
+                if frame is not None:
+                    out.append(frame)
+                if not view:
+                    return out
+        except FrameTooLarge:
+            self._failed = True
+            buffer.take_all()
+            raise
+
+
+def encode_frame(
+    payload: bytes | bytearray | memoryview,
+    *,
+    prefix_size: int = 4,
+    max_size: int | None = None,
+) -> bytes:
+    """Return *payload* preceded by its length as a big-endian unsigned integer.
+
+    Raises ``FrameTooLarge`` if the payload is over *max_size* or does not fit the
+    prefix (255 bytes for a 1-byte prefix, 65535 for 2, ...).
+    """
+    header = _prefix_struct(prefix_size)
+    size = memoryview(payload).nbytes
+    limit = (1 << (8 * prefix_size)) - 1
+    if max_size is not None:
+        limit = min(limit, max_size)
+    if size > limit:
+        raise FrameTooLarge(
+            f"payload of {size} bytes is over the frame limit of {limit}", limit=limit, size=size
+        )
+    return header.pack(size) + bytes(payload)
+
+
+def encode_delimited(
+    payload: bytes | bytearray | memoryview,
+    delimiter: bytes = b"\n",
+    *,
+    max_size: int | None = None,
+) -> bytes:
+    """Return *payload* followed by *delimiter*.
+
+    Raises ``ValueError`` if the payload contains the delimiter (it would split into
+    two messages) and ``FrameTooLarge`` if it is over *max_size*.
+    """
+    delimiter = _check_delimiter(delimiter)
+    data = bytes(payload)
+    if max_size is not None and len(data) > max_size:
+        raise FrameTooLarge(
+            f"message of {len(data)} bytes is over the limit of {max_size}",
+            limit=max_size,
+            size=len(data),
+        )
+    if delimiter in data:
+        raise ValueError(f"message contains the delimiter {describe(delimiter)}")
+    return data + delimiter
+
+
+def encode_frames(payloads: Iterable[bytes], *, prefix_size: int = 4) -> bytes:
+    """Encode several payloads back to back (one buffer, one send)."""
+    return b"".join(encode_frame(p, prefix_size=prefix_size) for p in payloads)
