@@ -68,6 +68,8 @@ def test_describe_is_bounded() -> None:
     assert "1000000" in text
     assert errors.describe("ab") == "'ab'"
     assert len(errors.describe(b"\x00" * 10_000)) < 400
+    assert errors.describe(10**5000).endswith("-bit integer>")
+    assert errors.describe(12) == "12"
 
 
 # Lower layers never import higher ones (CONTRACT.md "Layers").

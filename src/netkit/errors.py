@@ -15,6 +15,7 @@ __all__ = [
     "AddressError",
     "ConnectFailed",
     "ConnectionClosed",
+    "ConnectionRefused",
     "FrameTooLarge",
     "LookupFailed",
     "NetkitError",
@@ -40,6 +41,9 @@ def describe(value: object, limit: int = _MAX_REPR) -> str:
             unit = "chars" if isinstance(value, str) else "bytes"
             return f"{text[:limit]}... ({len(data)} {unit})"
         return text
+    if isinstance(value, int) and value.bit_length() > 256:
+        # repr() of a huge int is slow and past 4300 digits raises ValueError.
+        return f"<{value.bit_length()}-bit integer>"
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -104,3 +108,12 @@ class FrameTooLarge(NetkitError, ValueError):
         super().__init__(message)
         self.limit = limit
         self.size = size
+
+
+class ConnectionRefused(NetkitError, ConnectionRefusedError):
+    """The peer refused the datagram: an ICMP port-unreachable came back.
+
+    Raised by a connected :class:`netkit.UdpEndpoint` on the call after the refused
+    send (the kernel reports the ICMP error on the socket's next operation), instead of
+    the error being silently lost.
+    """
