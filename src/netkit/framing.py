@@ -83,6 +83,8 @@ class ReceiveBuffer:
     __slots__ = ("_buf", "_scan_delim", "_scanned")
 
     def __init__(self, data: bytes = b"") -> None:
+        # Only ever changed in place (never rebound): TcpConnection keeps a reference
+        # to test for emptiness without a Python-level call.
         self._buf = bytearray(data)
         # Where the last unsuccessful delimiter search stopped, so that feeding a long
         # line one byte at a time does not rescan it from the start (no quadratic cost).
