@@ -1,0 +1,284 @@
+"""Benchmark: netkit.aio.TcpServer against raw asyncio, uvloop, trio and anyio, in one run.
+
+    .venv/bin/python bench/bench_aio.py            # full run, several minutes
+    .venv/bin/python bench/bench_aio.py --quick    # about two minutes
+    .venv/bin/python bench/bench_aio.py --only "x 1" --only uvloop
+
+Every server is the same TCP echo in a subprocess pinned to one core; the C load
+generator (bench/loadgen.c, through bench/_harness.py) runs pinned to another. Results
+go to stdout as markdown tables with ratios (netkit.aio against asyncio streams, the
+raw asyncio Protocol, the raw uvloop Protocol, trio and anyio) and to
+bench/results/aio.json. ``--serve NAME --port N`` runs one server (used by the harness).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness as h
+
+HOST = h.HOST
+CHUNK = 65536
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def _run(main: Callable[[], object], use_uvloop: bool) -> None:
+    if use_uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(main())  # type: ignore[arg-type]
+
+
+def serve_netkit(port: int, use_uvloop: bool) -> None:
+    from netkit.aio import TcpConnection, TcpServer
+
+    async def echo(conn: TcpConnection) -> None:
+        while data := await conn.recv(CHUNK):
+            await conn.sendall(data)
+
+    async def main() -> None:
+        await TcpServer(echo, HOST, port, backlog=1024).serve_forever()
+
+    _run(main, use_uvloop)
+
+
+def serve_streams(port: int, use_uvloop: bool) -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(CHUNK):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(echo, HOST, port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    _run(main, use_uvloop)
+
+
+class _EchoProtocol(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+def serve_protocol(port: int, use_uvloop: bool) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_EchoProtocol, HOST, port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    _run(main, use_uvloop)
+
+
+def serve_trio(port: int, use_uvloop: bool) -> None:
+    import trio
+
+    async def echo(stream: trio.SocketStream) -> None:
+        try:
+            async for data in stream:
+                await stream.send_all(data)
+        except trio.BrokenResourceError:
+            pass
+
+    # trio's SocketStream turns TCP_NODELAY on, as asyncio and netkit do.
+    trio.run(lambda: trio.serve_tcp(echo, port, host=HOST, backlog=1024))
+
+
+def serve_anyio(port: int, use_uvloop: bool) -> None:
+    import anyio
+    from anyio.abc import SocketAttribute, SocketStream
+
+    async def echo(stream: SocketStream) -> None:
+        async with stream:
+            raw = stream.extra(SocketAttribute.raw_socket)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                async for data in stream:
+                    await stream.send(data)
+            except (anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError):
+                pass
+
+    async def main() -> None:
+        listener = await anyio.create_tcp_listener(local_host=HOST, local_port=port, backlog=1024)
+        await listener.serve(echo)
+
+    anyio.run(main, backend="asyncio")
+
+
+SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
+    "netkit.aio": (serve_netkit, False),
+    "asyncio streams": (serve_streams, False),
+    "asyncio Protocol": (serve_protocol, False),
+    "netkit.aio uvloop": (serve_netkit, True),
+    "uvloop streams": (serve_streams, True),
+    "uvloop Protocol": (serve_protocol, True),
+    "trio": (serve_trio, False),
+    "anyio (asyncio)": (serve_anyio, False),
+}
+
+SCENARIOS = [
+    h.Scenario("ping-pong 64 B x 1", "pingpong", 1, 64),
+    h.Scenario("ping-pong 64 B x 100", "pingpong", 100, 64),
+    h.Scenario("ping-pong 4 KiB x 1", "pingpong", 1, 4096),
+    h.Scenario("ping-pong 4 KiB x 100", "pingpong", 100, 4096),
+    h.Scenario("pipelined 64 B x 100, depth 16", "pingpong", 100, 64, depth=16),
+]
+
+
+def server_specs() -> list[h.ServerSpec]:
+    return [h.python_server(name, __file__) for name in SERVERS]
+
+
+# --------------------------------------------------------------------------- CPU cost
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/PID/stat (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_cost_suite(
+    servers: list[h.ServerSpec],
+    scenarios: list[h.Scenario],
+    seconds: float,
+    warmup: float,
+    repeats: int,
+) -> dict[str, dict[str, list[float]]]:
+    """Server CPU microseconds per echoed request: {scenario: {server: [runs]}}.
+
+    Throughput on a shared machine moves with everyone else's load; the CPU time the
+    server process spends per request moves far less, so this is the steadier way to
+    compare the servers' own costs. Same servers and load generator as run_suite.
+    """
+    h.build_tools()
+    server_cpus, client_cpus = h._cpus()
+    out: dict[str, dict[str, list[float]]] = {}
+    for scenario in scenarios:
+        row = out[scenario.name] = {s.name: [] for s in servers}
+        for rep in range(repeats):
+            for spec in servers:
+                server = h.RunningServer(spec, server_cpus)
+                try:
+                    before = _cpu_seconds(server.proc.pid)
+                    got = h.run_loadgen(server.port, scenario, seconds, warmup, client_cpus)
+                    used = _cpu_seconds(server.proc.pid) - before
+                except RuntimeError as exc:
+                    print(f"  {spec.name}: {exc}", file=sys.stderr)
+                    continue
+                finally:
+                    server.stop()
+                # The generator counts ops after its warm-up only; the server's CPU
+                # covers both, so scale the count to the whole run.
+                ops = got["ops_per_s"] * (seconds + warmup)
+                if ops > 0:
+                    row[spec.name].append(used / ops * 1e6)
+                    print(
+                        f"{scenario.name:34} #{rep + 1} {spec.name:20} "
+                        f"{used / ops * 1e6:8.2f} us/req  ({got['ops_per_s']:,.0f} req/s)",
+                        file=sys.stderr,
+                    )
+    return out
+
+
+def cpu_table(results: dict[str, dict[str, list[float]]], subject: str, refs: list[str]) -> str:
+    """Medians of CPU us/request, then ``reference / subject`` (>1: netkit cheaper)."""
+    names = list(next(iter(results.values())))
+    head = ["scenario (server CPU us/req)", *names, *(f"{r} / {subject}" for r in refs)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for scenario, row in results.items():
+        med = {n: statistics.median(v) for n, v in row.items() if v}
+        cells = [scenario, *(f"{med[n]:.1f}" if n in med else "-" for n in names)]
+        for ref in refs:
+            ok = subject in med and ref in med
+            cells.append(f"{med[ref] / med[subject]:.2f}x" if ok else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    h.add_common_arguments(parser)
+    parser.add_argument("--serve", choices=sorted(SERVERS), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, default=h.RESULTS_DIR / "aio.json")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="measure server CPU time per request instead of throughput (steadier under load)",
+    )
+    args = parser.parse_args()
+    if args.serve:
+        serve, use_uvloop = SERVERS[args.serve]
+        try:
+            serve(args.port, use_uvloop)
+        except KeyboardInterrupt:
+            pass
+        return
+
+    seconds, warmup, repeats = h.settings_from(args)
+    servers = h.select(server_specs(), args.only)
+    scenarios = h.select(SCENARIOS, args.only)
+    if args.cpu:
+        costs = cpu_cost_suite(servers, scenarios, seconds, warmup, repeats)
+        print(f"\n{h.machine_info()}\n")
+        default_refs = ["asyncio streams", "asyncio Protocol", "trio", "anyio (asyncio)"]
+        print(cpu_table(costs, "netkit.aio", default_refs))
+        print()
+        print(cpu_table(costs, "netkit.aio uvloop", ["uvloop streams", "uvloop Protocol"]))
+        return
+    results = h.run_suite(servers, scenarios, seconds=seconds, warmup=warmup, repeats=repeats)
+    meta = h.machine_info()
+    meta["command"] = " ".join([Path(sys.executable).name, *sys.argv])
+    meta["seconds"], meta["warmup"], meta["repeats"] = seconds, warmup, repeats
+    h.write_json(args.json, results, meta)
+    print(f"\n{meta}\n")
+    print("default loop:")
+    print(
+        h.markdown_table(
+            results,
+            "netkit.aio",
+            ["asyncio streams", "asyncio Protocol", "trio", "anyio (asyncio)"],
+            ["netkit.aio", "asyncio streams", "asyncio Protocol", "trio", "anyio (asyncio)"],
+        )
+    )
+    print("\nuvloop:")
+    print(
+        h.markdown_table(
+            results,
+            "netkit.aio uvloop",
+            ["uvloop streams", "uvloop Protocol"],
+            ["netkit.aio uvloop", "uvloop streams", "uvloop Protocol"],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""asyncio twins of :mod:`netkit.tcp` and :mod:`netkit.udp`: same names, same errors.
+
+``await TcpClient.connect(host, port)``, ``async with TcpServer(handler) as server``,
+``await UdpEndpoint.bind(host, port)``; every read goes through the same sans-IO
+:class:`netkit.framing.ReceiveBuffer` as the sync classes. Works on the default event
+loop and on uvloop (``pip install netkit-sockets[fast]``).
+"""
+
+from __future__ import annotations
+
+from netkit.aio.client import TcpClient
+from netkit.aio.connection import TcpConnection
+from netkit.aio.server import TcpServer
+from netkit.aio.udp import Datagram, UdpEndpoint
+
+__all__ = ["Datagram", "TcpClient", "TcpConnection", "TcpServer", "UdpEndpoint"]

@@ -1,0 +1,323 @@
+"""netkit.aio.TcpClient: Happy Eyeballs, ConnectFailed.attempts, deadlines, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from _aio_util import open_fds, run
+from netkit import tls
+from netkit.addr import Endpoint
+from netkit.aio import TcpClient, TcpConnection, TcpServer
+from netkit.aio import client as aio_client
+from netkit.errors import ConnectFailed, ConnectionClosed, NetkitTimeout
+from netkit.options import SocketOptions
+from netkit.tcp import client as sync_client
+
+__all__ = ["run"]  # the fixture, imported for pytest
+
+Run = Callable[..., Any]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    """A port on 127.0.0.1 whose SYNs are dropped: a listener with a full backlog."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        # Fill the accept queue; once it is full the kernel drops further SYNs.
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+        yield port
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
+
+
+def _target(host: str, port: int) -> Any:
+    return sync_client._literal_target(host, port)
+
+
+def test_connect_refused_lists_attempt(run: Run) -> None:
+    port = _closed_port()
+
+    async def main() -> None:
+        before = open_fds()
+        with pytest.raises(ConnectFailed) as info:
+            await TcpClient.connect("127.0.0.1", port, timeout=5)
+        assert len(info.value.attempts) == 1
+        endpoint, error = info.value.attempts[0]
+        assert endpoint == Endpoint("127.0.0.1", port)
+        assert isinstance(error, ConnectionRefusedError)
+        assert open_fds() <= before
+
+    run(main())
+
+
+def test_happy_eyeballs_moves_on_from_a_silent_address(run: Run, blackhole: int) -> None:
+    async def main() -> None:
+        async def greet(conn: TcpConnection) -> None:
+            await conn.sendall(b"hello")
+
+        async with TcpServer(greet) as server:
+            good = server.address.port
+            targets = [_target("127.0.0.1", blackhole), _target("127.0.0.1", good)]
+            before = open_fds()
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            won, _, timed_out = await aio_client._race(targets, None, None, None, 0.1)
+            assert won is not None
+            sock, endpoint = won
+            # The first attempt hung; the second started after the delay and won.
+            assert endpoint.port == good
+            assert 0.09 <= loop.time() - start < 3
+            assert not timed_out
+            sock.close()
+            assert open_fds() <= before  # the hung loser was cancelled and closed
+
+    run(main())
+
+
+def test_all_attempts_fail_in_start_order(run: Run) -> None:
+    a, b = _closed_port(), _closed_port()
+
+    async def main() -> None:
+        targets = [_target("127.0.0.1", a), _target("127.0.0.1", b)]
+        won, attempts, timed_out = await aio_client._race(targets, None, None, None, 5.0)
+        assert won is None
+        assert not timed_out
+        assert [ep.port for ep, _ in attempts] == [a, b]
+        assert all(isinstance(err, ConnectionRefusedError) for _, err in attempts)
+
+    run(main())
+
+
+def test_hostname_resolution_interleaves(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    refused = _closed_port()
+
+    async def main() -> None:
+        async with TcpServer(lambda conn: conn.sendall(b"ok")) as server:
+            port = server.address.port
+
+            def fake_resolve(host: str, _port: int) -> list[Any]:
+                assert host == "example.test"
+                # Two addresses of one family first: the connect must fall through.
+                return [_target("127.0.0.1", refused), _target("127.0.0.1", port)]
+
+            monkeypatch.setattr(sync_client, "_resolve", fake_resolve)
+            async with await TcpClient.connect("example.test", port, timeout=5) as client:
+                assert await client.recv_exactly(2, timeout=5) == b"ok"
+
+    run(main())
+
+
+def test_connect_deadline(run: Run, blackhole: int) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        before = open_fds()
+        start = loop.time()
+        with pytest.raises(NetkitTimeout) as info:
+            await TcpClient.connect("127.0.0.1", blackhole, timeout=0.2)
+        assert loop.time() - start < 2
+        cause = info.value.__cause__
+        assert isinstance(cause, ConnectFailed)
+        assert len(cause.attempts) == 1
+        assert open_fds() <= before
+
+    run(main())
+
+
+def test_cancelled_connect_leaves_nothing(run: Run, blackhole: int) -> None:
+    async def main() -> None:
+        before = open_fds()
+        attempt = asyncio.ensure_future(TcpClient.connect("127.0.0.1", blackhole))
+        await asyncio.sleep(0.05)
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+        assert open_fds() <= before
+
+    run(main())
+
+
+def test_bad_arguments(run: Run) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError):
+            await TcpClient.connect(1234, 80)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="port"):
+            await TcpClient.connect("127.0.0.1", 0)
+        with pytest.raises(TypeError):
+            await TcpClient.connect("127.0.0.1", 80, tls="yes")  # type: ignore[arg-type]
+
+    run(main())
+
+
+# -- TLS -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    where: Path = tmp_path_factory.mktemp("aio-tls")
+    ca_file = where / "ca.pem"
+    chain = where / "chain.pem"
+    key = where / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.private_key_pem.write_to_path(str(key))
+    with open(chain, "wb") as out:
+        for blob in cert.cert_chain_pems:
+            out.write(blob.bytes())
+    return tls.server_context(chain, key), tls.client_context(ca_file)
+
+
+def test_tls_round_trip(run: Run, certs: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    server_ctx, client_ctx = certs
+
+    async def handler(conn: TcpConnection) -> None:
+        assert conn.is_tls
+        frame = await conn.recv_frame()
+        await conn.send_frame(frame[::-1])
+
+    async def main() -> None:
+        async with TcpServer(handler, tls=server_ctx) as server:
+            port = server.address.port
+            async with await TcpClient.connect(
+                "127.0.0.1", port, tls=client_ctx, server_hostname="localhost", timeout=5
+            ) as client:
+                assert client.is_tls
+                payload = bytes(range(256)) * 1000
+                await client.send_frame(payload)
+                assert await client.recv_frame(timeout=5) == payload[::-1]
+                with pytest.raises(NotImplementedError):
+                    client.shutdown_write()
+
+    run(main())
+
+
+def test_tls_wrong_name_is_connect_failed(
+    run: Run, certs: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    server_ctx, client_ctx = certs
+
+    async def handler(conn: TcpConnection) -> None:
+        await conn.recv()
+
+    async def main() -> None:
+        before = open_fds()
+        async with TcpServer(handler, tls=server_ctx) as server:
+            with pytest.raises(ConnectFailed, match="rejected") as info:
+                await TcpClient.connect(
+                    "127.0.0.1",
+                    server.address.port,
+                    tls=client_ctx,
+                    server_hostname="wrong.example",
+                    timeout=5,
+                )
+            assert isinstance(info.value.attempts[0][1], ssl.SSLCertVerificationError)
+        assert open_fds() <= before  # the client's socket and the server's are both gone
+
+    run(main())
+
+
+def test_plain_client_to_tls_server_does_not_hurt_it(
+    run: Run, certs: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    server_ctx, client_ctx = certs
+
+    async def handler(conn: TcpConnection) -> None:
+        await conn.sendall(await conn.recv_exactly(2))
+
+    async def main() -> None:
+        async with TcpServer(handler, tls=server_ctx) as server:
+            port = server.address.port
+            async with await TcpClient.connect("127.0.0.1", port) as plain:
+                await plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                with pytest.raises(ConnectionClosed):
+                    await plain.recv_exactly(10, timeout=5)
+            async with await TcpClient.connect(
+                "127.0.0.1", port, tls=client_ctx, server_hostname="localhost"
+            ) as good:
+                await good.sendall(b"ok")
+                assert await good.recv_exactly(2, timeout=5) == b"ok"
+
+    run(main())
+
+
+def _has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
+def test_families_interleave_and_every_error_is_kept(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v6_refused = [_closed_port(), _closed_port()]
+    v4_refused = _closed_port()
+
+    async def main() -> None:
+        def fake_resolve(host: str, port: int) -> list[Any]:
+            return [
+                _target("::1", v6_refused[0]),
+                _target("::1", v6_refused[1]),
+                _target("127.0.0.1", v4_refused),
+            ]
+
+        monkeypatch.setattr(sync_client, "_resolve", fake_resolve)
+        with pytest.raises(ConnectFailed) as info:
+            await TcpClient.connect("dual.test", 80, timeout=5)
+        tried = [str(ep) for ep, _ in info.value.attempts]
+        # RFC 8305 order: first family, other family, then the rest of the first.
+        assert tried == [
+            f"[::1]:{v6_refused[0]}",
+            f"127.0.0.1:{v4_refused}",
+            f"[::1]:{v6_refused[1]}",
+        ]
+        assert all(isinstance(err, ConnectionRefusedError) for _, err in info.value.attempts)
+
+    run(main())
+
+
+def test_source_and_default_timeout(run: Run) -> None:
+    async def main() -> None:
+        async def quiet(conn: TcpConnection) -> None:
+            await conn.recv()
+
+        async with TcpServer(quiet) as server:
+            client = await TcpClient.connect(
+                "127.0.0.1",
+                server.address.port,
+                source=("127.0.0.1", 0),
+                options=SocketOptions(timeout=0.05),
+            )
+            async with client:
+                assert client.local_address.host == "127.0.0.1"
+                with pytest.raises(NetkitTimeout):
+                    await client.recv()  # options.timeout is the default deadline
+
+    run(main())

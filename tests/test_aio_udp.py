@@ -1,0 +1,171 @@
+"""netkit.aio.UdpEndpoint: round trips, truncation, limits, deadlines, close, multicast."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from _aio_util import open_fds, run, wait_until
+from netkit.addr import Endpoint
+from netkit.aio import Datagram, UdpEndpoint
+from netkit.errors import AddressError, ConnectionClosed, FrameTooLarge, NetkitTimeout
+
+__all__ = ["run"]  # the fixture, imported for pytest
+
+Run = Callable[..., Any]
+
+
+def test_round_trip(run: Run) -> None:
+    async def main() -> None:
+        before = open_fds()
+        async with await UdpEndpoint.bind("127.0.0.1", 0) as server:
+            async with await UdpEndpoint.bind() as client:
+                await client.sendto(b"ping", server.address)
+                got = await server.recvfrom(timeout=5)
+                assert got == Datagram(b"ping", client.address)
+                await server.sendto(b"pong", (got.sender.host, got.sender.port))
+                data, sender = await client.recvfrom(timeout=5)
+                assert (data, sender) == (b"pong", server.address)
+                await client.sendto(b"text", f"127.0.0.1:{server.address.port}")
+                assert (await server.recvfrom(timeout=5)).data == b"text"
+        assert server.closed
+        assert open_fds() <= before
+
+    run(main())
+
+
+def test_connected_endpoint(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as server:
+            port = server.address.port
+            async with await UdpEndpoint.connect("127.0.0.1", port) as client:
+                assert client.remote_address == Endpoint("127.0.0.1", port)
+                await client.send(b"hello")
+                data, sender = await server.recvfrom(timeout=5)
+                await server.sendto(data.upper(), sender)
+                assert await client.recv(timeout=5) == b"HELLO"
+
+    run(main())
+
+
+def test_oversized_datagram_is_never_cut(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as server, await UdpEndpoint.bind() as client:
+            await client.sendto(b"x" * 2000, server.address)
+            await client.sendto(b"next", server.address)
+            with pytest.raises(FrameTooLarge) as info:
+                await server.recvfrom(max_size=1000, timeout=5)
+            assert info.value.size == 2000
+            assert info.value.limit == 1000
+            # The oversized one was dropped; the one behind it is intact.
+            assert (await server.recvfrom(max_size=1000, timeout=5)).data == b"next"
+
+    run(main())
+
+
+def test_too_large_to_send_raises_before_sending(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as server, await UdpEndpoint.bind() as client:
+            with pytest.raises(FrameTooLarge):
+                await client.sendto(b"y" * 65508, server.address)
+            with pytest.raises(NetkitTimeout):
+                await server.recvfrom(timeout=0.05)
+
+    run(main())
+
+
+def test_deadline_cancel_and_close(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as server, await UdpEndpoint.bind() as client:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            with pytest.raises(NetkitTimeout):
+                await server.recvfrom(timeout=0.1)
+            assert loop.time() - start >= 0.09
+            # A cancelled receive loses nothing: the next one gets the datagram.
+            waiting = asyncio.ensure_future(server.recvfrom())
+            await asyncio.sleep(0)
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            await client.sendto(b"kept", server.address)
+            assert (await server.recvfrom(timeout=5)).data == b"kept"
+            # Two receivers may wait at once; one datagram wakes one of them.
+            first = asyncio.ensure_future(server.recvfrom(timeout=5))
+            second = asyncio.ensure_future(server.recvfrom(timeout=5))
+            await asyncio.sleep(0)
+            await client.sendto(b"a", server.address)
+            await client.sendto(b"b", server.address)
+            got = sorted([(await first).data, (await second).data])
+            assert got == [b"a", b"b"]
+            # close() wakes a pending receive with ConnectionClosed.
+            pending = asyncio.ensure_future(server.recvfrom())
+            await asyncio.sleep(0)
+            server.close()
+            with pytest.raises(ConnectionClosed):
+                await pending
+            with pytest.raises(ConnectionClosed):
+                await server.sendto(b"z", client.address)
+
+    run(main())
+
+
+def test_bad_targets(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as client:
+            with pytest.raises(AddressError):
+                await client.sendto(b"x", "not a target:port")
+            with pytest.raises(TypeError):
+                await client.sendto("text", ("127.0.0.1", 9))  # type: ignore[arg-type]
+            with pytest.raises(AddressError):
+                await client.send(b"x")  # not connected
+
+    run(main())
+
+
+def test_multicast_membership(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind("0.0.0.0", 0) as member:
+            try:
+                member.join_multicast("239.255.12.34", "127.0.0.1")
+            except OSError as exc:
+                pytest.skip(f"no multicast here: {exc}")
+            member.leave_multicast("239.255.12.34", "127.0.0.1")
+            with pytest.raises(AddressError):
+                member.join_multicast("10.0.0.1")
+            member.multicast_ttl = 0
+            assert member.multicast_ttl == 0
+
+    run(main())
+
+
+def test_many_datagrams(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as server, await UdpEndpoint.bind() as client:
+            received: list[bytes] = []
+
+            async def reader() -> None:
+                while len(received) < 200:
+                    received.append((await server.recvfrom(timeout=5)).data)
+
+            task = asyncio.ensure_future(reader())
+            for i in range(200):
+                await client.sendto(b"%d" % i, server.address)
+                if i % 50 == 49:  # stay under the socket buffer: UDP drops on overflow
+                    await wait_until(lambda i=i: len(received) > i)  # type: ignore[misc]
+            await task
+            assert received == [b"%d" % i for i in range(200)]
+
+    run(main())
+
+
+def test_hostname_bind_and_send_resolve_off_the_loop(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind("localhost", 0) as server:
+            async with await UdpEndpoint.bind(server.address.host, 0) as client:
+                await client.sendto(b"named", ("localhost", server.address.port))
+                assert (await server.recvfrom(timeout=5)).data == b"named"
+
+    run(main())
