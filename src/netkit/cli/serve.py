@@ -1,0 +1,133 @@
+"""``netkit serve``: run an echo, discard or chat TCP server until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from netkit.cli import EXIT_OK, Misuse
+from netkit.cli._common import (
+    ChatRoom,
+    add_command,
+    discard_handler,
+    echo_handler,
+    log,
+    port,
+    positive_int,
+    seconds,
+    sigterm_as_interrupt,
+)
+
+_EXAMPLE = """
+$ netkit serve echo --port 7000
+listening on 127.0.0.1:7000
+(in another terminal)
+$ echo hello | netkit connect 127.0.0.1 7000
+hello
+
+$ netkit serve chat --host :: --port 7001     # IPv4 and IPv6, every interface
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``netkit serve`` to the command line."""
+    parser = add_command(
+        subparsers,
+        "serve",
+        summary="run an echo, discard or chat TCP server",
+        description=(
+            "Run a TCP server until Ctrl-C. 'echo' sends every byte back, 'discard' "
+            "reads and drops everything, 'chat' is a line-based chat room (the first "
+            "line a client sends is its name). The first line on stdout is "
+            "'listening on HOST:PORT' with the real port, so --port 0 is useful in "
+            "scripts. Connections are logged on stderr."
+        ),
+        example=_EXAMPLE,
+    )
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=("echo", "discard", "chat"),
+        default="echo",
+        help="what the server does (default: echo)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; '::' for all)"
+    )
+    parser.add_argument(
+        "--port", "-p", type=port, default=0, help="port to bind (default 0: any free port)"
+    )
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this certificate (PEM)")
+    parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
+    parser.add_argument(
+        "--max-connections",
+        type=positive_int,
+        metavar="N",
+        help="serve at most N clients at once (more wait in the backlog)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="close a connection that sends nothing for this long",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="do not log connections")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; exit status 0 after a clean Ctrl-C or SIGTERM."""
+    from netkit.tcp import TcpServer
+
+    if args.tls_key and not args.tls_cert:
+        raise Misuse("--tls-key needs --tls-cert")
+    tls = None
+    if args.tls_cert:
+        from netkit.tls import server_context
+
+        tls = server_context(args.tls_cert, args.tls_key)
+
+    quiet: bool = args.quiet
+    if args.mode == "chat":
+        if args.idle_timeout is not None:
+            raise Misuse("--idle-timeout is not supported with chat (members may lurk)")
+        inner: Any = ChatRoom(on_event=None if quiet else (lambda text: log(f"chat: {text}")))
+    else:
+        inner = echo_handler if args.mode == "echo" else discard_handler
+
+    def handler(conn: Any) -> None:
+        peer = conn.remote_address
+        if not quiet:
+            log(f"+ {peer} connected")
+        try:
+            inner(conn)
+        finally:
+            if not quiet:
+                log(f"- {peer} closed")
+
+    server = TcpServer(
+        handler,
+        host=args.host,
+        port=args.port,
+        max_connections=args.max_connections,
+        idle_timeout=args.idle_timeout,
+        tls=tls,
+    )
+    stopped = threading.Event()
+    with sigterm_as_interrupt():
+        server.start()
+        try:
+            print(f"listening on {server.address}", flush=True)
+            if not quiet:
+                log(f"netkit serve: {args.mode} server{' (TLS)' if tls else ''}; Ctrl-C to stop")
+            # Event.wait() with no timeout is interruptible by SIGINT on POSIX.
+            stopped.wait()
+        except KeyboardInterrupt:
+            if not quiet:
+                log("stopping")
+        finally:
+            # Echo, discard and chat handlers only end when their peer leaves: a short
+            # grace, then TcpServer wakes and closes them.
+            server.stop(timeout=0.5)
+    return EXIT_OK
