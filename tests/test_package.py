@@ -76,6 +76,7 @@ def test_describe_is_bounded() -> None:
 _RANK = {
     "errors": 0,
     "_version": 0,
+    "checks": 0,
     "addr": 1,
     "byteorder": 1,
     "framing": 1,

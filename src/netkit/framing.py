@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+from netkit._checks import check_delimiter, check_size
 from netkit.errors import FrameTooLarge, describe
 
 __all__ = [
@@ -53,22 +54,6 @@ def _prefix_struct(prefix_size: int) -> struct.Struct:
     except (KeyError, TypeError):
         msg = f"prefix_size must be 1, 2, 4 or 8, not {describe(prefix_size)}"
         raise ValueError(msg) from None
-
-
-def _check_limit(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {value}")
-    return value
-
-
-def _check_delimiter(delimiter: bytes) -> bytes:
-    if not isinstance(delimiter, (bytes, bytearray)):
-        raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
-    if not delimiter:
-        raise ValueError("delimiter must not be empty")
-    return bytes(delimiter)
 
 
 class ReceiveBuffer:
@@ -216,8 +201,8 @@ class DelimiterDecoder:
         max_size: int = DEFAULT_MAX_LINE,
         keep_delimiter: bool = False,
     ) -> None:
-        self.delimiter = _check_delimiter(delimiter)
-        self.max_size = _check_limit("max_size", max_size)
+        self.delimiter = check_delimiter(delimiter)
+        self.max_size = check_size("max_size", max_size)
         self.keep_delimiter = keep_delimiter
         self._buffer = ReceiveBuffer()
         self._failed = False
@@ -265,7 +250,7 @@ class LengthPrefixDecoder:
     def __init__(self, *, prefix_size: int = 4, max_size: int = DEFAULT_MAX_FRAME) -> None:
         _prefix_struct(prefix_size)
         self.prefix_size = prefix_size
-        self.max_size = _check_limit("max_size", max_size)
+        self.max_size = check_size("max_size", max_size)
         self._buffer = ReceiveBuffer()
         self._failed = False
 
@@ -338,7 +323,7 @@ def encode_delimited(
     Raises ``ValueError`` if the payload contains the delimiter (it would split into
     two messages) and ``FrameTooLarge`` if it is over *max_size*.
     """
-    delimiter = _check_delimiter(delimiter)
+    delimiter = check_delimiter(delimiter)
     data = bytes(payload)
     if max_size is not None and len(data) > max_size:
         raise FrameTooLarge(

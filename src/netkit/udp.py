@@ -39,6 +39,7 @@ from socket import AddressFamily
 from types import TracebackType
 from typing import Any, Final, NamedTuple, TypeAlias
 
+from netkit._checks import check_port, check_size, check_timeout
 from netkit.addr import Endpoint, is_ipv4, is_ipv6, pack_ip, parse_endpoint
 from netkit.errors import (
     AddressError,
@@ -160,33 +161,10 @@ def _buffer_size(data: object) -> int:
 
 
 def _check_max_size(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"max_size must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"max_size must be >= 0, not {value}")
+    value = check_size("max_size", value)
     # No UDP datagram is bigger than 65535 bytes: a larger limit would only make every
     # receive allocate a bigger buffer, so it is clamped.
     return min(int(value), DEFAULT_MAX_SIZE)
-
-
-def _check_timeout(value: object) -> float | None:
-    """Validated timeout in seconds; ``None`` (and ``math.inf``) mean no deadline."""
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"timeout must be a number of seconds or None, not {describe(value)}")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"timeout must be >= 0 seconds or None, not {describe(value)}")
-    return None if math.isinf(value) else float(value)
-
-
-def _check_port(port: object, *, allow_zero: bool) -> int:
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"port must be an int, not {type(port).__name__}")
-    low = 0 if allow_zero else 1
-    if not low <= port <= 65535:
-        raise AddressError(f"port {describe(port)} out of range {low}..65535")
-    return int(port)
 
 
 def _payload_limit(family: int, host: str) -> int:
@@ -223,7 +201,7 @@ def _resolve(host: str, port: int, family: int, flags: int) -> list[tuple[int, A
 def _host_endpoint(host: object, port: object, *, allow_zero: bool) -> Endpoint:
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
-    return Endpoint(host, _check_port(port, allow_zero=allow_zero))
+    return Endpoint(host, check_port(port, allow_zero=allow_zero))
 
 
 def _local_candidates(endpoint: Endpoint, *, passive: bool) -> list[tuple[int, Any]]:
@@ -248,7 +226,7 @@ def _new_socket(family: int, options: SocketOptions | None) -> tuple[socket.sock
         default_timeout = None
         if options is not None:
             if options.timeout is not None:
-                default_timeout = _check_timeout(options.timeout)
+                default_timeout = check_timeout("timeout", options.timeout)
                 options = dataclasses.replace(options, timeout=None)
             options.apply(sock)
         return sock, default_timeout
@@ -305,7 +283,7 @@ class UdpEndpoint:
         self._fileno = sock.fileno()
         # A socket handed over with a timeout keeps it as the default deadline; the
         # socket itself goes back to blocking mode, which the fast path relies on.
-        self._default_timeout = _check_timeout(sock.gettimeout())
+        self._default_timeout = check_timeout("timeout", sock.gettimeout())
         if sock.gettimeout() is not None:
             sock.settimeout(None)
         self._blocking = True
@@ -702,7 +680,7 @@ class UdpEndpoint:
         if max_count < 1:
             raise ValueError(f"max_count must be >= 1, not {max_count}")
         max_size = self._before_receive(max_size)
-        timeout = self._default_timeout if timeout is None else _check_timeout(timeout)
+        timeout = self._default_timeout if timeout is None else check_timeout("timeout", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         # Draining needs non-blocking mode; the first wait uses poll() so a server that
         # only calls recv_many never switches modes (one ioctl each way) per batch.
@@ -776,7 +754,7 @@ class UdpEndpoint:
         """
         if failed is not None and not isinstance(failed, BlockingIOError):
             raise self._error(failed) from failed
-        timeout = self._default_timeout if timeout is None else _check_timeout(timeout)
+        timeout = self._default_timeout if timeout is None else check_timeout("timeout", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         if deadline is None and failed is None and not self._blocking:
             self._set_blocking(True)

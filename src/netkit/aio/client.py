@@ -13,14 +13,14 @@ fail, ``ConnectFailed.attempts`` holds each address with its own error, in start
 from __future__ import annotations
 
 import asyncio
-import math
 import socket
 import ssl
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from netkit._checks import check_timeout
 from netkit.addr import Endpoint, is_ip
-from netkit.aio.connection import TcpConnection, _wrap, check_timeout
+from netkit.aio.connection import TcpConnection, _wrap
 from netkit.errors import AddressError, ConnectFailed, NetkitTimeout
 from netkit.options import SocketOptions
 from netkit.tcp import client as _sync
@@ -156,7 +156,7 @@ class TcpClient(TcpConnection):
         """
         host = _sync._check_host(host)
         port = _sync._check_port(port)
-        limit = check_timeout(timeout)
+        limit = check_timeout("timeout", timeout)
         if options is not None and not isinstance(options, SocketOptions):
             raise TypeError(f"options must be a SocketOptions, not {type(options).__name__}")
         context = _sync._tls_context(tls)
@@ -164,7 +164,7 @@ class TcpClient(TcpConnection):
             raise TypeError(f"server_hostname must be a str, not {type(server_hostname).__name__}")
         bind = _sync._source_endpoint(source)
         loop = asyncio.get_running_loop()
-        deadline = None if limit is None or math.isinf(limit) else loop.time() + limit
+        deadline = None if limit is None else loop.time() + limit
         where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
 
         try:

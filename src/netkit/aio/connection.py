@@ -23,12 +23,12 @@ next read. A cancelled or timed-out ``sendall`` may have sent a prefix of its da
 from __future__ import annotations
 
 import asyncio
-import math
 import socket
 import ssl
 import threading
 from typing import Any, BinaryIO, cast
 
+from netkit._checks import check_delimiter, check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
 from netkit.framing import (
@@ -60,37 +60,10 @@ def _expire(fut: asyncio.Future[bool] | asyncio.Future[bool | bytes]) -> None:
         fut.set_result(False)
 
 
-def check_timeout(timeout: float | None) -> float | None:
-    """Validate a ``timeout=`` argument (seconds, or None for no limit)."""
-    if timeout is None:
-        return None
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-        raise TypeError(f"timeout must be a number of seconds or None, not {describe(timeout)}")
-    if math.isnan(timeout) or timeout < 0:
-        raise ValueError(f"timeout must be >= 0 seconds or None, not {describe(timeout)}")
-    return float(timeout)
-
-
 def deadline_of(loop: asyncio.AbstractEventLoop, timeout: float | None) -> float | None:
     """The ``loop.time()`` at which an operation started now with *timeout* expires."""
-    timeout = check_timeout(timeout)
-    return None if timeout is None or math.isinf(timeout) else loop.time() + timeout
-
-
-def _check_size(name: str, value: object, low: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, not {value}")
-    return value
-
-
-def _check_delimiter(delimiter: object) -> bytes:
-    if not isinstance(delimiter, (bytes, bytearray)):
-        raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
-    if not delimiter:
-        raise ValueError("delimiter must not be empty")
-    return bytes(delimiter)
+    timeout = check_timeout("timeout", timeout)
+    return None if timeout is None else loop.time() + timeout
 
 
 def endpoint_of(address: Any) -> Endpoint | None:
@@ -261,11 +234,11 @@ class TcpConnection:
         if not isinstance(protocol, _StreamProtocol):
             raise TypeError("use TcpConnection.from_socket() or TcpClient.connect()")
         # Used by calls made with timeout=None (from SocketOptions.timeout, as in sync).
-        self._default_timeout = check_timeout(default_timeout)
+        self._default_timeout = check_timeout("default_timeout", default_timeout)
         self._transport = transport
         self._protocol = protocol
         self._loop = protocol.loop
-        self._idle_timeout = check_timeout(idle_timeout)
+        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self._closed = False
         self._idle_expired = False
         self._local = endpoint_of(transport.get_extra_info("sockname"))
@@ -432,7 +405,7 @@ class TcpConnection:
             self._check_open()
         buffer = self._protocol.buffer
         if not buffer:
-            if (type(max_bytes) is not int or max_bytes < 1) and _check_size(
+            if (type(max_bytes) is not int or max_bytes < 1) and check_size(
                 "max_bytes", max_bytes
             ) == 0:
                 return b""
@@ -448,7 +421,7 @@ class TcpConnection:
                     raise self._lost("recv failed")
                 return b""
         elif type(max_bytes) is not int or max_bytes < 0:
-            _check_size("max_bytes", max_bytes)
+            check_size("max_bytes", max_bytes)
         data = buffer.take(max_bytes)
         if self._protocol.reading_paused:
             self._after_read()
@@ -457,7 +430,7 @@ class TcpConnection:
     async def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
         """Return exactly *n* bytes; ``ConnectionClosed`` (with ``.partial``) at early EOF."""
         self._check_open()
-        _check_size("n", n)
+        check_size("n", n)
         protocol = self._protocol
         buffer = protocol.buffer
         deadline = self._deadline(timeout)
@@ -486,8 +459,8 @@ class TcpConnection:
         consumed); ``ConnectionClosed`` with ``.partial`` at EOF before the delimiter.
         """
         self._check_open()
-        delimiter = _check_delimiter(delimiter)
-        _check_size("max_bytes", max_bytes)
+        delimiter = check_delimiter(delimiter)
+        check_size("max_bytes", max_bytes)
         return await self._until(delimiter, max_bytes, False, timeout)
 
     async def readline(
@@ -498,7 +471,7 @@ class TcpConnection:
         EOF in the middle of a line raises ``ConnectionClosed`` with the partial line.
         """
         self._check_open()
-        _check_size("max_bytes", max_bytes)
+        check_size("max_bytes", max_bytes)
         protocol = self._protocol
         if protocol.eof and not protocol.buffer and protocol.error is None:
             return b""
@@ -528,7 +501,7 @@ class TcpConnection:
     ) -> bytes:
         """Read to EOF and return everything; ``FrameTooLarge`` past *max_bytes*."""
         self._check_open()
-        _check_size("max_bytes", max_bytes)
+        check_size("max_bytes", max_bytes)
         protocol = self._protocol
         buffer = protocol.buffer
         deadline = self._deadline(timeout)
@@ -554,7 +527,7 @@ class TcpConnection:
         payload is waited for.
         """
         self._check_open()
-        _check_size("max_size", max_size)
+        check_size("max_size", max_size)
         protocol = self._protocol
         buffer = protocol.buffer
         deadline = self._deadline(timeout)
@@ -708,7 +681,7 @@ class TcpConnection:
         if closed.done():
             return
         try:
-            await asyncio.wait_for(asyncio.shield(closed), check_timeout(timeout))
+            await asyncio.wait_for(asyncio.shield(closed), check_timeout("timeout", timeout))
         except asyncio.TimeoutError:
             self._transport.abort()
             await asyncio.shield(closed)
@@ -740,8 +713,8 @@ async def _wrap(
     kwargs: dict[str, Any] = {}
     if tls is not None:
         kwargs["ssl"] = tls
-        timeout = check_timeout(timeout)
-        if timeout is not None and not math.isinf(timeout):
+        timeout = check_timeout("timeout", timeout)
+        if timeout is not None:
             # The loop's own handshake limit fires a little after ours, which wins.
             kwargs["ssl_handshake_timeout"] = max(timeout, 0.001) + 1.0
         if not server_side:
@@ -754,7 +727,7 @@ async def _wrap(
         if tls is None:
             transport, _ = await coro
         else:
-            transport, _ = await asyncio.wait_for(coro, check_timeout(timeout))
+            transport, _ = await asyncio.wait_for(coro, check_timeout("timeout", timeout))
     except asyncio.TimeoutError:
         sock.close()
         raise NetkitTimeout(f"TLS handshake timed out after {timeout} s") from None

@@ -20,8 +20,9 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from netkit._checks import check_timeout
 from netkit.addr import Endpoint, is_ip
-from netkit.aio.connection import TcpConnection, check_timeout, endpoint_of
+from netkit.aio.connection import TcpConnection, endpoint_of
 from netkit.errors import NetkitTimeout, describe
 from netkit.lookup import resolve
 from netkit.options import SocketOptions
@@ -113,8 +114,11 @@ class TcpServer:
         self._port = port
         self._backlog = backlog
         self._max_connections = max_connections
-        self._idle_timeout = check_timeout(idle_timeout)
-        if check_timeout(tls_handshake_timeout) is None or not tls_handshake_timeout > 0:
+        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        if (
+            check_timeout("tls_handshake_timeout", tls_handshake_timeout) is None
+            or not tls_handshake_timeout > 0
+        ):
             raise ValueError(f"tls_handshake_timeout must be > 0, not {tls_handshake_timeout!r}")
         self._tls_handshake_timeout = float(tls_handshake_timeout)
         # As in the sync server: listener options go on the listening socket, the rest
@@ -208,7 +212,7 @@ class TcpServer:
         handlers (a pending read returns EOF); handlers that still do not return are
         cancelled. Returns when every handler has returned. Idempotent.
         """
-        timeout = check_timeout(timeout)
+        timeout = check_timeout("timeout", timeout)
         if self._stopping or self._accept_task is None:
             if self._stopped is not None:
                 await self._stopped.wait()

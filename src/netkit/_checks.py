@@ -1,0 +1,55 @@
+"""Argument checks shared by every layer, so each rule and its message live in one place.
+
+Pure: imports only :mod:`netkit.errors`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from netkit.errors import AddressError, describe
+
+__all__ = ["FOREVER", "check_delimiter", "check_port", "check_size", "check_timeout"]
+
+#: Timeouts longer than this (about 31 years, or math.inf) mean "no limit": they cannot
+#: be told apart from forever, and time.monotonic() arithmetic stays exact below it.
+FOREVER = 1e9
+
+
+def check_size(name: str, value: object, low: int = 0) -> int:
+    """An int count or limit of at least *low* (bool refused): TypeError / ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, not {describe(value)}")
+    return int(value)
+
+
+def check_timeout(name: str, value: object) -> float | None:
+    """Seconds as a float, or ``None`` for no limit (``None``, ``math.inf`` or huge)."""
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number of seconds or None, not {describe(value)}")
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be >= 0 seconds or None, not {describe(value)}")
+    return None if value > FOREVER else float(value)
+
+
+def check_delimiter(delimiter: object) -> bytes:
+    """A non-empty bytes-like delimiter, as bytes."""
+    if not isinstance(delimiter, (bytes, bytearray)):
+        raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
+    if not delimiter:
+        raise ValueError("delimiter must not be empty")
+    return bytes(delimiter)
+
+
+def check_port(port: object, *, allow_zero: bool) -> int:
+    """A port number: int in 1..65535 (0..65535 with *allow_zero*), else AddressError."""
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    low = 0 if allow_zero else 1
+    if not low <= port <= 65535:
+        raise AddressError(f"port {describe(port)} out of range {low}..65535")
+    return int(port)
