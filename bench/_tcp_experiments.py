@@ -11,6 +11,18 @@ every other connection. Raw sockets, echo only: a measurement, not a library eng
 
 ``netkit, switchinterval N ms``: netkit's TcpServer in a process whose GIL switch
 interval was changed (process-wide, which is why the library never does it).
+
+The production version of leader/followers (inside TcpServer: pooled workers, a
+scheduler thread that polls and is a watchdog handing the baton on after 3 ms, deadlines
+and idle timeouts while parked, TLS on the blocking path) was built, tested and measured,
+and lost: 0.2x to 0.35x of thread per connection on 64 B x 100 and 0.45x on churn. It is
+kept as a patch so the numbers in docs/performance.md can be reproduced::
+
+    git apply bench/_tcp_baton_scheduler.patch
+    .venv/bin/python bench/bench_tcp.py --quick --experiments --only "64 B x 100" \
+        --only netkit --only socketserver --only leader --only "C epoll"
+
+(``experiment: netkit, no scheduler`` is then the shipped engine, side by side.)
 """
 
 from __future__ import annotations
