@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from netkit._checks import check_timeout
+from netkit._checks import check_port, check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import TcpConnection, _wrap
 from netkit.errors import AddressError, ConnectFailed, NetkitTimeout
@@ -155,7 +155,7 @@ class TcpClient(TcpConnection):
         ``options.timeout`` becomes the default deadline of each later call.
         """
         host = _sync._check_host(host)
-        port = _sync._check_port(port)
+        port = check_port(port, allow_zero=False)
         limit = check_timeout("timeout", timeout)
         if options is not None and not isinstance(options, SocketOptions):
             raise TypeError(f"options must be a SocketOptions, not {type(options).__name__}")

@@ -26,7 +26,7 @@ from netkit.aio.connection import TcpConnection, endpoint_of
 from netkit.errors import NetkitTimeout, describe
 from netkit.lookup import resolve
 from netkit.options import SocketOptions
-from netkit.tcp.server import _CONNECTION_FIELDS, _LISTENER_FIELDS, _pick
+from netkit.tcp.server import _CONNECTION_FIELDS, _LISTENER_FIELDS, _check_server_args, _pick
 
 __all__ = ["Handler", "TcpServer"]
 
@@ -89,37 +89,15 @@ class TcpServer:
     ) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be an async callable, not {describe(handler)}")
-        if not isinstance(host, str):
-            raise TypeError(f"host must be str, not {type(host).__name__}")
-        for name, value in (("port", port), ("backlog", backlog)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be int, not {type(value).__name__}")
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, not {port!r}")
-        if backlog < 0:
-            raise ValueError(f"backlog must be >= 0, not {backlog}")
-        if max_connections is not None:
-            if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-                raise TypeError(
-                    f"max_connections must be int or None, not {type(max_connections).__name__}"
-                )
-            if max_connections < 1:
-                raise ValueError(f"max_connections must be >= 1, not {max_connections}")
-        if options is not None and not isinstance(options, SocketOptions):
-            raise TypeError(f"options must be SocketOptions, not {type(options).__name__}")
-        if tls is not None and not isinstance(tls, ssl.SSLContext):
-            raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+        _check_server_args(
+            host, port, backlog, max_connections, idle_timeout, options, tls, tls_handshake_timeout
+        )
         self._handler = handler
         self._host = host
         self._port = port
         self._backlog = backlog
         self._max_connections = max_connections
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
-        if (
-            check_timeout("tls_handshake_timeout", tls_handshake_timeout) is None
-            or not tls_handshake_timeout > 0
-        ):
-            raise ValueError(f"tls_handshake_timeout must be > 0, not {tls_handshake_timeout!r}")
         self._tls_handshake_timeout = float(tls_handshake_timeout)
         # As in the sync server: listener options go on the listening socket, the rest
         # on each accepted one, with TCP_NODELAY on unless asked otherwise (a server

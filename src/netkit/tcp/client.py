@@ -35,10 +35,11 @@ from collections.abc import Iterable, Sequence
 from time import monotonic
 from typing import Any, Protocol, TypeVar
 
+from netkit._checks import check_port, check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.errors import AddressError, ConnectFailed, NetkitTimeout, describe
 from netkit.options import SocketOptions
-from netkit.tcp.connection import TcpConnection, _check_timeout
+from netkit.tcp.connection import TcpConnection
 
 __all__ = ["ATTEMPT_DELAY", "TcpClient", "interleave_addresses"]
 
@@ -152,14 +153,6 @@ def _check_host(host: object) -> str:
     if not host:
         raise AddressError("host must not be empty")
     return host
-
-
-def _check_port(port: object) -> int:
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"port must be an int, not {type(port).__name__}")
-    if not 1 <= port <= 65535:
-        raise AddressError(f"port {describe(port)} is out of range 1..65535")
-    return port
 
 
 def _source_endpoint(source: object) -> tuple[str, int] | None:
@@ -363,8 +356,8 @@ class TcpClient(TcpConnection):
         before connecting, and only addresses of its family are tried.
         """
         host = _check_host(host)
-        port = _check_port(port)
-        limit = _check_timeout("timeout", timeout)
+        port = check_port(port, allow_zero=False)
+        limit = check_timeout("timeout", timeout)
         if options is not None and not isinstance(options, SocketOptions):
             raise TypeError(f"options must be a SocketOptions, not {type(options).__name__}")
         context = _tls_context(tls)

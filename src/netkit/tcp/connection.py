@@ -42,6 +42,7 @@ from time import monotonic
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
+from netkit._checks import check_delimiter, check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
 from netkit.framing import (
@@ -75,9 +76,6 @@ _HAVE_POLL = hasattr(select, "poll")
 _POLLIN: int = getattr(select, "POLLIN", 1)
 _POLLOUT: int = getattr(select, "POLLOUT", 4)
 _MAX_POLL_MS = 2**31 - 1  # poll() takes a C int
-# Timeouts longer than this (about 30 years) mean "no limit"; settimeout() overflows
-# not far above.
-_FOREVER = 1e9
 
 # Errors that mean "the peer (or the network) ended the connection". TimeoutError is
 # here for ETIMEDOUT (keepalive or retransmissions gave up); a socket.timeout from a
@@ -103,35 +101,6 @@ def _lost(exc: BaseException, partial: bytes = b"") -> ConnectionClosed:
     if code is not None:
         err.errno = code
     return err
-
-
-def _check_timeout(name: str, value: float | None) -> float | None:
-    """Validate a timeout in seconds; ``None`` or ``math.inf`` mean no limit."""
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be >= 0 seconds, not {describe(value)}")
-    if value > _FOREVER:  # math.inf, or so long that it cannot be told apart from it
-        return None
-    return float(value)
-
-
-def _check_size(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {value}")
-    return value
-
-
-def _check_delimiter(delimiter: bytes) -> bytes:
-    if not isinstance(delimiter, (bytes, bytearray)):
-        raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
-    if not delimiter:
-        raise ValueError("delimiter must not be empty")
-    return bytes(delimiter)
 
 
 def _endpoint(sockaddr: object) -> Endpoint:
@@ -176,7 +145,7 @@ class TcpConnection:
             raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"TcpConnection needs a stream socket, not {sock.type!r}")
-        self._idle_timeout = _check_timeout("idle_timeout", idle_timeout)
+        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         current = sock.gettimeout()
         # A socket timeout set before wrapping becomes the default deadline per call;
         # the socket itself goes to blocking mode, which the fast paths rely on.
@@ -264,7 +233,7 @@ class TcpConnection:
             if timeout is None:
                 return None
         else:
-            timeout = _check_timeout("timeout", timeout)
+            timeout = check_timeout("timeout", timeout)
             if timeout is None:
                 return None
         return monotonic() + timeout
@@ -450,9 +419,9 @@ class TcpConnection:
     def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
         """Return exactly *n* bytes; ConnectionClosed (with ``.partial``) if EOF comes first."""
         if not isinstance(n, int) or n < 0:
-            _check_size("n", n)
+            check_size("n", n)
         if timeout is not None:
-            _check_timeout("timeout", timeout)  # before anything is consumed
+            check_timeout("timeout", timeout)  # before anything is consumed
         buffer = self._buffer
         result = buffer.try_exactly(n)
         if result is not None:
@@ -492,10 +461,10 @@ class TcpConnection:
         starts with the oversized message. ConnectionClosed (with ``.partial``) if the
         stream ends first.
         """
-        delimiter = _check_delimiter(delimiter)
-        _check_size("max_bytes", max_bytes)
+        delimiter = check_delimiter(delimiter)
+        check_size("max_bytes", max_bytes)
         if timeout is not None:
-            _check_timeout("timeout", timeout)
+            check_timeout("timeout", timeout)
         buffer = self._buffer
         result = buffer.try_until(delimiter, max_bytes=max_bytes)
         if result is not None:
@@ -515,9 +484,9 @@ class TcpConnection:
         *max_bytes* limits the line without its ``\\n`` (FrameTooLarge, nothing consumed).
         ConnectionClosed (with ``.partial``) if the stream ends mid-line.
         """
-        _check_size("max_bytes", max_bytes)
+        check_size("max_bytes", max_bytes)
         if timeout is not None:
-            _check_timeout("timeout", timeout)
+            check_timeout("timeout", timeout)
         buffer = self._buffer
         result = buffer.try_until(b"\n", max_bytes=max_bytes, keep_delimiter=True)
         if result is not None:
@@ -540,7 +509,7 @@ class TcpConnection:
         Raises FrameTooLarge as soon as more than *max_bytes* bytes have arrived;
         those bytes stay buffered (nothing is consumed).
         """
-        _check_size("max_bytes", max_bytes)
+        check_size("max_bytes", max_bytes)
         buffer = self._buffer
         deadline = self._deadline(timeout)
         try:
@@ -570,9 +539,9 @@ class TcpConnection:
         frame's prefix). ConnectionClosed (with ``.partial``: prefix and payload so
         far) if the stream ends first, including at a frame boundary.
         """
-        _check_size("max_size", max_size)
+        check_size("max_size", max_size)
         if timeout is not None:
-            _check_timeout("timeout", timeout)
+            check_timeout("timeout", timeout)
         buffer = self._buffer
         frame = buffer.try_frame(max_size=max_size)
         if frame is not None:

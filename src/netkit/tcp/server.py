@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from netkit._checks import check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
@@ -107,6 +108,38 @@ class _Worker:
         self.thread: threading.Thread | None = None
 
 
+def _check_server_args(
+    host: object,
+    port: object,
+    backlog: object,
+    max_connections: object,
+    idle_timeout: object,
+    options: object,
+    tls: object,
+    tls_handshake_timeout: object,
+) -> None:
+    """Validate TcpServer's arguments (shared with :class:`netkit.aio.TcpServer`)."""
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    if not 0 <= check_size("port", port) <= 65535:
+        raise ValueError(f"port must be in 0..65535, not {port!r}")
+    check_size("backlog", backlog)
+    if max_connections is not None:
+        check_size("max_connections", max_connections, low=1)
+    for name, seconds in (
+        ("idle_timeout", idle_timeout),
+        ("tls_handshake_timeout", tls_handshake_timeout),
+    ):
+        if seconds is None and name == "idle_timeout":
+            continue
+        if check_timeout(name, seconds) == 0 or seconds is None:
+            raise ValueError(f"{name} must be > 0, not {seconds!r}")
+    if options is not None and not isinstance(options, SocketOptions):
+        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
+    if tls is not None and not isinstance(tls, ssl.SSLContext):
+        raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+
+
 class TcpServer:
     """A TCP server calling ``handler(conn)`` for each connection, in a worker thread.
 
@@ -143,38 +176,9 @@ class TcpServer:
     ) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
-        if not isinstance(host, str):
-            raise TypeError(f"host must be a str, not {type(host).__name__}")
-        for name, value in (("port", port), ("backlog", backlog)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, not {port!r}")
-        if backlog < 0:
-            raise ValueError(f"backlog must be >= 0, not {backlog!r}")
-        if max_connections is not None:
-            if not isinstance(max_connections, int) or isinstance(max_connections, bool):
-                raise TypeError(
-                    f"max_connections must be an int or None, not {type(max_connections).__name__}"
-                )
-            if max_connections < 1:
-                raise ValueError(f"max_connections must be >= 1, not {max_connections!r}")
-        for name, seconds in (
-            ("idle_timeout", idle_timeout),
-            ("tls_handshake_timeout", tls_handshake_timeout),
-        ):
-            if seconds is None and name == "idle_timeout":
-                continue
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-                raise TypeError(
-                    f"{name} must be a number of seconds, not {type(seconds).__name__}"
-                )
-            if not seconds > 0:
-                raise ValueError(f"{name} must be > 0, not {seconds!r}")
-        if options is not None and not isinstance(options, SocketOptions):
-            raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
-        if tls is not None and not isinstance(tls, ssl.SSLContext):
-            raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+        _check_server_args(
+            host, port, backlog, max_connections, idle_timeout, options, tls, tls_handshake_timeout
+        )
 
         self._handler = handler
         self._host = host
