@@ -339,6 +339,33 @@ class TcpConnection:
             exc.partial = buffer.take_all()
             raise
 
+    def _read_delimited(
+        self, delimiter: bytes, max_bytes: int, keep: bool, timeout: float | None
+    ) -> bytes | None:
+        """The next message ended by *delimiter*; ``None`` at EOF (the buffer intact)."""
+        buffer = self._buffer
+        result = buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep)
+        if result is not None:
+            return result
+        deadline = self._deadline(timeout)
+        if not buffer:
+            # One receive that holds exactly one whole message (the usual request and
+            # response) is handed back as it came, without a trip through the buffer.
+            data = self._recv_chunk(_CHUNK, deadline)
+            if not data:
+                return None
+            end = data.find(delimiter)
+            if end + len(delimiter) == len(data) and 0 <= end <= max_bytes:
+                return data if keep else data[:end]
+            buffer.feed(data)
+            result = buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep)
+            if result is not None:
+                return result
+        return self._fill_until(
+            lambda: buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep),
+            deadline,
+        )
+
     def _closed_error(self, what: str) -> ConnectionClosed:
         partial = self._buffer.take_all()
         return ConnectionClosed(f"connection closed by peer {what}", partial)
@@ -465,13 +492,7 @@ class TcpConnection:
         check_size("max_bytes", max_bytes)
         if timeout is not None:
             check_timeout("timeout", timeout)
-        buffer = self._buffer
-        result = buffer.try_until(delimiter, max_bytes=max_bytes)
-        if result is not None:
-            return result
-        result = self._fill_until(
-            lambda: buffer.try_until(delimiter, max_bytes=max_bytes), self._deadline(timeout)
-        )
+        result = self._read_delimited(delimiter, max_bytes, False, timeout)
         if result is None:
             raise self._closed_error(f"before {describe(delimiter)}")
         return result
@@ -487,16 +508,9 @@ class TcpConnection:
         check_size("max_bytes", max_bytes)
         if timeout is not None:
             check_timeout("timeout", timeout)
-        buffer = self._buffer
-        result = buffer.try_until(b"\n", max_bytes=max_bytes, keep_delimiter=True)
-        if result is not None:
-            return result
-        result = self._fill_until(
-            lambda: buffer.try_until(b"\n", max_bytes=max_bytes, keep_delimiter=True),
-            self._deadline(timeout),
-        )
+        result = self._read_delimited(b"\n", max_bytes, True, timeout)
         if result is None:
-            if not buffer:
+            if not self._buffer:
                 return b""
             raise self._closed_error("mid-line")
         return result
