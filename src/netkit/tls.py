@@ -17,9 +17,9 @@ import os
 import ssl
 from collections.abc import Callable, Iterable
 
-from netkit.errors import describe
+from netkit.errors import ConnectFailed, NetkitError, NetkitTimeout, describe
 
-__all__ = ["client_context", "server_context"]
+__all__ = ["client_context", "handshake_error", "server_context"]
 
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 _Password = Callable[[], str | bytes | bytearray] | str | bytes | bytearray | None
@@ -121,3 +121,19 @@ def server_context(
     context.load_cert_chain(certfile, keyfile, password)
     _set_alpn(context, alpn)
     return context
+
+
+def handshake_error(endpoint: object, exc: BaseException, timeout: float | None) -> NetkitError:
+    """The netkit error for a client TLS handshake with *endpoint* that raised *exc*.
+
+    Shared by the sync and asyncio clients: a deadline that passed becomes
+    ``NetkitTimeout``; a rejected certificate or any other failure becomes
+    ``ConnectFailed`` with the ``ssl`` error in ``attempts``.
+    """
+    if isinstance(exc, NetkitTimeout) or (isinstance(exc, TimeoutError) and exc.errno is None):
+        return NetkitTimeout(f"TLS handshake with {endpoint} timed out (timeout {timeout} s)")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = f"TLS certificate of {endpoint} rejected: {exc.verify_message}"
+    else:
+        reason = f"TLS handshake with {endpoint} failed: {exc}"
+    return ConnectFailed(reason, [(endpoint, exc)])

@@ -25,6 +25,7 @@ from netkit.errors import AddressError, ConnectFailed, NetkitTimeout
 from netkit.options import SocketOptions
 from netkit.tcp import client as _sync
 from netkit.tcp.client import ATTEMPT_DELAY, interleave_addresses
+from netkit.tls import handshake_error
 
 __all__ = ["ATTEMPT_DELAY", "TcpClient"]
 
@@ -196,18 +197,8 @@ class TcpClient(TcpConnection):
             transport, protocol = await _wrap(
                 sock, tls=context, server_side=False, server_hostname=name, timeout=left
             )
-        except NetkitTimeout:
-            raise NetkitTimeout(
-                f"TLS handshake with {endpoint} timed out (timeout {limit} s)"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise ConnectFailed(
-                f"TLS certificate of {endpoint} rejected: {exc.verify_message}",
-                [(endpoint, exc)],
-            ) from exc
-        except OSError as exc:  # ssl.SSLError, ConnectionResetError, EOF, ...
-            raise ConnectFailed(
-                f"TLS handshake with {endpoint} failed: {exc}", [(endpoint, exc)]
-            ) from exc
+        except OSError as exc:  # timeout, ssl.SSLError, ConnectionResetError, EOF, ...
+            error = handshake_error(endpoint, exc, limit)
+            raise error from (None if isinstance(error, NetkitTimeout) else exc)
         default = None if options is None else options.timeout
         return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default)

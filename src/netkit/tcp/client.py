@@ -40,6 +40,7 @@ from netkit.addr import Endpoint, is_ip
 from netkit.errors import AddressError, ConnectFailed, NetkitTimeout, describe
 from netkit.options import SocketOptions
 from netkit.tcp.connection import TcpConnection
+from netkit.tls import handshake_error
 
 __all__ = ["ATTEMPT_DELAY", "TcpClient", "interleave_addresses"]
 
@@ -422,23 +423,9 @@ def _handshake(
             tls_sock.settimeout(remaining)
         try:
             tls_sock.do_handshake()
-        except TimeoutError as exc:
-            if exc.errno is not None:
-                raise ConnectFailed(
-                    f"TLS handshake with {endpoint} failed: {exc}", [(endpoint, exc)]
-                ) from exc
-            raise NetkitTimeout(
-                f"TLS handshake with {endpoint} timed out (timeout {limit} s)"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise ConnectFailed(
-                f"TLS certificate of {endpoint} rejected: {exc.verify_message}",
-                [(endpoint, exc)],
-            ) from exc
-        except OSError as exc:  # ssl.SSLError, ConnectionResetError, EOF, ...
-            raise ConnectFailed(
-                f"TLS handshake with {endpoint} failed: {exc}", [(endpoint, exc)]
-            ) from exc
+        except OSError as exc:  # timeout, ssl.SSLError, ConnectionResetError, EOF, ...
+            error = handshake_error(endpoint, exc, limit)
+            raise error from (None if isinstance(error, NetkitTimeout) else exc)
         tls_sock.settimeout(None)
         return tls_sock
     except BaseException:
