@@ -26,6 +26,7 @@ import asyncio
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
 from netkit._checks import check_delimiter, check_size, check_timeout
@@ -431,20 +432,12 @@ class TcpConnection:
         """Return exactly *n* bytes; ``ConnectionClosed`` (with ``.partial``) at early EOF."""
         self._check_open()
         check_size("n", n)
-        protocol = self._protocol
-        buffer = protocol.buffer
-        deadline = self._deadline(timeout)
-        while True:
-            data = buffer.try_exactly(n)
-            if data is not None:
-                self._after_read()
-                return data
-            if protocol.eof:
-                got = len(buffer)
-                raise self._lost(
-                    f"connection closed after {got} of {n} bytes", partial=buffer.take_all()
-                )
-            await self._wait(n, deadline)
+        return await self._read(
+            lambda buffer: buffer.try_exactly(n),
+            lambda buffer: n,
+            f"connection closed after {{got}} of {n} bytes",
+            timeout,
+        )
 
     async def recv_until(
         self,
@@ -480,21 +473,44 @@ class TcpConnection:
     async def _until(
         self, delimiter: bytes, max_bytes: int, keep: bool, timeout: float | None
     ) -> bytes:
+        return await self._read(
+            lambda buffer: buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep),
+            lambda buffer: len(buffer) + 1,
+            f"connection closed before {describe(delimiter)}",
+            timeout,
+            clean_eof_ok=keep,  # readline returns b"" at a clean EOF
+        )
+
+    async def _read(
+        self,
+        attempt: Callable[[ReceiveBuffer], bytes | None],
+        want: Callable[[ReceiveBuffer], int],
+        closed: str,
+        timeout: float | None,
+        *,
+        clean_eof_ok: bool = False,
+    ) -> bytes:
+        """Wait until *attempt* finds a whole message in the buffer, and return it.
+
+        The one read loop behind every framed read (the sync twin is
+        ``TcpConnection._fill_until``). *want* says how many buffered bytes are worth
+        waking up for; at EOF, ConnectionClosed carries what was buffered, its message
+        *closed* with ``{got}`` replaced by the number of those bytes.
+        """
         protocol = self._protocol
         buffer = protocol.buffer
         deadline = self._deadline(timeout)
         while True:
-            data = buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep)
+            data = attempt(buffer)
             if data is not None:
                 self._after_read()
                 return data
             if protocol.eof:
-                if keep and not buffer and protocol.error is None:
-                    return b""  # readline at a clean EOF
-                raise self._lost(
-                    f"connection closed before {describe(delimiter)}", partial=buffer.take_all()
-                )
-            await self._wait(len(buffer) + 1, deadline)
+                if clean_eof_ok and not buffer and protocol.error is None:
+                    return b""
+                message = closed.replace("{got}", str(len(buffer)))
+                raise self._lost(message, partial=buffer.take_all())
+            await self._wait(want(buffer), deadline)
 
     async def recv_all(
         self, *, max_bytes: int = DEFAULT_MAX_READ, timeout: float | None = None
@@ -528,20 +544,12 @@ class TcpConnection:
         """
         self._check_open()
         check_size("max_size", max_size)
-        protocol = self._protocol
-        buffer = protocol.buffer
-        deadline = self._deadline(timeout)
-        while True:
-            data = buffer.try_frame(max_size=max_size)
-            if data is not None:
-                self._after_read()
-                return data
-            if protocol.eof:
-                got = len(buffer)
-                raise self._lost(
-                    f"connection closed in a frame after {got} bytes", partial=buffer.take_all()
-                )
-            await self._wait(len(buffer) + buffer.frame_bytes_needed(), deadline)
+        return await self._read(
+            lambda buffer: buffer.try_frame(max_size=max_size),
+            lambda buffer: len(buffer) + buffer.frame_bytes_needed(),
+            "connection closed in a frame after {got} bytes",
+            timeout,
+        )
 
     def __aiter__(self) -> TcpConnection:
         return self
