@@ -43,6 +43,7 @@ flags; ``select(items, only)`` filters servers or scenarios by name.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -126,6 +127,46 @@ STANDARD_SCENARIOS = [
     Scenario("bulk, 1 connection", "bulk", 1, 65536, unit="MB/s"),
     Scenario("churn (connect, 64 B echo, close)", "churn", 8, 64, unit="conn/s"),
 ]
+
+
+# The plain asyncio echo servers both benchmarks compare against, as coroutines, so
+# bench_tcp runs them on asyncio and bench_aio on asyncio or uvloop.
+ECHO_CHUNK = 65536
+
+
+async def asyncio_streams_echo(port: int) -> None:
+    """Serve echo on HOST:*port* with asyncio streams (read, write, drain)."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(ECHO_CHUNK):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(echo, HOST, port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+class _EchoProtocol(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # No isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+async def asyncio_protocol_echo(port: int) -> None:
+    """Serve echo on HOST:*port* with a raw asyncio Protocol (write in data_received)."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_EchoProtocol, HOST, port, backlog=1024)
+    async with server:
+        await server.serve_forever()
 
 
 def build_tools() -> dict[str, Path]:

@@ -58,40 +58,11 @@ def serve_netkit(port: int, use_uvloop: bool) -> None:
 
 
 def serve_streams(port: int, use_uvloop: bool) -> None:
-    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(CHUNK):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(echo, HOST, port, backlog=1024)
-        async with server:
-            await server.serve_forever()
-
-    _run(main, use_uvloop)
-
-
-class _EchoProtocol(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.transport.write(data)
+    _run(lambda: h.asyncio_streams_echo(port), use_uvloop)
 
 
 def serve_protocol(port: int, use_uvloop: bool) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(_EchoProtocol, HOST, port, backlog=1024)
-        async with server:
-            await server.serve_forever()
-
-    _run(main, use_uvloop)
+    _run(lambda: h.asyncio_protocol_echo(port), use_uvloop)
 
 
 def serve_trio(port: int, use_uvloop: bool) -> None:

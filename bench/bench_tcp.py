@@ -94,41 +94,11 @@ def serve_threads_conn(port: int) -> None:
 
 
 def serve_asyncio_streams(port: int) -> None:
-    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(CHUNK):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(echo, HOST, port, backlog=1024)
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
-
-
-class _EchoProtocol(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.transport.write(data)
+    asyncio.run(h.asyncio_streams_echo(port))
 
 
 def serve_asyncio_protocol(port: int) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(_EchoProtocol, HOST, port, backlog=1024)
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
+    asyncio.run(h.asyncio_protocol_echo(port))
 
 
 SERVERS = {
