@@ -12,6 +12,7 @@ TCP splits it, bounding every wait, a thread per client, and stopping cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 
@@ -73,15 +74,10 @@ def main(argv: list[str]) -> int:
     if not argv:
         return demo()
     if argv[0] == "server" and len(argv) == 2:
-        server = TcpServer(handle, host="127.0.0.1", port=int(argv[1]))
-        server.start()
+        server = TcpServer(handle, host="127.0.0.1", port=int(argv[1])).start()
         print(f"listening on {server.address}; Ctrl-C to stop", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop(timeout=2)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()  # Ctrl-C stops it gracefully
         return 0
     if argv[0] == "client" and len(argv) == 4:
         for answer in client(argv[1], int(argv[2]), argv[3], ["hi there"]):
