@@ -144,7 +144,44 @@ def _netkit_with_switch_interval(seconds: float) -> Callable[[str, int], None]:
     return serve
 
 
+def _netkit_sched_batch(host: str, port: int) -> None:
+    import os
+
+    from netkit import TcpConnection, TcpServer
+
+    def echo(conn: TcpConnection) -> None:
+        # SCHED_BATCH: a thread woken by its socket does not preempt the running one
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        while data := conn.recv(CHUNK):
+            conn.sendall(data)
+
+    TcpServer(echo, host, port, backlog=1024).serve_forever()
+
+
+def _socketserver_sched_batch(host: str, port: int) -> None:
+    import os
+    import socketserver
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            sock = self.request
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError):
+                while data := sock.recv(CHUNK):
+                    sock.sendall(data)
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 1024
+
+    Server((host, port), Handler).serve_forever()
+
+
 EXPERIMENTS: dict[str, Callable[[str, int], None]] = {
+    "experiment: netkit, SCHED_BATCH": _netkit_sched_batch,
+    "experiment: socketserver, SCHED_BATCH": _socketserver_sched_batch,
     "experiment: leader/followers": serve_leader_followers,
     "experiment: netkit, switchinterval 1 ms": _netkit_with_switch_interval(0.001),
     "experiment: netkit, switchinterval 50 ms": _netkit_with_switch_interval(0.05),

@@ -3,12 +3,16 @@
     .venv/bin/python bench/bench_aio.py            # full run, several minutes
     .venv/bin/python bench/bench_aio.py --quick    # about two minutes
     .venv/bin/python bench/bench_aio.py --only "x 1" --only uvloop
+    .venv/bin/python bench/bench_aio.py --cpu      # server CPU per request instead
+    .venv/bin/python bench/bench_aio.py --inproc   # Python cost per message, no sockets
 
 Every server is the same TCP echo in a subprocess pinned to one core; the C load
 generator (bench/loadgen.c, through bench/_harness.py) runs pinned to another. Results
 go to stdout as markdown tables with ratios (netkit.aio against asyncio streams, the
 raw asyncio Protocol, the raw uvloop Protocol, trio and anyio) and to
-bench/results/aio.json. ``--serve NAME --port N`` runs one server (used by the harness).
+bench/results/aio.json. The "coroutine floor" server is a reference, not a product: the
+least any ``await recv()`` echo can cost (one future per message, nothing else), so the
+tables show how much of the distance to a raw Protocol is the coroutine hand-off. ``--serve NAME --port N`` runs one server (used by the harness).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import socket
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,13 +38,16 @@ CHUNK = 65536
 # --------------------------------------------------------------------------- servers
 
 
-def _run(main: Callable[[], object], use_uvloop: bool) -> None:
+def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
     if use_uvloop:
         import uvloop
 
-        loop = uvloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _run(main: Callable[[], object], use_uvloop: bool) -> None:
+    loop = _new_loop(use_uvloop)
     asyncio.set_event_loop(loop)
     loop.run_until_complete(main())  # type: ignore[arg-type]
 
@@ -100,6 +108,53 @@ def serve_anyio(port: int, use_uvloop: bool) -> None:
     anyio.run(main, backend="asyncio")
 
 
+class _FloorProtocol(asyncio.Protocol):
+    """The least any ``await recv()`` style echo can cost: a task woken by one future per
+    message, with no checks, limits, deadlines or buffering policy. Not a usable API; a
+    reference that shows how much of the gap to a raw Protocol is the coroutine itself.
+    """
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[bytes] | None = None
+        self.pending: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        asyncio.get_running_loop().create_task(self.run())
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(data)
+        else:
+            self.pending.append(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.data_received(b"")
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        write = self.transport.write
+        while True:
+            if self.pending:
+                data = self.pending.pop(0)
+            else:
+                self.waiter = loop.create_future()
+                data = await self.waiter
+            if not data:
+                return
+            write(data)
+
+
+def serve_floor(port: int, use_uvloop: bool) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_FloorProtocol, HOST, port, backlog=1024)
+        await server.serve_forever()
+
+    _run(main, use_uvloop)
+
+
 SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "netkit.aio": (serve_netkit, False),
     "asyncio streams": (serve_streams, False),
@@ -107,6 +162,8 @@ SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "netkit.aio uvloop": (serve_netkit, True),
     "uvloop streams": (serve_streams, True),
     "uvloop Protocol": (serve_protocol, True),
+    "coroutine floor": (serve_floor, False),
+    "coroutine floor uvloop": (serve_floor, True),
     "trio": (serve_trio, False),
     "anyio (asyncio)": (serve_anyio, False),
 }
@@ -191,6 +248,123 @@ def cpu_table(results: dict[str, dict[str, list[float]]], subject: str, refs: li
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- in-process
+
+
+class _FakeTransport:
+    """Just enough of a transport for the in-process measurement: writes are counted."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (HOST, 1) if name in ("sockname", "peername") else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    abort = pause_reading = resume_reading = close
+
+
+INPROC_CONNECTIONS = 100
+INPROC_ROUNDS = 1000
+INPROC_REPEATS = 7
+
+
+async def _inproc(kind: str) -> float:
+    """CPU µs per 64-byte message echoed by 100 connections, with no sockets at all.
+
+    Each round hands one message to every connection the way the loop would (a raw or
+    floor protocol gets ``data_received``; netkit.aio's buffered protocol gets
+    ``get_buffer`` and ``buffer_updated``) and lets the loop run twice, enough for
+    every handler task to wake, echo and wait again. What remains is the Python-side
+    cost of each design, without the system calls that dominate a real run.
+    """
+    from netkit.aio.connection import TcpConnection, _StreamProtocol
+
+    loop = asyncio.get_running_loop()
+    payload = b"x" * 64
+    transports = [_FakeTransport() for _ in range(INPROC_CONNECTIONS)]
+    tasks: list[asyncio.Task[None]] = []
+    feeds: list[Callable[[], None]] = []
+    floors: list[_FloorProtocol] = []
+    for transport in transports:
+        protocol: asyncio.BaseProtocol
+        if kind == "netkit.aio":
+            stream = _StreamProtocol(loop)
+            stream.connection_made(transport)  # type: ignore[arg-type]
+            conn = TcpConnection(transport, stream)  # type: ignore[arg-type]
+
+            async def echo(conn: TcpConnection = conn) -> None:
+                while data := await conn.recv(CHUNK):
+                    await conn.sendall(data)
+
+            tasks.append(loop.create_task(echo()))
+
+            def feed(stream: _StreamProtocol = stream) -> None:
+                stream.get_buffer(-1)[:64] = payload
+                stream.buffer_updated(64)
+
+            feeds.append(feed)
+            continue
+        if kind == "coroutine floor":
+            protocol = _FloorProtocol()
+            floors.append(protocol)
+        else:
+            protocol = h._EchoProtocol()
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        feeds.append(lambda p=protocol: p.data_received(bytes(payload)))  # type: ignore[attr-defined]
+    await asyncio.sleep(0)
+    start = time.thread_time()
+    for _ in range(INPROC_ROUNDS):
+        for feed in feeds:
+            feed()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    elapsed = time.thread_time() - start
+    assert all(t.writes == INPROC_ROUNDS for t in transports), "a handler fell behind"
+    for task in tasks:
+        task.cancel()
+    for floor in floors:
+        floor.connection_lost(None)  # its task returns
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0)
+    return elapsed / (INPROC_ROUNDS * INPROC_CONNECTIONS) * 1e6
+
+
+def inproc_table() -> str:
+    """Markdown: in-process µs per message (best of INPROC_REPEATS) on both loops."""
+    kinds = ["asyncio Protocol", "coroutine floor", "netkit.aio"]
+    lines = [
+        "| loop | raw Protocol | coroutine floor | netkit.aio | netkit.aio - floor |",
+        "|---|---|---|---|---|",
+    ]
+    for loop_name in ("asyncio", "uvloop"):
+        best: dict[str, float] = {}
+        for _ in range(INPROC_REPEATS):
+            for kind in kinds:
+                loop = _new_loop(loop_name == "uvloop")
+                try:
+                    value = loop.run_until_complete(_inproc(kind))
+                finally:
+                    loop.close()
+                best[kind] = min(best.get(kind, value), value)
+        raw, floor, netkit = (best[k] for k in kinds)
+        lines.append(
+            f"| {loop_name} | {raw:.2f} | {floor:.2f} | {netkit:.2f} | {netkit - floor:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -205,6 +379,11 @@ def main() -> None:
         action="store_true",
         help="measure server CPU time per request instead of throughput (steadier under load)",
     )
+    parser.add_argument(
+        "--inproc",
+        action="store_true",
+        help="only the in-process Python cost per message (no sockets; steadiest)",
+    )
     args = parser.parse_args()
     if args.serve:
         serve, use_uvloop = SERVERS[args.serve]
@@ -214,16 +393,24 @@ def main() -> None:
             pass
         return
 
+    if args.inproc:
+        print("In-process CPU µs per 64-byte echo, 100 connections, best of", INPROC_REPEATS)
+        print()
+        print(inproc_table())
+        return
     seconds, warmup, repeats = h.settings_from(args)
     servers = h.select(server_specs(), args.only)
     scenarios = h.select(SCENARIOS, args.only)
     if args.cpu:
         costs = cpu_cost_suite(servers, scenarios, seconds, warmup, repeats)
         print(f"\n{h.machine_info()}\n")
-        default_refs = ["asyncio streams", "asyncio Protocol", "trio", "anyio (asyncio)"]
+        default_refs = [
+            "asyncio streams", "asyncio Protocol", "coroutine floor", "trio", "anyio (asyncio)"
+        ]  # fmt: skip
         print(cpu_table(costs, "netkit.aio", default_refs))
         print()
-        print(cpu_table(costs, "netkit.aio uvloop", ["uvloop streams", "uvloop Protocol"]))
+        uvloop_refs = ["uvloop streams", "uvloop Protocol", "coroutine floor uvloop"]
+        print(cpu_table(costs, "netkit.aio uvloop", uvloop_refs))
         return
     results = h.run_suite(servers, scenarios, seconds=seconds, warmup=warmup, repeats=repeats)
     meta = h.machine_info()
@@ -236,8 +423,15 @@ def main() -> None:
         h.markdown_table(
             results,
             "netkit.aio",
-            ["asyncio streams", "asyncio Protocol", "trio", "anyio (asyncio)"],
-            ["netkit.aio", "asyncio streams", "asyncio Protocol", "trio", "anyio (asyncio)"],
+            ["asyncio streams", "asyncio Protocol", "coroutine floor", "trio", "anyio (asyncio)"],
+            [
+                "netkit.aio",
+                "asyncio streams",
+                "asyncio Protocol",
+                "coroutine floor",
+                "trio",
+                "anyio (asyncio)",
+            ],
         )
     )
     print("\nuvloop:")
@@ -245,8 +439,8 @@ def main() -> None:
         h.markdown_table(
             results,
             "netkit.aio uvloop",
-            ["uvloop streams", "uvloop Protocol"],
-            ["netkit.aio uvloop", "uvloop streams", "uvloop Protocol"],
+            ["uvloop streams", "uvloop Protocol", "coroutine floor uvloop"],
+            ["netkit.aio uvloop", "uvloop streams", "uvloop Protocol", "coroutine floor uvloop"],
         )
     )
 

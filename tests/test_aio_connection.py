@@ -401,7 +401,19 @@ def test_cancelled_recv_exactly_keeps_bytes(run: Run) -> None:
     run(main())
 
 
-def test_cancel_after_chunk_handed_over_keeps_it() -> None:
+def _feed(protocol: _StreamProtocol, data: bytes, buffered: bool) -> None:
+    """Deliver *data* as the transport would: data_received, or the buffered protocol."""
+    if buffered:
+        view = protocol.get_buffer(-1)
+        view[: len(data)] = data
+        protocol.buffer_updated(len(data))
+    else:
+        protocol.data_received(data)
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["data_received", "buffer_updated"])
+@pytest.mark.parametrize("timeout", [None, 30.0], ids=["no-deadline", "deadline"])
+def test_cancel_after_chunk_handed_over_keeps_it(buffered: bool, timeout: float | None) -> None:
     """A recv cancelled after data reached it, but before it ran, loses nothing."""
 
     async def main() -> None:
@@ -409,14 +421,40 @@ def test_cancel_after_chunk_handed_over_keeps_it() -> None:
         protocol = _StreamProtocol(loop)
         protocol.connection_made(_FakeTransport())
         conn = TcpConnection(protocol.transport, protocol)  # type: ignore[arg-type]
-        reader = asyncio.ensure_future(conn.recv())
+        reader = asyncio.ensure_future(conn.recv(timeout=timeout))
         await asyncio.sleep(0)  # the reader is now waiting
-        protocol.data_received(b"first")  # handed straight to the waiting recv
-        protocol.data_received(b"second")  # buffered behind it
+        _feed(protocol, b"first", buffered)  # handed straight to the waiting recv
+        assert not protocol.buffer  # it went to the reader, not into the buffer
+        _feed(protocol, b"second", buffered)  # buffered behind it
         reader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reader
         assert await conn.recv() == b"firstsecond"
+
+    run_on(asyncio.new_event_loop, main())
+
+
+@pytest.mark.parametrize("max_bytes", [3, 2])
+def test_chunk_handed_to_recv_is_a_copy_of_the_scratch_area(max_bytes: int) -> None:
+    """The scratch area is reused by the next receive: what recv returned must not change.
+
+    With ``max_bytes=2`` the chunk does not fit, goes through the buffer, and the rest
+    stays buffered for the next read.
+    """
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        protocol = _StreamProtocol(loop)
+        protocol.connection_made(_FakeTransport())
+        conn = TcpConnection(protocol.transport, protocol)  # type: ignore[arg-type]
+        reader = asyncio.ensure_future(conn.recv(max_bytes))
+        await asyncio.sleep(0)
+        _feed(protocol, b"abc", True)
+        _feed(protocol, b"xyz", True)  # overwrites the scratch area
+        first = await reader
+        assert first == b"abc"[:max_bytes]
+        assert first + await conn.recv() == b"abcxyz"
+        assert not protocol.buffer
 
     run_on(asyncio.new_event_loop, main())
 

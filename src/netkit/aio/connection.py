@@ -122,7 +122,10 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         self.error: BaseException | None = None  # why the connection was lost, if not cleanly
         self.read_waiter: asyncio.Future[bool | bytes] | None = None
         self.want = 1  # wake the reader once this many bytes are buffered
-        self.direct = 0  # a waiting recv() takes a chunk of up to this many bytes as is
+        # While a recv() waits on an empty buffer: it takes a chunk of up to this many
+        # bytes as is. Any chunk that arrives while it waits completes its waiter, so
+        # the buffer is still empty whenever this is non-zero and the waiter pending.
+        self.direct = 0
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiters: list[asyncio.Future[bool]] = []
@@ -139,15 +142,21 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         return self.scratch
 
     def buffer_updated(self, nbytes: int) -> None:
+        waiter = self.read_waiter
+        if waiter is not None and 0 < nbytes <= self.direct and not waiter.done():
+            # The hot path of a request/response server: a recv() is waiting (so the
+            # buffer is empty, see `direct`) and the chunk fits: hand it over as is.
+            waiter.set_result(bytes(self.scratch[:nbytes]))
+            return
         self.data_received(self.scratch[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
         buffer = self.buffer
         waiter = self.read_waiter
         if waiter is not None and not waiter.done():
-            if self.direct and not buffer and len(data) <= self.direct:
-                # A recv() is waiting and nothing is buffered: hand the chunk over
-                # directly, one copy out of the scratch area instead of two.
+            if 0 < len(data) <= self.direct:
+                # A recv() is waiting (and `direct` is only set while the buffer is
+                # empty): hand the chunk over directly, one copy instead of two.
                 waiter.set_result(bytes(data))
                 return
             buffer.feed(data)
@@ -184,6 +193,17 @@ class _StreamProtocol(asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_result(True)
         self.drain_waiters.clear()
+
+    def put_back(self, waiter: asyncio.Future[bool | bytes]) -> None:
+        """The reader was cancelled: keep a chunk handed to *waiter* it never took."""
+        if waiter.done() and not waiter.cancelled():
+            chunk = waiter.result()
+            if type(chunk) is bytes:
+                # Handed over but the reader never ran: put it back in front of anything
+                # that arrived since, so nothing is lost.
+                rest = self.buffer.take_all()
+                self.buffer.feed(chunk)
+                self.buffer.feed(rest)
 
     def _wake_reader(self) -> None:
         waiter = self.read_waiter
@@ -222,6 +242,7 @@ class TcpConnection:
         "_protocol",
         "_remote",
         "_transport",
+        "_untimed",
     )
 
     def __init__(
@@ -240,6 +261,8 @@ class TcpConnection:
         self._protocol = protocol
         self._loop = protocol.loop
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        # No default deadline and no idle limit: a read without timeout= needs no timer.
+        self._untimed = self._default_timeout is None and self._idle_timeout is None
         self._closed = False
         self._idle_expired = False
         self._local = endpoint_of(transport.get_extra_info("sockname"))
@@ -372,14 +395,7 @@ class TcpConnection:
         try:
             arrived = await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                chunk = waiter.result()
-                if type(chunk) is bytes:
-                    # Cancelled after a chunk was handed over but before we ran: put it
-                    # back in front of anything that arrived since, so nothing is lost.
-                    rest = protocol.buffer.take_all()
-                    protocol.buffer.feed(chunk)
-                    protocol.buffer.feed(rest)
+            protocol.put_back(waiter)
             raise
         finally:
             protocol.read_waiter = None
@@ -404,27 +420,51 @@ class TcpConnection:
         """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF."""
         if self._closed:
             self._check_open()
-        buffer = self._protocol.buffer
+        protocol = self._protocol
+        buffer = protocol.buffer
         if not buffer:
             if (type(max_bytes) is not int or max_bytes < 1) and check_size(
                 "max_bytes", max_bytes
             ) == 0:
                 return b""
-            if self._protocol.eof:
-                if self._protocol.error is not None:
+            if protocol.eof:
+                if protocol.error is not None:
                     raise self._lost("recv failed")
                 return b""
-            chunk = await self._wait(1, self._deadline(timeout), max_bytes)
-            if chunk is not None:
-                return chunk
+            if (
+                timeout is None
+                and self._untimed
+                and protocol.read_waiter is None
+                and not protocol.reading_paused
+            ):
+                # _wait() inlined for the commonest call (no deadline, so no timer):
+                # one coroutine less per message, which a request/response server feels.
+                waiter: asyncio.Future[bool | bytes] = self._loop.create_future()
+                protocol.read_waiter = waiter
+                protocol.want = 1
+                protocol.direct = max_bytes
+                try:
+                    arrived = await waiter
+                except asyncio.CancelledError:
+                    protocol.put_back(waiter)
+                    raise
+                finally:
+                    protocol.read_waiter = None
+                    protocol.direct = 0
+                if type(arrived) is bytes:
+                    return arrived
+            else:
+                chunk = await self._wait(1, self._deadline(timeout), max_bytes)
+                if chunk is not None:
+                    return chunk
             if not buffer:
-                if self._protocol.error is not None:
+                if protocol.error is not None:
                     raise self._lost("recv failed")
                 return b""
         elif type(max_bytes) is not int or max_bytes < 0:
             check_size("max_bytes", max_bytes)
         data = buffer.take(max_bytes)
-        if self._protocol.reading_paused:
+        if protocol.reading_paused:
             self._after_read()
         return data
 
