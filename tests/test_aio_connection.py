@@ -434,6 +434,52 @@ def test_cancel_after_chunk_handed_over_keeps_it(buffered: bool, timeout: float 
     run_on(asyncio.new_event_loop, main())
 
 
+@pytest.mark.parametrize("waiting", [True, False], ids=["while-waiting", "before-recv"])
+@pytest.mark.parametrize("timeout", [None, 30.0], ids=["no-deadline", "deadline"])
+def test_recv_on_a_reset_connection_raises_connection_closed(
+    waiting: bool, timeout: float | None
+) -> None:
+    """A reset is not a clean EOF: recv raises (with the cause), it does not return b""."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        protocol = _StreamProtocol(loop)
+        protocol.connection_made(_FakeTransport())
+        conn = TcpConnection(protocol.transport, protocol)  # type: ignore[arg-type]
+        reset = ConnectionResetError(104, "Connection reset by peer")
+        if waiting:
+            reader = asyncio.ensure_future(conn.recv(timeout=timeout))
+            await asyncio.sleep(0)
+            protocol.connection_lost(reset)
+            with pytest.raises(ConnectionClosed, match="connection lost") as info:
+                await reader
+        else:
+            protocol.connection_lost(reset)
+            with pytest.raises(ConnectionClosed, match="connection lost") as info:
+                await conn.recv(timeout=timeout)
+        assert info.value.__cause__ is reset
+        assert protocol.read_waiter is None
+
+    run_on(asyncio.new_event_loop, main())
+
+
+def test_recv_checks_max_bytes_with_data_buffered() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        protocol = _StreamProtocol(loop)
+        protocol.connection_made(_FakeTransport())
+        conn = TcpConnection(protocol.transport, protocol)  # type: ignore[arg-type]
+        protocol.data_received(b"kept")
+        with pytest.raises(ValueError, match="max_bytes must be >= 0"):
+            await conn.recv(-1)
+        with pytest.raises(TypeError, match="max_bytes"):
+            await conn.recv("4")  # type: ignore[arg-type]
+        assert await conn.recv(0) == b""
+        assert await conn.recv() == b"kept"  # nothing was consumed by the bad calls
+
+    run_on(asyncio.new_event_loop, main())
+
+
 @pytest.mark.parametrize("max_bytes", [3, 2])
 def test_chunk_handed_to_recv_is_a_copy_of_the_scratch_area(max_bytes: int) -> None:
     """The scratch area is reused by the next receive: what recv returned must not change.

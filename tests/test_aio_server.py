@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import itertools
 import logging
 import resource
 import socket
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from _aio_util import open_fds, run, wait_until
+from _aio_util import open_fds, run, run_on, wait_until
 from netkit.aio import TcpClient, TcpConnection, TcpServer
 from netkit.errors import ConnectFailed, NetkitTimeout
 
@@ -219,6 +221,74 @@ def test_serve_forever_until_stopped(run: Run) -> None:
         await asyncio.wait_for(serving, 5)
 
     run(main())
+
+
+def test_cancelling_serve_forever_stops_the_server_gracefully(run: Run) -> None:
+    """Ctrl-C in ``asyncio.run(server.serve_forever())`` cancels it: the server stops."""
+
+    async def main() -> None:
+        before = open_fds()
+        finished = asyncio.Event()
+
+        async def handler(conn: TcpConnection) -> None:
+            await echo_lines(conn)
+            finished.set()
+
+        server = TcpServer(handler)
+        serving = asyncio.ensure_future(server.serve_forever())
+        await wait_until(lambda: server.serving)
+        port = server.address.port
+        client = await TcpClient.connect("127.0.0.1", port)
+        await client.sendall(b"x\n")
+        assert await client.readline(timeout=5) == b"x\n"
+        serving.cancel()
+        # The stop begins at once: no new connections, while the open one may finish.
+        await wait_until(lambda: not server.serving)
+        with pytest.raises(ConnectFailed):
+            await TcpClient.connect("127.0.0.1", port, timeout=5)
+        assert not serving.done()  # still draining
+        assert not finished.is_set()
+        await client.aclose()  # the in-flight handler sees EOF and returns
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        assert finished.is_set()
+        await wait_until(lambda: open_fds() <= before)
+
+    run(main())
+
+
+def test_accept_resource_errors_back_off_and_recover(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EMFILE at accept is logged, waited out (no busy loop), and serving resumes."""
+    import netkit.aio.server
+
+    monkeypatch.setattr(netkit.aio.server, "_ACCEPT_BACKOFF", 0.05)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        real_accept = loop.sock_accept
+        failures: list[float] = []
+
+        async def flaky_accept(sock: socket.socket) -> tuple[socket.socket, Any]:
+            if len(failures) < 3:
+                failures.append(loop.time())
+                raise OSError(errno.EMFILE, "Too many open files")
+            return await real_accept(sock)
+
+        monkeypatch.setattr(loop, "sock_accept", flaky_accept)
+        async with TcpServer(echo_lines) as server:
+            async with await TcpClient.connect("127.0.0.1", server.address.port) as client:
+                await client.sendall(b"after\n")
+                assert await client.readline(timeout=5) == b"after\n"
+        assert len(failures) == 3
+        # Each failure was followed by a back-off sleep, not an immediate retry.
+        assert all(b - a >= 0.04 for a, b in itertools.pairwise(failures))
+
+    with caplog.at_level(logging.ERROR, logger="netkit"):
+        run_on(asyncio.new_event_loop, main())
+    retries = [r for r in caplog.records if "Too many open files" in r.getMessage()]
+    assert len(retries) == 3
 
 
 def test_thousand_concurrent_clients(run: Run) -> None:

@@ -396,6 +396,57 @@ def test_handler_system_exit_does_not_kill_the_worker(
     assert all(isinstance(r.exc_info[1], SystemExit) for r in caplog.records if r.exc_info)
 
 
+def _until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll *predicate* until it holds; fail after DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def _workers() -> int:
+    return sum(t.name == "netkit-worker" for t in threading.enumerate())
+
+
+def test_workers_are_reused_not_started_per_connection(
+    serve: Callable[..., TcpServer],
+) -> None:
+    seen: set[int] = set()
+
+    def handler(conn: TcpConnection) -> None:
+        seen.add(threading.get_ident())
+        echo(conn)
+
+    before = _workers()
+    server = serve(handler)
+    for i in range(20):
+        assert round_trip("127.0.0.1", server.address.port, b"n%d" % i) == b"n%d" % i
+        # The worker goes back to the idle pool in the same step as the count drops.
+        _until(lambda: server.active_connections == 0, "the handler to return")
+    assert len(seen) == 1, f"{len(seen)} worker threads served 20 sequential connections"
+    assert _workers() == before + 1
+
+
+def test_idle_workers_retire_and_the_pool_regrows(
+    serve: Callable[..., TcpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netkit.tcp.server
+
+    monkeypatch.setattr(netkit.tcp.server, "_WORKER_IDLE", 0.05)
+    before = _workers()
+    server = serve()
+    clients = [connect("127.0.0.1", server.address.port) for _ in range(3)]
+    _until(lambda: server.active_connections == 3, "three connections")
+    assert _workers() == before + 3
+    for client in clients:
+        client.close()
+    _until(lambda: _workers() == before, "idle workers to exit")
+    # The server is still serving: a new connection starts a new worker.
+    assert round_trip("127.0.0.1", server.address.port) == b"hello netkit"
+    assert server.active_connections in (0, 1)
+
+
 def test_client_reset_mid_read_does_not_stop_server(serve: Callable[..., TcpServer]) -> None:
     server = serve()
     port = server.address.port

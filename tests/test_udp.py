@@ -184,31 +184,40 @@ def test_kernel_address_fast_path_matches_endpoint() -> None:
 # Sizes
 
 
-def test_oversized_datagram_raises_and_is_dropped(pair: tuple[UdpEndpoint, UdpEndpoint]) -> None:
+# timeout=None takes the blocking fast path, a deadline the poll path: both must detect
+# truncation. (The datagrams are sent first, so a blocking receive has them to read.)
+deadline_or_none = pytest.mark.parametrize("timeout", [5.0, None], ids=["deadline", "blocking"])
+
+
+@deadline_or_none
+def test_oversized_datagram_raises_and_is_dropped(
+    pair: tuple[UdpEndpoint, UdpEndpoint], timeout: float | None
+) -> None:
     a, b = pair
     b.sendto(b"x" * 2000, a.address)
     b.sendto(b"next", a.address)
     with pytest.raises(FrameTooLarge) as info:
-        a.recvfrom(max_size=1000, timeout=5)
+        a.recvfrom(max_size=1000, timeout=timeout)
     assert info.value.size == 2000
     assert info.value.limit == 1000
     assert "2000" in str(info.value)
     # The endpoint stays usable and the oversized datagram is gone.
-    assert a.recvfrom(max_size=1000, timeout=5).data == b"next"
+    assert a.recvfrom(max_size=1000, timeout=timeout).data == b"next"
     # A datagram of exactly max_size passes.
     b.sendto(b"y" * 1000, a.address)
-    assert a.recvfrom(max_size=1000, timeout=5).data == b"y" * 1000
+    assert a.recvfrom(max_size=1000, timeout=timeout).data == b"y" * 1000
 
 
-def test_oversized_datagram_on_connected_recv() -> None:
+@deadline_or_none
+def test_oversized_datagram_on_connected_recv(timeout: float | None) -> None:
     with UdpEndpoint.bind("127.0.0.1") as server:
         with UdpEndpoint.connect("127.0.0.1", server.address.port) as conn:
             server.sendto(b"z" * 10, conn.address)
             server.sendto(b"ok", conn.address)
             with pytest.raises(FrameTooLarge) as info:
-                conn.recv(max_size=9, timeout=5)
+                conn.recv(max_size=9, timeout=timeout)
             assert (info.value.size, info.value.limit) == (10, 9)
-            assert conn.recv(max_size=9, timeout=5) == b"ok"
+            assert conn.recv(max_size=9, timeout=timeout) == b"ok"
 
 
 @pytest.mark.parametrize(
