@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 from _aio_util import open_fds, run, wait_until
 from netkit.addr import Endpoint
 from netkit.aio import Datagram, UdpEndpoint
-from netkit.errors import AddressError, ConnectionClosed, FrameTooLarge, NetkitTimeout
+from netkit.errors import (
+    AddressError,
+    ConnectionClosed,
+    ConnectionRefused,
+    FrameTooLarge,
+    NetkitTimeout,
+)
 
 __all__ = ["run"]  # the fixture, imported for pytest
 
@@ -47,6 +54,45 @@ def test_connected_endpoint(run: Run) -> None:
                 data, sender = await server.recvfrom(timeout=5)
                 await server.sendto(data.upper(), sender)
                 assert await client.recv(timeout=5) == b"HELLO"
+
+    run(main())
+
+
+def test_connected_endpoint_reports_refusal_once(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as gone:
+            port = gone.address.port  # closed when this block ends: nothing listens
+        async with await UdpEndpoint.connect("127.0.0.1", port) as conn:
+            await conn.send(b"anyone?")
+            with pytest.raises(ConnectionRefused) as info:
+                await conn.recv(timeout=5)
+            assert isinstance(info.value, ConnectionRefusedError)
+            assert str(conn.remote_address) in str(info.value)
+            # Reported once; the endpoint stays usable.
+            with pytest.raises(NetkitTimeout):
+                await conn.recv(timeout=0.05)
+
+    run(main())
+
+
+def test_connected_send_checks_size_and_properties_pass_through(run: Run) -> None:
+    async def main() -> None:
+        async with await UdpEndpoint.bind() as server:
+            conn = await UdpEndpoint.connect("127.0.0.1", server.address.port)
+            with pytest.raises(FrameTooLarge) as info:
+                await conn.send(b"z" * 65508)
+            assert info.value.limit == 65507
+            with pytest.raises(NetkitTimeout):  # nothing was sent
+                await server.recvfrom(timeout=0.05)
+            assert conn.family == socket.AF_INET
+            assert conn.sync.remote_address == conn.remote_address
+            assert repr(conn).startswith("<aio.UdpEndpoint ")
+            conn.multicast_loop = False
+            assert conn.multicast_loop is False
+            await conn.aclose()
+            assert conn.closed
+            with pytest.raises(ConnectionClosed):
+                await conn.send(b"late")
 
     run(main())
 
