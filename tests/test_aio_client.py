@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
-from _aio_util import open_fds, run
+from _aio_util import open_fds, run, run_on
 from netkit import tls
 from netkit.addr import Endpoint
 from netkit.aio import TcpClient, TcpConnection, TcpServer
@@ -170,6 +170,48 @@ def test_bad_arguments(run: Run) -> None:
             await TcpClient.connect("127.0.0.1", 80, tls="yes")  # type: ignore[arg-type]
 
     run(main())
+
+
+BAD_CONNECT_ARGUMENTS = [
+    {"host": 1234},
+    {"host": ""},
+    {"host": "bad host"},
+    {"port": 0},
+    {"port": 70000},
+    {"port": "80"},
+    {"port": True},
+    {"timeout": -1},
+    {"timeout": "1"},
+    {"tls": "yes"},
+    {"options": {"nodelay": True}},
+    {"server_hostname": "example.test"},  # without tls=
+    {"server_hostname": 5, "tls": True},
+    {"source": "127.0.0.1"},
+    {"source": ("localhost", 0)},
+    {"source": (b"127.0.0.1", 0)},
+    {"source": ("127.0.0.1", "0")},
+    {"source": ("127.0.0.1", True)},
+    {"source": ("127.0.0.1", 70000)},
+    {"source": ("127.0.0.1", 0, 0)},
+]
+
+
+@pytest.mark.parametrize("kwargs", BAD_CONNECT_ARGUMENTS, ids=repr)
+def test_bad_arguments_fail_like_the_sync_client(kwargs: dict[str, Any]) -> None:
+    """The twin promise: the same bad argument gets the same error, before any I/O."""
+    args = dict(kwargs)
+    host, port = args.pop("host", "127.0.0.1"), args.pop("port", 9)
+    with pytest.raises(Exception) as sync_error:  # noqa: PT011 - compared below
+        sync_client.TcpClient.connect(host, port, **args)
+
+    async def main() -> None:
+        await TcpClient.connect(host, port, **args)
+
+    with pytest.raises(Exception) as aio_error:  # noqa: PT011 - compared below
+        run_on(asyncio.new_event_loop, main())
+    assert type(aio_error.value) is type(sync_error.value)
+    assert str(aio_error.value) == str(sync_error.value)
+    assert isinstance(sync_error.value, (TypeError, ValueError))  # not a failed connect
 
 
 # -- TLS -------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import ssl
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from netkit._checks import check_port, check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import TcpConnection, _wrap
 from netkit.errors import AddressError, ConnectFailed, NetkitTimeout
@@ -144,7 +143,6 @@ class TcpClient(TcpConnection):
         tls: ssl.SSLContext | bool | None = None,
         server_hostname: str | None = None,
         source: Endpoint | tuple[str, int] | None = None,
-        idle_timeout: float | None = None,
     ) -> _C:
         """Connect to *host* (a name or an IP literal) on *port* and return the client.
 
@@ -155,15 +153,9 @@ class TcpClient(TcpConnection):
         :func:`netkit.tls.client_context`; *server_hostname* defaults to *host*.
         ``options.timeout`` becomes the default deadline of each later call.
         """
-        host = _sync._check_host(host)
-        port = check_port(port, allow_zero=False)
-        limit = check_timeout("timeout", timeout)
-        if options is not None and not isinstance(options, SocketOptions):
-            raise TypeError(f"options must be a SocketOptions, not {type(options).__name__}")
-        context = _sync._tls_context(tls)
-        if server_hostname is not None and not isinstance(server_hostname, str):
-            raise TypeError(f"server_hostname must be a str, not {type(server_hostname).__name__}")
-        bind = _sync._source_endpoint(source)
+        host, port, limit, context, bind = _sync._check_connect_args(
+            host, port, timeout, options, tls, server_hostname, source
+        )
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit
         where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
@@ -201,4 +193,4 @@ class TcpClient(TcpConnection):
             error = handshake_error(endpoint, exc, limit)
             raise error from (None if isinstance(error, NetkitTimeout) else exc)
         default = None if options is None else options.timeout
-        return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default)
+        return cls(transport, protocol, default_timeout=default)

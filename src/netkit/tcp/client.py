@@ -33,7 +33,7 @@ import ssl
 import threading
 from collections.abc import Iterable, Sequence
 from time import monotonic
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from netkit._checks import check_port, check_timeout
 from netkit.addr import Endpoint, is_ip
@@ -202,6 +202,37 @@ def _tls_context(tls: object) -> ssl.SSLContext | None:
     raise TypeError(f"tls must be an ssl.SSLContext, True or None, not {type(tls).__name__}")
 
 
+class _ConnectArgs(NamedTuple):
+    host: str
+    port: int
+    limit: float | None  # the whole call's timeout
+    context: ssl.SSLContext | None
+    source: tuple[str, int] | None
+
+
+def _check_connect_args(
+    host: object,
+    port: object,
+    timeout: object,
+    options: object,
+    tls: object,
+    server_hostname: object,
+    source: object,
+) -> _ConnectArgs:
+    """Validate ``connect()``'s arguments, before any lookup or socket (sync and aio)."""
+    host = _check_host(host)
+    port = check_port(port, allow_zero=False)
+    limit = check_timeout("timeout", timeout)
+    if options is not None and not isinstance(options, SocketOptions):
+        raise TypeError(f"options must be a SocketOptions, not {type(options).__name__}")
+    context = _tls_context(tls)
+    if server_hostname is not None and not isinstance(server_hostname, str):
+        raise TypeError(f"server_hostname must be a str, not {type(server_hostname).__name__}")
+    if server_hostname is not None and context is None:
+        raise ValueError("server_hostname is only used with tls=")
+    return _ConnectArgs(host, port, limit, context, _source_endpoint(source))
+
+
 def _socket_options(options: SocketOptions | None, family: int) -> SocketOptions:
     """The options to apply before connecting: TCP_NODELAY on unless asked otherwise."""
     opts = options if options is not None else SocketOptions()
@@ -356,17 +387,9 @@ class TcpClient(TcpConnection):
         *source* (an Endpoint or ``(ip, port)``; ``""`` for any address) is bound
         before connecting, and only addresses of its family are tried.
         """
-        host = _check_host(host)
-        port = check_port(port, allow_zero=False)
-        limit = check_timeout("timeout", timeout)
-        if options is not None and not isinstance(options, SocketOptions):
-            raise TypeError(f"options must be a SocketOptions, not {type(options).__name__}")
-        context = _tls_context(tls)
-        if server_hostname is not None and not isinstance(server_hostname, str):
-            raise TypeError(f"server_hostname must be a str, not {type(server_hostname).__name__}")
-        if server_hostname is not None and context is None:
-            raise ValueError("server_hostname is only used with tls=")
-        bind = _source_endpoint(source)
+        host, port, limit, context, bind = _check_connect_args(
+            host, port, timeout, options, tls, server_hostname, source
+        )
         deadline = None if limit is None else monotonic() + limit
         where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
 
