@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _aio_util import open_fds, run, wait_until
+from _aio_util import open_fds, run, run_on, wait_until
 from netkit.addr import Endpoint
 from netkit.aio import Datagram, UdpEndpoint
 from netkit.errors import (
@@ -215,3 +215,57 @@ def test_hostname_bind_and_send_resolve_off_the_loop(run: Run) -> None:
                 assert (await server.recvfrom(timeout=5)).data == b"named"
 
     run(main())
+
+
+# -- the twin promise: the same bad input gets the same error ---------------------------
+
+BAD_UDP_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("bind", ("127.0.0.1", -1), {}),
+    ("bind", ("127.0.0.1", "1"), {}),
+    ("bind", (5, 0), {}),
+    ("bind", ("bad host", 0), {}),
+    ("connect", ("127.0.0.1", 0), {}),
+    ("connect", ("127.0.0.1", 70000), {}),
+    ("connect", (None, 5), {}),
+    ("sendto", (b"x", "nope"), {}),
+    ("sendto", (b"x", ("127.0.0.1",)), {}),
+    ("sendto", (b"x", ("127.0.0.1", 0)), {}),
+    ("sendto", (b"x", "127.0.0.1:0"), {}),
+    ("sendto", (b"x", ("::1", 5)), {}),  # IPv6 target from an IPv4 endpoint
+    ("sendto", (b"x", 5), {}),
+    ("sendto", ("text", ("127.0.0.1", 9)), {}),
+    ("sendto", (None, ("127.0.0.1", 9)), {}),
+    ("sendto", (b"x" * 65508, ("127.0.0.1", 9)), {}),
+    ("recvfrom", (), {"max_size": -1}),
+    ("recvfrom", (), {"max_size": "1"}),
+    ("recvfrom", (), {"timeout": -1}),
+]
+
+
+@pytest.mark.parametrize(("method", "args", "kwargs"), BAD_UDP_CALLS, ids=repr)
+def test_bad_input_fails_like_the_sync_endpoint(
+    method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    import netkit
+
+    def sync_call() -> None:
+        if method in ("bind", "connect"):
+            getattr(netkit.UdpEndpoint, method)(*args, **kwargs).close()
+            return
+        with netkit.UdpEndpoint.bind() as ep:
+            getattr(ep, method)(*args, **kwargs)
+
+    async def aio_call() -> None:
+        if method in ("bind", "connect"):
+            (await getattr(UdpEndpoint, method)(*args, **kwargs)).close()
+            return
+        async with await UdpEndpoint.bind() as ep:
+            await getattr(ep, method)(*args, **kwargs)
+
+    with pytest.raises(Exception) as sync_error:  # noqa: PT011 - compared below
+        sync_call()
+    with pytest.raises(Exception) as aio_error:  # noqa: PT011 - compared below
+        run_on(asyncio.new_event_loop, aio_call())
+    assert type(aio_error.value) is type(sync_error.value)
+    assert str(aio_error.value) == str(sync_error.value)
+    assert isinstance(sync_error.value, (TypeError, ValueError))

@@ -21,7 +21,7 @@ from typing import Any
 from netkit import udp as _sync
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import deadline_of
-from netkit.errors import AddressError, ConnectionClosed, NetkitTimeout, describe
+from netkit.errors import AddressError, ConnectionClosed, NetkitTimeout
 from netkit.options import SocketOptions
 from netkit.udp import DEFAULT_MAX_SIZE, Datagram, Target
 
@@ -152,11 +152,12 @@ class UdpEndpoint:
     # -- sending -----------------------------------------------------------------------
 
     async def _sockaddr(self, target: object) -> Any:
-        endpoint = _sync._as_endpoint(target)
-        if endpoint.family is None:  # a hostname: resolve without blocking the loop
+        # The sync endpoint validates (and caches) *target* as given, so errors quote
+        # what the caller passed, exactly as the sync sendto does.
+        if _sync._as_endpoint(target).family is None:  # a hostname: resolve off the loop
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, self._endpoint._sockaddr, endpoint)
-        return self._endpoint._sockaddr(endpoint)
+            return await loop.run_in_executor(None, self._endpoint._sockaddr, target)
+        return self._endpoint._sockaddr(target)
 
     async def sendto(
         self,
@@ -339,5 +340,5 @@ async def _off_loop(host: object, make: Callable[[], _sync.UdpEndpoint]) -> _syn
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, make)
     if not isinstance(host, str):
-        raise TypeError(f"host must be a str, not {describe(host)}")
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
     return make()
