@@ -550,3 +550,68 @@ def test_reading_pauses_above_high_water(run: Run) -> None:
             assert not b._protocol.reading_paused
 
     run(main())
+
+
+# -- the twin promise: the same bad argument gets the same error ---------------------------
+
+BAD_CONNECTION_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("recv", (-1,), {}),
+    ("recv", ("1",), {}),
+    ("recv", (), {"timeout": -1}),
+    ("recv_exactly", (-1,), {}),
+    ("recv_exactly", ("3",), {}),
+    ("recv_exactly", (True,), {}),
+    ("recv_exactly", (5,), {"timeout": float("nan")}),
+    ("recv_until", (b"",), {}),
+    ("recv_until", ("\n",), {}),
+    ("recv_until", (b"\n",), {"max_bytes": -1}),
+    ("readline", (), {"max_bytes": "x"}),
+    ("readline", (), {"timeout": "x"}),
+    ("recv_all", (), {"max_bytes": -1}),
+    ("recv_frame", (), {"max_size": -1}),
+    ("sendall", ("text",), {}),
+    ("sendall", (5,), {}),
+    ("sendall", ("text",), {"timeout": 1}),
+    ("sendall", (b"x",), {"timeout": -1}),
+    ("sendall", (b"x",), {"timeout": "1"}),
+    ("send_frame", ("text",), {}),
+    ("send_frame", (b"x",), {"timeout": -1}),
+]
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["empty", "data-buffered"])
+@pytest.mark.parametrize(("method", "args", "kwargs"), BAD_CONNECTION_CALLS, ids=repr)
+def test_bad_arguments_fail_like_the_sync_connection(
+    method: str, args: tuple[Any, ...], kwargs: dict[str, Any], buffered: bool
+) -> None:
+    import socket
+
+    from netkit import TcpConnection as SyncConnection
+
+    def sync_call() -> None:
+        a, b = socket.socketpair()
+        with SyncConnection(a) as conn, b:
+            if buffered:
+                b.sendall(b"data\n")
+                assert conn.recv_exactly(1) == b"d"  # the rest is now in the buffer
+            getattr(conn, method)(*args, **kwargs)
+
+    async def aio_call() -> None:
+        a, b = socket.socketpair()
+        conn = await TcpConnection.from_socket(a)
+        with b:
+            try:
+                if buffered:
+                    b.sendall(b"data\n")
+                    assert await conn.recv_exactly(1, timeout=5) == b"d"
+                await asyncio.wait_for(getattr(conn, method)(*args, **kwargs), 5)
+            finally:
+                await conn.aclose()
+
+    with pytest.raises(Exception) as sync_error:  # noqa: PT011 - compared below
+        sync_call()
+    with pytest.raises(Exception) as aio_error:  # noqa: PT011 - compared below
+        run_on(asyncio.new_event_loop, aio_call())
+    assert type(aio_error.value) is type(sync_error.value)
+    assert str(aio_error.value) == str(sync_error.value)
+    assert isinstance(sync_error.value, (TypeError, ValueError))

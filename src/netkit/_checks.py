@@ -9,7 +9,14 @@ import math
 
 from netkit.errors import AddressError, describe
 
-__all__ = ["FOREVER", "check_delimiter", "check_port", "check_size", "check_timeout"]
+__all__ = [
+    "FOREVER",
+    "buffer_size",
+    "check_delimiter",
+    "check_port",
+    "check_size",
+    "check_timeout",
+]
 
 #: Timeouts longer than this (about 31 years, or math.inf) mean "no limit": they cannot
 #: be told apart from forever, and time.monotonic() arithmetic stays exact below it.
@@ -53,3 +60,16 @@ def check_port(port: object, *, allow_zero: bool) -> int:
     if not low <= port <= 65535:
         raise AddressError(f"port {describe(port)} out of range {low}..65535")
     return int(port)
+
+
+def buffer_size(data: object) -> int:
+    """Size in bytes of a bytes-like object; TypeError for anything else (str too)."""
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    if isinstance(data, str):
+        raise TypeError("data must be bytes-like, not str (encode it first)")
+    try:
+        with memoryview(data) as view:  # type: ignore[arg-type]
+            return view.nbytes
+    except TypeError:
+        raise TypeError(f"data must be bytes-like, not {type(data).__name__}") from None

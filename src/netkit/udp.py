@@ -39,7 +39,7 @@ from socket import AddressFamily
 from types import TracebackType
 from typing import Any, Final, NamedTuple, TypeAlias
 
-from netkit._checks import check_port, check_size, check_timeout
+from netkit._checks import buffer_size, check_port, check_size, check_timeout
 from netkit.addr import Endpoint, is_ipv4, is_ipv6, pack_ip, parse_endpoint
 from netkit.errors import (
     AddressError,
@@ -145,19 +145,6 @@ def _endpoint_from_kernel(addr: tuple[Any, ...]) -> Endpoint:
     if ":" in host and "." in host and not host.startswith("::ffff:"):
         return Endpoint(host, port)
     return _trusted_endpoint(host, port)
-
-
-def _buffer_size(data: object) -> int:
-    """Size in bytes of a bytes-like object; TypeError for anything else (str too)."""
-    if isinstance(data, (bytes, bytearray)):
-        return len(data)
-    if isinstance(data, str):
-        raise TypeError("data must be bytes-like, not str (encode it first)")
-    try:
-        with memoryview(data) as view:  # type: ignore[arg-type]
-            return view.nbytes
-    except TypeError:
-        raise TypeError(f"data must be bytes-like, not {type(data).__name__}") from None
 
 
 def _check_max_size(value: object) -> int:
@@ -448,7 +435,7 @@ class UdpEndpoint:
             except OSError as exc:
                 self._sendto_retry(exc, data, endpoint)
             return
-        size = _buffer_size(data)
+        size = buffer_size(data)
         try:
             addr = self._addr_cache.get(endpoint)
         except TypeError:  # unhashable: certainly not a valid target
@@ -470,7 +457,7 @@ class UdpEndpoint:
         ``FrameTooLarge`` before any system call if *data* is over the peer's limit;
         ``ConnectionRefused`` if an earlier datagram was refused by the peer.
         """
-        size = len(data) if data.__class__ is bytes else _buffer_size(data)
+        size = len(data) if data.__class__ is bytes else buffer_size(data)
         if size > self._max_payload:
             raise _too_large_to_send(size, self._max_payload, self._peer or "the peer")
         try:
@@ -496,7 +483,7 @@ class UdpEndpoint:
                 if len(item) != 2:
                     raise TypeError("send_many items are payloads or (payload, target) pairs")
                 data, target = item
-                size = len(data) if data.__class__ is bytes else _buffer_size(data)
+                size = len(data) if data.__class__ is bytes else buffer_size(data)
                 if target.__class__ is Endpoint and target.port and (":" in target.host) is v6:
                     addr: Any = (target.host, target.port)  # as in sendto
                 else:
@@ -512,7 +499,7 @@ class UdpEndpoint:
                         raise _too_large_to_send(size, limit, target)
                 plan.append((data, addr))
             else:
-                size = _buffer_size(item)
+                size = buffer_size(item)
                 if size > self._max_payload:
                     raise _too_large_to_send(size, self._max_payload, self._peer or "the peer")
                 plan.append((item, None))
@@ -564,7 +551,7 @@ class UdpEndpoint:
         if isinstance(exc, socket.gaierror) or exc.errno in (errno.EINVAL, errno.EAFNOSUPPORT):
             # _sockaddr raises AddressError/LookupFailed for a bad target.
             addr = self._sockaddr(endpoint)
-            size = _buffer_size(data)
+            size = buffer_size(data)
             limit = _payload_limit(self._family, addr[0])
             if size > limit:
                 raise _too_large_to_send(size, limit, endpoint) from None

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
-from netkit._checks import check_delimiter, check_size, check_timeout
+from netkit._checks import buffer_size, check_delimiter, check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
 from netkit.framing import (
@@ -461,8 +461,11 @@ class TcpConnection:
                 if protocol.error is not None:
                     raise self._lost("recv failed")
                 return b""
-        elif type(max_bytes) is not int or max_bytes < 0:
-            check_size("max_bytes", max_bytes)
+        else:
+            if type(max_bytes) is not int or max_bytes < 0:
+                check_size("max_bytes", max_bytes)
+            if timeout is not None:
+                check_timeout("timeout", timeout)  # as when the call has to wait
         data = buffer.take(max_bytes)
         if protocol.reading_paused:
             self._after_read()
@@ -618,9 +621,11 @@ class TcpConnection:
         """
         if self._closed or self._protocol.lost:
             self._check_writable()
+        if timeout is not None:
+            check_timeout("timeout", timeout)  # even when no wait turns out to be needed
         transport = self._transport
         protocol = self._protocol
-        size = len(data) if type(data) is bytes else memoryview(data).nbytes
+        size = len(data) if type(data) is bytes else buffer_size(data)
         if size <= _WRITE_CHUNK:
             transport.write(data)
             if protocol.write_paused:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netkit import udp as _sync
+from netkit._checks import buffer_size
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import deadline_of
 from netkit.errors import AddressError, ConnectionClosed, NetkitTimeout
@@ -168,7 +169,7 @@ class UdpEndpoint:
     ) -> None:
         """Send one datagram to *endpoint*; ``FrameTooLarge`` before sending if too big."""
         self._check_open()
-        size = _sync._buffer_size(data)
+        size = buffer_size(data)
         addr = await self._sockaddr(endpoint)
         limit = _sync._payload_limit(int(self._endpoint.family), addr[0])
         if size > limit:
@@ -180,7 +181,7 @@ class UdpEndpoint:
     ) -> None:
         """Send one datagram to the connected peer."""
         self._check_open()
-        size = _sync._buffer_size(data)
+        size = buffer_size(data)
         limit = self._endpoint._max_payload
         if size > limit:
             raise _sync._too_large_to_send(size, limit, self.remote_address or "the peer")

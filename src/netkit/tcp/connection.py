@@ -42,7 +42,7 @@ from time import monotonic
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
-from netkit._checks import check_delimiter, check_size, check_timeout
+from netkit._checks import buffer_size, check_delimiter, check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
 from netkit.framing import (
@@ -412,8 +412,10 @@ class TcpConnection:
                 return self._sock.recv(max_bytes)
             except _LOST as exc:
                 raise _lost(exc) from exc
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, not {max_bytes}")
+            except (TypeError, ValueError):
+                check_size("max_bytes", max_bytes)  # netkit's message for a bad size
+                raise
+        check_size("max_bytes", max_bytes)
         deadline = self._deadline(timeout)
         if self._buffer:
             return self._buffer.take(max_bytes)
@@ -445,7 +447,7 @@ class TcpConnection:
 
     def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
         """Return exactly *n* bytes; ConnectionClosed (with ``.partial``) if EOF comes first."""
-        if not isinstance(n, int) or n < 0:
+        if n.__class__ is not int or n < 0:  # bool too: check_size refuses it
             check_size("n", n)
         if timeout is not None:
             check_timeout("timeout", timeout)  # before anything is consumed
@@ -597,7 +599,11 @@ class TcpConnection:
                 self._sock.sendall(data)
             except _LOST as exc:
                 raise _lost(exc) from exc
+            except TypeError:
+                buffer_size(data)  # netkit's message for what is not bytes-like
+                raise
             return
+        buffer_size(data)
         self._sendall(data, self._deadline(timeout))
 
     def _sendall(self, data: bytes | bytearray | memoryview, deadline: float | None) -> None:
