@@ -367,3 +367,57 @@ def test_handler_may_stop_its_own_server(run: Run) -> None:
         await server.stop()
 
     run(main())
+
+
+BAD_SERVER_ARGUMENTS = [
+    {"host": 5},
+    {"port": -1},
+    {"port": "1"},
+    {"backlog": -1},
+    {"backlog": "1"},
+    {"max_connections": 0},
+    {"max_connections": True},
+    {"idle_timeout": -1},
+    {"tls": "x"},
+    {"options": {}},
+    {"tls_handshake_timeout": -1},
+]
+
+
+@pytest.mark.parametrize("kwargs", BAD_SERVER_ARGUMENTS, ids=repr)
+def test_bad_arguments_fail_like_the_sync_server(kwargs: dict[str, Any]) -> None:
+    """Both servers check their arguments in the constructor, with the same errors."""
+    import netkit
+
+    async def handler(conn: TcpConnection) -> None:
+        pass
+
+    with pytest.raises(Exception) as sync_error:  # noqa: PT011 - compared below
+        netkit.TcpServer(lambda conn: None, **kwargs)
+    with pytest.raises(Exception) as aio_error:  # noqa: PT011 - compared below
+        TcpServer(handler, **kwargs)
+    assert type(aio_error.value) is type(sync_error.value)
+    assert str(aio_error.value) == str(sync_error.value)
+    assert isinstance(sync_error.value, (TypeError, ValueError))
+
+
+@pytest.mark.parametrize("host", ["bad host", "999.1.1.1", "::1%", "nonexistent.invalid"])
+def test_bad_host_fails_at_start_like_the_sync_server(host: str) -> None:
+    """A host that cannot be listened on is a netkit error (not a raw gaierror), alike."""
+    import netkit
+    from netkit.errors import NetkitError
+
+    async def handler(conn: TcpConnection) -> None:
+        pass
+
+    async def start() -> None:
+        await TcpServer(handler, host=host).start()
+
+    before = open_fds()
+    with pytest.raises(NetkitError) as sync_error:
+        netkit.TcpServer(lambda conn: None, host=host).start()
+    with pytest.raises(NetkitError) as aio_error:
+        run_on(asyncio.new_event_loop, start())
+    assert type(aio_error.value) is type(sync_error.value)
+    assert str(aio_error.value) == str(sync_error.value)
+    assert open_fds() == before  # nothing was left open by the failed starts

@@ -23,10 +23,15 @@ from typing import Any
 from netkit._checks import check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import TcpConnection, endpoint_of
-from netkit.errors import NetkitTimeout, describe
-from netkit.lookup import resolve
+from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
-from netkit.tcp.server import _CONNECTION_FIELDS, _LISTENER_FIELDS, _check_server_args, _pick
+from netkit.tcp.server import (
+    _CONNECTION_FIELDS,
+    _check_server_args,
+    _listen_address,
+    _listen_socket,
+    _pick,
+)
 
 __all__ = ["Handler", "TcpServer"]
 
@@ -42,26 +47,6 @@ _CANCEL_GRACE = 0.5
 # would spin the loop.
 _ACCEPT_BACKOFF = 0.1
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-
-
-def _listen_socket(
-    family: int, sockaddr: tuple[Any, ...], backlog: int, options: SocketOptions
-) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        if options.reuse_addr is None:
-            options = dataclasses.replace(options, reuse_addr=True)
-        if family == socket.AF_INET6 and options.v6only is None and sockaddr[0] == "::":
-            # "::" serves both families (dual stack) whatever net.ipv6.bindv6only says.
-            options = dataclasses.replace(options, v6only=False)
-        options.apply(sock)
-        sock.bind(sockaddr)
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 class TcpServer:
@@ -88,7 +73,7 @@ class TcpServer:
         tls_handshake_timeout: float = 10.0,
     ) -> None:
         if not callable(handler):
-            raise TypeError(f"handler must be an async callable, not {describe(handler)}")
+            raise TypeError(f"handler must be an async callable, not {type(handler).__name__}")
         _check_server_args(
             host, port, backlog, max_connections, idle_timeout, options, tls, tls_handshake_timeout
         )
@@ -102,9 +87,8 @@ class TcpServer:
         # As in the sync server: listener options go on the listening socket, the rest
         # on each accepted one, with TCP_NODELAY on unless asked otherwise (a server
         # answers requests; Nagle's algorithm would hold small answers back).
-        opts = options or SocketOptions()
-        self._listen_options = _pick(opts, _LISTENER_FIELDS)
-        self._conn_options = _pick(opts, _CONNECTION_FIELDS)
+        self._options = options or SocketOptions()
+        self._conn_options = _pick(self._options, _CONNECTION_FIELDS)
         if self._conn_options.nodelay is None:
             self._conn_options = dataclasses.replace(self._conn_options, nodelay=True)
         self._tls = tls
@@ -149,17 +133,15 @@ class TcpServer:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
         host = self._host
-        if host in ("", "::"):
-            family = socket.AF_INET6 if host == "::" else socket.AF_INET
-            sockaddr: tuple[Any, ...] = (host or "0.0.0.0", self._port)
+        find = functools.partial(_listen_address, host, self._port)
+        # A literal needs no resolver; a name may block, so it goes to a thread.
+        if host in ("", "::") or is_ip(host, allow_zone=True):
+            family, sockaddr = find()
         else:
-            find = functools.partial(resolve, host, self._port)
-            # A literal needs no resolver; a name may block, so it goes to a thread.
-            infos = (
-                find() if is_ip(host, allow_zone=True) else await loop.run_in_executor(None, find)
-            )
-            family, sockaddr = infos[0].family, tuple(infos[0].sockaddr)
-        self._sock = _listen_socket(family, sockaddr, self._backlog, self._listen_options)
+            family, sockaddr = await loop.run_in_executor(None, find)
+        sock = _listen_socket(family, sockaddr, self._backlog, self._options)
+        sock.setblocking(False)
+        self._sock = sock
         name = endpoint_of(self._sock.getsockname())
         assert name is not None
         self._address = name

@@ -29,10 +29,12 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from netkit._checks import check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import NetkitTimeout
+from netkit.lookup import resolve
 from netkit.options import SocketOptions
 from netkit.tcp.connection import TcpConnection
 
@@ -79,6 +81,44 @@ _WORKER_IDLE = 10.0
 # Options that belong to the listening socket, and to each accepted connection.
 _LISTENER_FIELDS = ("reuse_addr", "reuse_port", "v6only", "recv_buffer", "send_buffer")
 _CONNECTION_FIELDS = ("nodelay", "keepalive", "linger", "ttl")
+
+
+def _listen_address(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
+    """The (family, sockaddr) a server on *host* listens on (both servers use it).
+
+    ``""`` is every IPv4 address and ``"::"`` every address of both families; anything
+    else is resolved, so a bad host raises netkit's AddressError or LookupFailed (a
+    name may block: the aio server calls this in a thread).
+    """
+    if host in ("", "::"):
+        family = socket.AF_INET6 if host == "::" else socket.AF_INET
+        return family, (host or "0.0.0.0", port)
+    info = resolve(host, port)[0]
+    return info.family, tuple(info.sockaddr)
+
+
+def _listen_socket(
+    family: int, sockaddr: tuple[Any, ...], backlog: int, options: SocketOptions
+) -> socket.socket:
+    """A bound, listening stream socket with the listener options applied (blocking).
+
+    SO_REUSEADDR is on unless the options say otherwise, and ``"::"`` is dual stack
+    whatever ``net.ipv6.bindv6only`` says, unless ``v6only`` is set.
+    """
+    options = _pick(options, _LISTENER_FIELDS)
+    if options.reuse_addr is None:
+        options = dataclasses.replace(options, reuse_addr=True)
+    if family == socket.AF_INET6 and options.v6only is None and sockaddr[0] == "::":
+        options = dataclasses.replace(options, v6only=False)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        options.apply(sock)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _pick(options: SocketOptions, names: tuple[str, ...]) -> SocketOptions:
@@ -327,31 +367,8 @@ class TcpServer:
     # ------------------------------------------------------------------ listening
 
     def _bind(self) -> socket.socket:
-        host = self._host
-        if host in ("", "::"):
-            family = socket.AF_INET6 if host == "::" else socket.AF_INET
-            sockaddr: tuple[object, ...] = (host or "0.0.0.0", self._port)
-        else:
-            infos = socket.getaddrinfo(
-                host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )
-            if not infos:  # pragma: no cover - getaddrinfo raises instead
-                raise OSError(f"cannot resolve {host!r}")
-            family, _, _, _, sockaddr = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            opts = _pick(self._options, _LISTENER_FIELDS)
-            if opts.reuse_addr is None:
-                opts = dataclasses.replace(opts, reuse_addr=True)
-            if family == socket.AF_INET6 and opts.v6only is None and host == "::":
-                opts = dataclasses.replace(opts, v6only=False)  # dual stack
-            opts.apply(sock)
-            sock.bind(sockaddr)
-            sock.listen(self._backlog)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        family, sockaddr = _listen_address(self._host, self._port)
+        return _listen_socket(family, sockaddr, self._backlog, self._options)
 
     def _close_listener(self) -> None:
         listener = self._listener
