@@ -121,3 +121,22 @@ async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> 
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.002)
+
+
+def assert_same_error(
+    sync_call: Callable[[], object],
+    aio_call: Callable[[], Coroutine[Any, Any, object]],
+    expected: type[BaseException] | tuple[type[BaseException], ...] = (TypeError, ValueError),
+) -> BaseException:
+    """The twin promise: both calls fail, with the same type and message; return it.
+
+    *expected* is what the error must be (by default a bad-argument error, so that a
+    call that got as far as the network does not count as a match).
+    """
+    with pytest.raises(expected) as sync_error:
+        sync_call()
+    with pytest.raises(expected) as aio_error:
+        run_on(asyncio.new_event_loop, aio_call())
+    assert type(aio_error.value) is type(sync_error.value)
+    assert str(aio_error.value) == str(sync_error.value)
+    return sync_error.value

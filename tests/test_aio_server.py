@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from _aio_util import open_fds, run, run_on, wait_until
+from _aio_util import assert_same_error, open_fds, run, run_on, wait_until
 from netkit.aio import TcpClient, TcpConnection, TcpServer
 from netkit.errors import ConnectFailed, NetkitTimeout
 
@@ -392,13 +392,10 @@ def test_bad_arguments_fail_like_the_sync_server(kwargs: dict[str, Any]) -> None
     async def handler(conn: TcpConnection) -> None:
         pass
 
-    with pytest.raises(Exception) as sync_error:  # noqa: PT011 - compared below
-        netkit.TcpServer(lambda conn: None, **kwargs)
-    with pytest.raises(Exception) as aio_error:  # noqa: PT011 - compared below
+    async def construct() -> None:
         TcpServer(handler, **kwargs)
-    assert type(aio_error.value) is type(sync_error.value)
-    assert str(aio_error.value) == str(sync_error.value)
-    assert isinstance(sync_error.value, (TypeError, ValueError))
+
+    assert_same_error(lambda: netkit.TcpServer(lambda conn: None, **kwargs), construct)
 
 
 @pytest.mark.parametrize("host", ["bad host", "999.1.1.1", "::1%", "nonexistent.invalid"])
@@ -414,10 +411,7 @@ def test_bad_host_fails_at_start_like_the_sync_server(host: str) -> None:
         await TcpServer(handler, host=host).start()
 
     before = open_fds()
-    with pytest.raises(NetkitError) as sync_error:
-        netkit.TcpServer(lambda conn: None, host=host).start()
-    with pytest.raises(NetkitError) as aio_error:
-        run_on(asyncio.new_event_loop, start())
-    assert type(aio_error.value) is type(sync_error.value)
-    assert str(aio_error.value) == str(sync_error.value)
+    assert_same_error(
+        lambda: netkit.TcpServer(lambda conn: None, host=host).start(), start, NetkitError
+    )
     assert open_fds() == before  # nothing was left open by the failed starts
