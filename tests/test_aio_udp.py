@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _aio_util import assert_same_error, open_fds, run, wait_until
+from _aio_util import assert_same_error, open_fds, run, run_on, wait_until
 from netkit.addr import Endpoint
 from netkit.aio import Datagram, UdpEndpoint
 from netkit.errors import (
@@ -263,3 +263,36 @@ def test_bad_input_fails_like_the_sync_endpoint(
             await getattr(ep, method)(*args, **kwargs)
 
     assert_same_error(sync_call, aio_call)
+
+
+@pytest.mark.parametrize("timeout", [-1, "1", float("nan")])
+def test_bad_timeout_is_refused_even_when_no_wait_is_needed(timeout: Any) -> None:
+    """A datagram is ready (or the send buffer has room): a bad timeout= still fails."""
+    import netkit
+
+    def sync_call() -> None:
+        with netkit.UdpEndpoint.bind() as ep:
+            ep.sendto(b"ready", ep.address)
+            ep.recvfrom(timeout=timeout)
+
+    async def aio_call() -> None:
+        async with await UdpEndpoint.bind() as ep:
+            await ep.sendto(b"ready", ep.address)
+            try:
+                await ep.recvfrom(timeout=timeout)
+            finally:
+                # Nothing was consumed by the refused call.
+                assert (await ep.recvfrom(timeout=5)).data == b"ready"
+
+    assert_same_error(sync_call, aio_call)
+
+    async def aio_send() -> None:
+        async with await UdpEndpoint.bind() as ep:
+            try:
+                await ep.sendto(b"x", ep.address, timeout=timeout)
+            finally:
+                with pytest.raises(NetkitTimeout):  # nothing was sent
+                    await ep.recvfrom(timeout=0.05)
+
+    with pytest.raises((TypeError, ValueError), match="timeout"):
+        run_on(asyncio.new_event_loop, aio_send())

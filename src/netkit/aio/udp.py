@@ -16,10 +16,10 @@ import errno
 import functools
 import socket as _socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from netkit import udp as _sync
-from netkit._checks import buffer_size
+from netkit._checks import buffer_size, check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import deadline_of
 from netkit.errors import AddressError, ConnectionClosed, NetkitTimeout
@@ -27,6 +27,8 @@ from netkit.options import SocketOptions
 from netkit.udp import DEFAULT_MAX_SIZE, Datagram, Target
 
 __all__ = ["Datagram", "UdpEndpoint"]
+
+_T = TypeVar("_T")
 
 
 def _ready(waiter: asyncio.Future[bool]) -> None:
@@ -189,23 +191,27 @@ class UdpEndpoint:
 
     async def _send(self, data: Any, addr: Any, timeout: float | None) -> None:
         sock = self._endpoint.socket
+        if addr is None:
+            await self._retry(functools.partial(sock.send, data), False, timeout)
+        else:
+            await self._retry(functools.partial(sock.sendto, data, addr), False, timeout)
+
+    async def _retry(self, call: Callable[[], _T], reading: bool, timeout: float | None) -> _T:
+        """Run the non-blocking *call* until the socket is ready for it (or the deadline)."""
+        timeout = check_timeout("timeout", timeout)  # even when no wait is needed
         deadline: float | None = None
         first = True
         while True:
             try:
-                if addr is None:
-                    sock.send(data)
-                else:
-                    sock.sendto(data, addr)
-                return
+                return call()
             except BlockingIOError:
                 pass
             except OSError as exc:
                 raise self._error(exc) from exc
-            if first:
+            if first:  # the clock is read only when the call has to wait
                 deadline = deadline_of(asyncio.get_running_loop(), timeout)
                 first = False
-            await self._wait(False, deadline, "sent")
+            await self._wait(reading, deadline, "received" if reading else "sent")
 
     def _error(self, exc: OSError) -> BaseException:
         error = self._endpoint._error(exc)
@@ -244,23 +250,15 @@ class UdpEndpoint:
             timeout = self._endpoint._default_timeout
         sock = self._endpoint.socket
         bufsize = max_size + _sync._EXTRA
-        deadline: float | None = None
-        first = True
-        while True:
-            try:
-                if with_address:
-                    data, addr = sock.recvfrom(bufsize, _sync._TRUNC)
-                else:
-                    data, addr = sock.recv(bufsize, _sync._TRUNC), None
-                break
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise self._error(exc) from exc
-            if first:
-                deadline = deadline_of(asyncio.get_running_loop(), timeout)
-                first = False
-            await self._wait(True, deadline, "received")
+        if with_address:
+            data, addr = await self._retry(
+                functools.partial(sock.recvfrom, bufsize, _sync._TRUNC), True, timeout
+            )
+        else:
+            data = await self._retry(
+                functools.partial(sock.recv, bufsize, _sync._TRUNC), True, timeout
+            )
+            addr = None
         if len(data) > max_size:
             sender = self.remote_address if addr is None else _sync._endpoint_from_kernel(addr)
             raise self._endpoint._too_large(len(data), max_size, sender)
