@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -33,6 +32,10 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import _harness as h  # noqa: E402 - found through the path set just above
+
 BUILD_DIR = BENCH_DIR / "build"
 LOADGEN_SRC = BENCH_DIR / "udp_loadgen.c"
 LOADGEN = BUILD_DIR / "udp_loadgen"
@@ -317,18 +320,8 @@ def ratio(medians: dict[str, float], a: str, b: str) -> str:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
+    info = h.machine_info()
+    return f"{info['nproc']} CPUs ({info['cpu']}), Linux {info['kernel']}, Python {info['python']}"
 
 
 def main() -> int:
