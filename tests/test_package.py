@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import pathlib
 
@@ -70,52 +69,6 @@ def test_describe_is_bounded() -> None:
     assert len(errors.describe(b"\x00" * 10_000)) < 400
     assert errors.describe(10**5000).endswith("-bit integer>")
     assert errors.describe(12) == "12"
-
-
-# Lower layers never import higher ones (CONTRACT.md "Layers").
-_RANK = {
-    "errors": 0,
-    "_version": 0,
-    "checks": 0,
-    "addr": 1,
-    "byteorder": 1,
-    "framing": 1,
-    "lookup": 2,
-    "options": 3,
-    "tls": 4,
-    "tcp": 5,
-    "udp": 5,
-    "aio": 6,
-    "cli": 7,
-}
-
-
-def _layer(module: str) -> str | None:
-    parts = module.split(".")
-    if parts[0] != "netkit" or len(parts) < 2:
-        return None
-    name = parts[1].lstrip("_") if parts[1] not in _RANK else parts[1]
-    return name if name in _RANK else None
-
-
-def test_layering() -> None:
-    for path in SRC.rglob("*.py"):
-        rel = path.relative_to(SRC.parent).with_suffix("")
-        own = _layer(".".join(rel.parts))
-        if own is None:
-            continue
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                target = _layer(node.module)
-            elif isinstance(node, ast.Import):
-                targets = [_layer(a.name) for a in node.names]
-                target = max((t for t in targets if t), key=lambda t: _RANK[t], default=None)
-            else:
-                continue
-            if target is None:
-                continue
-            assert _RANK[target] <= _RANK[own], f"{rel} imports {target} (higher layer)"
 
 
 def test_modules_import() -> None:

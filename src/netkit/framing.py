@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from netkit._checks import check_delimiter, check_size
+from netkit._core.checks import check_delimiter, check_size
 from netkit.errors import FrameTooLarge, describe
 
 __all__ = [

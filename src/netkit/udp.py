@@ -39,7 +39,7 @@ from socket import AddressFamily
 from types import TracebackType
 from typing import Any, Final, NamedTuple, TypeAlias
 
-from netkit._checks import buffer_size, check_port, check_size, check_timeout
+from netkit._core.checks import buffer_size, check_port, check_size, check_timeout
 from netkit.addr import Endpoint, is_ipv4, is_ipv6, pack_ip, parse_endpoint
 from netkit.errors import (
     AddressError,

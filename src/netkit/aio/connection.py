@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
-from netkit._checks import buffer_size, check_delimiter, check_size, check_timeout
+from netkit._core.checks import buffer_size, check_delimiter, check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
 from netkit.framing import (

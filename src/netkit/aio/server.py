@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from netkit._checks import check_timeout
+from netkit._core.checks import check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import TcpConnection, endpoint_of
 from netkit.errors import NetkitTimeout

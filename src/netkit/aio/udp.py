@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from netkit import udp as _sync
-from netkit._checks import buffer_size, check_timeout
+from netkit._core.checks import buffer_size, check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.aio.connection import deadline_of
 from netkit.errors import AddressError, ConnectionClosed, NetkitTimeout

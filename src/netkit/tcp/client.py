@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from time import monotonic
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from netkit._checks import check_port, check_timeout
+from netkit._core.checks import check_port, check_timeout
 from netkit.addr import Endpoint, is_ip
 from netkit.errors import AddressError, ConnectFailed, NetkitTimeout, describe
 from netkit.options import SocketOptions

@@ -42,7 +42,7 @@ from time import monotonic
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
-from netkit._checks import buffer_size, check_delimiter, check_size, check_timeout
+from netkit._core.checks import buffer_size, check_delimiter, check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
 from netkit.framing import (

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from netkit._checks import check_size, check_timeout
+from netkit._core.checks import check_size, check_timeout
 from netkit.addr import Endpoint
 from netkit.errors import NetkitTimeout
 from netkit.lookup import resolve

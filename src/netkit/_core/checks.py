@@ -1,18 +1,20 @@
 """Argument checks shared by every layer, so each rule and its message live in one place.
 
-Pure: imports only :mod:`netkit.errors`.
+Pure: imports only :mod:`netkit.errors` and :mod:`netkit.addr` (for :func:`check_host`).
 """
 
 from __future__ import annotations
 
 import math
 
+from netkit.addr import is_ip
 from netkit.errors import AddressError, describe
 
 __all__ = [
     "FOREVER",
     "buffer_size",
     "check_delimiter",
+    "check_host",
     "check_port",
     "check_size",
     "check_timeout",
@@ -60,6 +62,24 @@ def check_port(port: object, *, allow_zero: bool) -> int:
     if not low <= port <= 65535:
         raise AddressError(f"port {describe(port)} out of range {low}..65535")
     return int(port)
+
+
+def check_host(host: object) -> str:
+    """A host to connect to or listen on: a non-empty str; ``[v6]`` loses its brackets.
+
+    Raises TypeError for a non-str and AddressError for an empty host or a bracketed
+    text that is not an IPv6 address. Names are checked by the resolver, not here.
+    """
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    if host.startswith("[") and host.endswith("]"):
+        inner = host[1:-1]
+        if ":" not in inner or not is_ip(inner, allow_zone=True):
+            raise AddressError(f"invalid bracketed host {describe(host)}")
+        host = inner
+    if not host:
+        raise AddressError("host must not be empty")
+    return host
 
 
 def buffer_size(data: object) -> int:

@@ -1,0 +1,25 @@
+"""netkit's IO-free core: every decision about streams, datagrams, connects and accepts.
+
+The sync face (:mod:`netkit.tcp`, :mod:`netkit.udp`) and the asyncio face
+(:mod:`netkit.aio`) only *wait* (threads and ``poll``, or the event loop) and call in
+here for everything else, so that the same input gives the same result, exception type
+and message in both. Nothing in this package touches a socket or a clock of its own;
+clocks are passed in.
+
+=================  =====================================================================
+module             decides
+=================  =====================================================================
+``checks``         argument rules and their messages (sizes, timeouts, ports, hosts)
+``deadline``       whole-call deadlines and the timeout errors they raise
+``oserrors``       the one table turning OS/ssl errors into netkit errors
+``sockaddr``       socket addresses to :class:`~netkit.Endpoint` and back (one home)
+``stream``         the stream reader: buffer, EOF policy, read requests and their errors
+``connect``        the connect planner: argument checks, Happy Eyeballs, ConnectFailed
+``accept``         the accept-error policy: which errnos, back-off, bounded logging
+``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
+``server``         server argument rules and defaults
+=================  =====================================================================
+
+Socket set-up that both faces share and that never waits (create, set options, bind,
+listen, start a non-blocking connect) lives beside it in :mod:`netkit._sockets`.
+"""

@@ -1,0 +1,199 @@
+"""The stream reader's decisions: read requests, EOF policy, limits, and their errors.
+
+A stream connection in either face owns one :class:`~netkit.framing.ReceiveBuffer`.
+Every framed read method builds a request here (:func:`exactly`, :func:`until`,
+:func:`line`, :func:`frame`, :func:`to_eof`) and runs the same loop::
+
+    while (result := request.attempt(buffer)) is None:
+        wait for more bytes   # the face's only job: poll+recv, or the event loop
+        if the stream ended: return request.at_eof(buffer)
+
+``attempt`` returns the message once it is whole (or raises ``FrameTooLarge``, having
+consumed nothing); ``want`` says how many buffered bytes are worth waking up for;
+``at_eof`` decides what the end of the stream means for this read: ``b""`` for a clean
+EOF where the contract allows it, else ``ConnectionClosed`` carrying what was buffered
+in ``.partial``. The messages are written once, here, for every face and transport.
+"""
+
+from __future__ import annotations
+
+from netkit._core.checks import check_delimiter, check_size, check_timeout
+from netkit._core.oserrors import lost
+from netkit.errors import ConnectionClosed, FrameTooLarge, describe
+from netkit.framing import ReceiveBuffer
+
+__all__ = [
+    "FRAME_PREFIX",
+    "MAX_FRAME_PAYLOAD",
+    "Read",
+    "closed_by_peer",
+    "exactly",
+    "failed",
+    "frame",
+    "frame_too_large_to_send",
+    "line",
+    "to_eof",
+    "until",
+]
+
+FRAME_PREFIX = 4
+MAX_FRAME_PAYLOAD = 0xFFFFFFFF
+
+
+def closed_by_peer(what: str, buffer: ReceiveBuffer) -> ConnectionClosed:
+    """``ConnectionClosed("connection closed by peer <what>")`` with the buffer's bytes."""
+    return ConnectionClosed(f"connection closed by peer {what}", buffer.take_all())
+
+
+def failed(exc: BaseException, buffer: ReceiveBuffer) -> ConnectionClosed:
+    """The error for a read whose stream was lost with *exc*; takes the buffered bytes."""
+    return lost(exc, buffer.take_all())
+
+
+def frame_too_large_to_send(size: int) -> FrameTooLarge:
+    """The error for a payload that a 4-byte length prefix cannot announce."""
+    return FrameTooLarge(
+        f"payload of {size} bytes does not fit a 4-byte length prefix",
+        limit=MAX_FRAME_PAYLOAD,
+        size=size,
+    )
+
+
+class Read:
+    """One framed read: what completes it, what to wait for, what EOF means."""
+
+    __slots__ = ()
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        """The message if the buffer holds it whole (consumed), else None."""
+        raise NotImplementedError
+
+    def want(self, buffer: ReceiveBuffer) -> int:
+        """How many buffered bytes are worth waking the reader for."""
+        return len(buffer) + 1
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        """The result at the end of the stream, or raise ``ConnectionClosed``."""
+        raise NotImplementedError
+
+
+class _Exactly(Read):
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        return buffer.try_exactly(self.n)
+
+    def want(self, buffer: ReceiveBuffer) -> int:
+        return self.n
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        raise closed_by_peer(f"after {len(buffer)} of {self.n} bytes", buffer)
+
+
+class _Until(Read):
+    __slots__ = ("delimiter", "keep", "max_bytes")
+
+    def __init__(self, delimiter: bytes, max_bytes: int, keep: bool) -> None:
+        self.delimiter = delimiter
+        self.max_bytes = max_bytes
+        self.keep = keep
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        return buffer.try_until(self.delimiter, max_bytes=self.max_bytes, keep_delimiter=self.keep)
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        raise closed_by_peer(f"before {describe(self.delimiter)}", buffer)
+
+
+class _Line(_Until):
+    __slots__ = ()
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        if not buffer:
+            return b""  # a clean EOF between lines
+        raise closed_by_peer("mid-line", buffer)
+
+
+class _Frame(Read):
+    __slots__ = ("max_size",)
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        return buffer.try_frame(max_size=self.max_size)
+
+    def want(self, buffer: ReceiveBuffer) -> int:
+        return len(buffer) + buffer.frame_bytes_needed()
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        if not buffer:
+            raise closed_by_peer("before the next frame", buffer)
+        raise closed_by_peer(f"mid-frame after {len(buffer)} bytes", buffer)
+
+
+class _ToEof(Read):
+    __slots__ = ("max_bytes",)
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        if len(buffer) > self.max_bytes:
+            raise FrameTooLarge(
+                f"stream longer than the limit of {self.max_bytes} bytes",
+                limit=self.max_bytes,
+                size=len(buffer),
+            )
+        return None  # only the end of the stream completes it
+
+    def want(self, buffer: ReceiveBuffer) -> int:
+        return self.max_bytes + 1
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        return buffer.take_all()
+
+
+def _check_timeout(timeout: object) -> None:
+    # Checked before anything is consumed, even when no wait turns out to be needed.
+    if timeout is not None:
+        check_timeout("timeout", timeout)
+
+
+def exactly(n: object, timeout: object = None) -> Read:
+    """``recv_exactly(n)``: exactly *n* bytes; EOF first is ``ConnectionClosed``."""
+    size = check_size("n", n)
+    _check_timeout(timeout)
+    return _Exactly(size)
+
+
+def until(delimiter: object, max_bytes: object, timeout: object = None) -> Read:
+    """``recv_until``: the bytes before *delimiter* (consumed, not returned)."""
+    delim = check_delimiter(delimiter)
+    limit = check_size("max_bytes", max_bytes)
+    _check_timeout(timeout)
+    return _Until(delim, limit, False)
+
+
+def line(max_bytes: object, timeout: object = None) -> Read:
+    """``readline``: a line with its ``\\n``; ``b""`` at a clean EOF."""
+    limit = check_size("max_bytes", max_bytes)
+    _check_timeout(timeout)
+    return _Line(b"\n", limit, True)
+
+
+def frame(max_size: object, timeout: object = None) -> Read:
+    """``recv_frame``: one 4-byte big-endian length-prefixed payload."""
+    limit = check_size("max_size", max_size)
+    _check_timeout(timeout)
+    return _Frame(limit)
+
+
+def to_eof(max_bytes: object, timeout: object = None) -> Read:
+    """``recv_all``: everything until EOF; ``FrameTooLarge`` past *max_bytes*."""
+    limit = check_size("max_bytes", max_bytes)
+    _check_timeout(timeout)
+    return _ToEof(limit)
