@@ -1,4 +1,4 @@
-"""Engine experiments for TcpServer, kept so the numbers in docs/performance.md can be
+"""Engine experiments for TcpServer, kept so the numbers in bench/NOTES.md can be
 reproduced: ``python bench/bench_tcp.py --experiments --only "64 B x 100"``.
 
 ``leader/followers``: blocking-style handlers on threads, but one thread runs at a time.
@@ -15,14 +15,9 @@ interval was changed (process-wide, which is why the library never does it).
 The production version of leader/followers (inside TcpServer: pooled workers, a
 scheduler thread that polls and is a watchdog handing the baton on after 3 ms, deadlines
 and idle timeouts while parked, TLS on the blocking path) was built, tested and measured,
-and lost: 0.2x to 0.35x of thread per connection on 64 B x 100 and 0.45x on churn. It is
-kept as a patch so the numbers in docs/performance.md can be reproduced::
-
-    git apply bench/_tcp_baton_scheduler.patch
-    .venv/bin/python bench/bench_tcp.py --quick --experiments --only "64 B x 100" \
-        --only netkit --only socketserver --only leader --only "C epoll"
-
-(``experiment: netkit, no scheduler`` is then the shipped engine, side by side.)
+and lost: 0.2x to 0.35x of thread per connection on 64 B x 100 and 0.45x on churn (see
+bench/NOTES.md, "Baton scheduler"). Its patch no longer applied to the tree and was
+removed; it is in the git history (commit 13bf57e, bench/_tcp_baton_scheduler.patch).
 """
 
 from __future__ import annotations
