@@ -40,8 +40,14 @@ _LOST_ERRNOS = frozenset({errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET, errno.E
 
 
 def closed() -> ConnectionClosed:
-    """The error for any operation on a connection after our own ``close()``."""
-    return ConnectionClosed(CLOSED_MESSAGE)
+    """The error for any operation on a connection after our own ``close()``.
+
+    Its ``errno`` is ``EBADF``, as the socket's own error would be, for code that
+    checks it.
+    """
+    err = ConnectionClosed(CLOSED_MESSAGE)
+    err.errno = errno.EBADF
+    return err
 
 
 def timed_out(write: bool) -> NetkitTimeout:

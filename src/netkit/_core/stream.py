@@ -77,7 +77,7 @@ class Read:
         raise NotImplementedError
 
 
-class _Exactly(Read):
+class Exactly(Read):
     __slots__ = ("n",)
 
     def __init__(self, n: int) -> None:
@@ -93,7 +93,7 @@ class _Exactly(Read):
         raise closed_by_peer(f"after {len(buffer)} of {self.n} bytes", buffer)
 
 
-class _Until(Read):
+class Until(Read):
     __slots__ = ("delimiter", "keep", "max_bytes")
 
     def __init__(self, delimiter: bytes, max_bytes: int, keep: bool) -> None:
@@ -108,7 +108,7 @@ class _Until(Read):
         raise closed_by_peer(f"before {describe(self.delimiter)}", buffer)
 
 
-class _Line(_Until):
+class Line(Until):
     __slots__ = ()
 
     def at_eof(self, buffer: ReceiveBuffer) -> bytes:
@@ -117,7 +117,7 @@ class _Line(_Until):
         raise closed_by_peer("mid-line", buffer)
 
 
-class _Frame(Read):
+class Frame(Read):
     __slots__ = ("max_size",)
 
     def __init__(self, max_size: int) -> None:
@@ -135,7 +135,7 @@ class _Frame(Read):
         raise closed_by_peer(f"mid-frame after {len(buffer)} bytes", buffer)
 
 
-class _ToEof(Read):
+class ToEof(Read):
     __slots__ = ("max_bytes",)
 
     def __init__(self, max_bytes: int) -> None:
@@ -167,7 +167,7 @@ def exactly(n: object, timeout: object = None) -> Read:
     """``recv_exactly(n)``: exactly *n* bytes; EOF first is ``ConnectionClosed``."""
     size = check_size("n", n)
     _check_timeout(timeout)
-    return _Exactly(size)
+    return Exactly(size)
 
 
 def until(delimiter: object, max_bytes: object, timeout: object = None) -> Read:
@@ -175,25 +175,25 @@ def until(delimiter: object, max_bytes: object, timeout: object = None) -> Read:
     delim = check_delimiter(delimiter)
     limit = check_size("max_bytes", max_bytes)
     _check_timeout(timeout)
-    return _Until(delim, limit, False)
+    return Until(delim, limit, False)
 
 
 def line(max_bytes: object, timeout: object = None) -> Read:
     """``readline``: a line with its ``\\n``; ``b""`` at a clean EOF."""
     limit = check_size("max_bytes", max_bytes)
     _check_timeout(timeout)
-    return _Line(b"\n", limit, True)
+    return Line(b"\n", limit, True)
 
 
 def frame(max_size: object, timeout: object = None) -> Read:
     """``recv_frame``: one 4-byte big-endian length-prefixed payload."""
     limit = check_size("max_size", max_size)
     _check_timeout(timeout)
-    return _Frame(limit)
+    return Frame(limit)
 
 
 def to_eof(max_bytes: object, timeout: object = None) -> Read:
     """``recv_all``: everything until EOF; ``FrameTooLarge`` past *max_bytes*."""
     limit = check_size("max_bytes", max_bytes)
     _check_timeout(timeout)
-    return _ToEof(limit)
+    return ToEof(limit)

@@ -42,9 +42,14 @@ from time import monotonic
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
-from netkit._core.checks import buffer_size, check_delimiter, check_size, check_timeout
+from netkit._core import stream
+from netkit._core.checks import buffer_size, check_size, check_timeout
+from netkit._core.deadline import deadline as _deadline_at
+from netkit._core.deadline import idle_error
+from netkit._core.oserrors import closed, stream_error, timed_out
+from netkit._core.sockaddr import endpoint
 from netkit.addr import Endpoint
-from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
+from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import (
     DEFAULT_MAX_FRAME,
     DEFAULT_MAX_LINE,
@@ -68,8 +73,7 @@ _BIG_READ = 1 << 20
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
 _COALESCE_MAX = 65536
-_FRAME_PREFIX = 4
-_MAX_FRAME_PAYLOAD = 0xFFFFFFFF
+_FRAME_PREFIX = stream.FRAME_PREFIX
 
 _MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 _HAVE_POLL = hasattr(select, "poll")
@@ -77,36 +81,11 @@ _POLLIN: int = getattr(select, "POLLIN", 1)
 _POLLOUT: int = getattr(select, "POLLOUT", 4)
 _MAX_POLL_MS = 2**31 - 1  # poll() takes a C int
 
-# Errors that mean "the peer (or the network) ended the connection". TimeoutError is
-# here for ETIMEDOUT (keepalive or retransmissions gave up); a socket.timeout from a
-# deadline has errno None and is told apart before this tuple is consulted.
-_LOST: tuple[type[BaseException], ...] = (
-    ConnectionResetError,
-    BrokenPipeError,
-    ConnectionAbortedError,
-    TimeoutError,
-    ssl.SSLEOFError,
-    ssl.SSLZeroReturnError,
-)
 
-
-def _lost(exc: BaseException, partial: bytes = b"") -> ConnectionClosed:
-    """A ConnectionClosed for a socket error that means the connection is gone."""
-    if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        code = exc.errno
-    else:
-        reason, code = str(exc) or type(exc).__name__, None
-    err = ConnectionClosed(f"connection lost: {reason}", partial)
-    if code is not None:
-        err.errno = code
-    return err
-
-
-def _endpoint(sockaddr: object) -> Endpoint:
-    if not isinstance(sockaddr, tuple):
-        raise TypeError(f"not an IP socket address: {describe(sockaddr)}")
-    return Endpoint.from_sockaddr(sockaddr)
+def _error(exc: BaseException, write: bool = False) -> BaseException:
+    """What to raise for *exc* from a socket call: the core's table, or *exc* itself."""
+    mapped = stream_error(exc, write=write)
+    return exc if mapped is None else mapped
 
 
 class TcpConnection:
@@ -114,13 +93,23 @@ class TcpConnection:
 
     Takes ownership of *sock*: closing the connection closes the socket. Every
     blocking method takes ``timeout=`` (seconds for the whole call; ``None`` uses the
-    connection's default, which is the timeout the socket had when it was wrapped,
-    e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
+    connection's :attr:`timeout`, which starts as the timeout the socket had when it
+    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
     *idle_timeout*, used by servers, makes any read that waits that many seconds
     without receiving a byte raise :class:`~netkit.NetkitTimeout`; writes ignore it.
 
-    One thread may read while another writes on a plain connection. TLS connections
-    must not be read and written from two threads at the same time (OpenSSL's rule).
+    One thread may read while another writes on a plain connection, and
+    :meth:`close` from another thread wakes a call blocked in this connection (it
+    raises ``ConnectionClosed("connection is closed")``). TLS connections must not be
+    read and written from two threads at the same time (OpenSSL's rule).
+
+    Parameters:
+        sock: a connected ``SOCK_STREAM`` socket.
+        idle_timeout: seconds a read may wait with nothing received, or None.
+
+    Raises:
+        TypeError: *sock* is not a socket, or *idle_timeout* not a number.
+        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
     """
 
     __slots__ = (
@@ -192,6 +181,20 @@ class TcpConnection:
         return self._tls
 
     @property
+    def timeout(self) -> float | None:
+        """The default deadline, in seconds, of each blocking call made with ``timeout=None``.
+
+        ``None`` means no limit. Setting it checks the value as ``timeout=`` does
+        (TypeError, ValueError) and never touches the socket's own mode.
+        """
+        return self._default_timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._default_timeout = check_timeout("timeout", value)
+        self._update_fast_flags()
+
+    @property
     def idle_timeout(self) -> float | None:
         """Seconds a read may wait with nothing received, or None."""
         return self._idle_timeout
@@ -205,15 +208,19 @@ class TcpConnection:
     def local_address(self) -> Endpoint:
         """This end's address (still available after :meth:`close`)."""
         if self._local is None:
-            self._local = _endpoint(self._sock.getsockname())
+            self._local = endpoint(self._sock.getsockname())
         return self._local
 
     @property
     def remote_address(self) -> Endpoint:
         """The peer's address (still available after :meth:`close`)."""
         if self._remote is None:
-            self._remote = _endpoint(self._sock.getpeername())
+            self._remote = endpoint(self._sock.getpeername())
         return self._remote
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed)."""
+        return self._sock.fileno()
 
     def __repr__(self) -> str:
         kind = "TLS " if self._tls else ""
@@ -228,27 +235,27 @@ class TcpConnection:
     # -- the waiting engine -------------------------------------------------------------
 
     def _deadline(self, timeout: float | None) -> float | None:
-        if timeout is None:
-            timeout = self._default_timeout
-            if timeout is None:
-                return None
-        else:
-            timeout = check_timeout("timeout", timeout)
-            if timeout is None:
-                return None
-        return monotonic() + timeout
+        if timeout is None and self._default_timeout is None:
+            return None
+        return _deadline_at(monotonic(), timeout, self._default_timeout)
 
     def _restore_blocking(self) -> None:
         self._sock.settimeout(None)
         self._timeout_set = False
         self._update_fast_flags()
 
+    def _fail(self, exc: BaseException, write: bool = False) -> BaseException:
+        """The error to raise for *exc* from a socket call (``closed()`` after close)."""
+        if self._closed:
+            return closed()
+        return _error(exc, write)
+
     def _call(self, call: Callable[[int], _T], deadline: float | None, write: bool) -> _T:
         """Run ``call(flags)`` once the socket is ready, by *deadline* (and idle timeout).
 
         ``flags`` is ``MSG_DONTWAIT`` in poll mode and 0 otherwise. Raises NetkitTimeout
-        when the deadline (or, for reads, the idle timeout) passes first, and
-        ConnectionClosed for errors that mean the connection is gone.
+        when the deadline (or, for reads, the idle timeout) passes first, and the core's
+        error for anything that means the connection is gone or closed.
         """
         idle = None if write else self._idle_timeout
         try:
@@ -282,8 +289,8 @@ class TcpConnection:
                 raise self._timeout_error(by_idle, write) from None
         except NetkitTimeout:
             raise  # a TimeoutError too, but ours: not a lost connection
-        except _LOST as exc:
-            raise _lost(exc) from exc
+        except OSError as exc:
+            raise self._fail(exc, write) from exc
 
     def _poll_call(
         self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool
@@ -314,63 +321,58 @@ class TcpConnection:
 
     def _timeout_error(self, by_idle: bool, write: bool) -> NetkitTimeout:
         if by_idle:
-            return NetkitTimeout(f"idle: nothing received for {self._idle_timeout:g} s")
-        return NetkitTimeout("timed out " + ("sending" if write else "waiting for data"))
+            assert self._idle_timeout is not None
+            return idle_error(self._idle_timeout)
+        return timed_out(write)
 
     def _recv_chunk(self, size: int, deadline: float | None) -> bytes:
         sock = self._sock
-        return self._call(lambda flags: sock.recv(size, flags), deadline, False)
+        data = self._call(lambda flags: sock.recv(size, flags), deadline, False)
+        if not data and self._closed:
+            raise closed()  # woken by close() from another thread, not by the peer
+        return data
 
-    def _fill_until(
-        self, attempt: Callable[[], bytes | None], deadline: float | None
-    ) -> bytes | None:
-        """Receive until ``attempt()`` gives a result; ``None`` at EOF (buffer intact)."""
+    def _fill(self, request: stream.Read, deadline: float | None) -> bytes:
+        """Receive until *request* completes; the end of the stream is its ``at_eof``."""
         buffer = self._buffer
         try:
             while True:
                 data = self._recv_chunk(_CHUNK, deadline)
                 if not data:
-                    return None
+                    return request.at_eof(buffer)
                 buffer.feed(data)
-                result = attempt()
+                result = request.attempt(buffer)
                 if result is not None:
                     return result
         except ConnectionClosed as exc:
-            exc.partial = buffer.take_all()
+            if not exc.partial and buffer:
+                exc.partial = buffer.take_all()
             raise
 
-    def _read_delimited(
-        self, delimiter: bytes, max_bytes: int, keep: bool, timeout: float | None
-    ) -> bytes | None:
-        """The next message ended by *delimiter*; ``None`` at EOF (the buffer intact)."""
+    def _read_delimited(self, request: stream.Read, deadline: float | None) -> bytes:
+        """A delimited read (``recv_until``/``readline``): one receive often holds it whole."""
+        assert isinstance(request, stream.Until)
         buffer = self._buffer
-        result = buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep)
+        result = request.attempt(buffer)
         if result is not None:
             return result
-        deadline = self._deadline(timeout)
         if not buffer:
             # One receive that holds exactly one whole message (the usual request and
             # response) is handed back as it came, without a trip through the buffer.
             data = self._recv_chunk(_CHUNK, deadline)
             if not data:
-                return None
+                return request.at_eof(buffer)
+            delimiter = request.delimiter
             end = data.find(delimiter)
-            if end + len(delimiter) == len(data) and 0 <= end <= max_bytes:
-                return data if keep else data[:end]
+            if end + len(delimiter) == len(data) and 0 <= end <= request.max_bytes:
+                return data if request.keep else data[:end]
             buffer.feed(data)
-            result = buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep)
+            result = request.attempt(buffer)
             if result is not None:
                 return result
-        return self._fill_until(
-            lambda: buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep),
-            deadline,
-        )
+        return self._fill(request, deadline)
 
-    def _closed_error(self, what: str) -> ConnectionClosed:
-        partial = self._buffer.take_all()
-        return ConnectionClosed(f"connection closed by peer {what}", partial)
-
-    def _read_direct(self, n: int, deadline: float | None) -> list[bytes]:
+    def _read_direct(self, n: int, request: stream.Read, deadline: float | None) -> list[bytes]:
         """Read the next *n* bytes of the stream as a list of pieces (buffered ones first).
 
         Each receive asks for what is still missing (up to :data:`_BIG_READ`), so the
@@ -378,49 +380,55 @@ class TcpConnection:
         one copy, or two when it arrives in several pieces (the join), never the
         zero-fill, receive and copy of a ``bytearray`` plus ``recv_into``.
         On a timeout (or any other interruption) the pieces go back into the receive
-        buffer, which this method emptied first, so nothing is lost.
+        buffer, which this method emptied first, so nothing is lost; at EOF *request*
+        decides the error (its message and ``.partial``).
         """
         buffer = self._buffer
         parts: list[bytes] = [buffer.take_all()] if buffer else []
         got = len(parts[0]) if parts else 0
-        sock = self._sock
         try:
             while got < n:
-                size = min(n - got, _BIG_READ)
-                data = self._call(partial(sock.recv, size), deadline, False)
+                data = self._recv_chunk(min(n - got, _BIG_READ), deadline)
                 if not data:
-                    raise ConnectionClosed(
-                        f"connection closed by peer after {got} of {n} bytes", b"".join(parts)
-                    )
+                    buffer.feed(b"".join(parts))
+                    parts = []
+                    request.at_eof(buffer)
+                    raise AssertionError("at_eof of a sized read always raises")
                 parts.append(data)
                 got += len(data)
-        except ConnectionClosed as exc:
-            if not exc.partial:
-                exc.partial = b"".join(parts)
-            raise
         except BaseException:
-            buffer.feed(b"".join(parts))
+            if parts:
+                buffer.feed(b"".join(parts))
             raise
         return parts
 
     # -- reading ------------------------------------------------------------------------
 
     def recv(self, max_bytes: int = 65536, *, timeout: float | None = None) -> bytes:
-        """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF."""
+        """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF.
+
+        Raises:
+            NetkitTimeout: the deadline passed first (nothing is lost).
+            ConnectionClosed: the connection was lost, or closed by this process.
+        """
         if timeout is None and self._read_fast and not self._pending:
             try:
-                return self._sock.recv(max_bytes)
-            except _LOST as exc:
-                raise _lost(exc) from exc
+                data = self._sock.recv(max_bytes)
+            except OSError as exc:
+                raise self._fail(exc) from exc
             except (TypeError, ValueError):
                 check_size("max_bytes", max_bytes)  # netkit's message for a bad size
                 raise
+            if not data and self._closed:
+                raise closed()  # woken by close() from another thread
+            return data
         check_size("max_bytes", max_bytes)
         deadline = self._deadline(timeout)
         if self._buffer:
             return self._buffer.take(max_bytes)
-        sock = self._sock
-        return self._call(lambda flags: sock.recv(max_bytes, flags), deadline, False)
+        if self._closed:
+            raise closed()
+        return self._recv_chunk(max_bytes, deadline)
 
     def recv_into(
         self, buffer: bytearray | memoryview, nbytes: int = 0, *, timeout: float | None = None
@@ -428,12 +436,16 @@ class TcpConnection:
         """Receive up to *nbytes* (default: the buffer's size) into *buffer*; 0 at EOF.
 
         For bulk transfers into a preallocated buffer: no allocation per call.
+
+        Raises:
+            ValueError: *nbytes* is negative or larger than *buffer*.
+            NetkitTimeout, ConnectionClosed: as :meth:`recv`.
         """
         if timeout is None and self._read_fast and not self._pending:
             try:
                 return self._sock.recv_into(buffer, nbytes)
-            except _LOST as exc:
-                raise _lost(exc) from exc
+            except OSError as exc:
+                raise self._fail(exc) from exc
         with memoryview(buffer) as raw, raw.cast("B") as view:
             if nbytes < 0 or nbytes > len(view):
                 raise ValueError(f"nbytes must be in 0..{len(view)}, not {nbytes}")
@@ -443,21 +455,27 @@ class TcpConnection:
                 data = self._buffer.take(size)
                 view[: len(data)] = data
                 return len(data)
+            if self._closed:
+                raise closed()
             return self._call(partial(self._sock.recv_into, view, size), deadline, False)
 
     def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
-        """Return exactly *n* bytes; ConnectionClosed (with ``.partial``) if EOF comes first."""
-        if n.__class__ is not int or n < 0:  # bool too: check_size refuses it
-            check_size("n", n)
-        if timeout is not None:
-            check_timeout("timeout", timeout)  # before anything is consumed
+        """Return exactly *n* bytes.
+
+        Raises:
+            ConnectionClosed: EOF came first (``.partial`` holds what arrived).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
+        """
         buffer = self._buffer
-        result = buffer.try_exactly(n)
+        if n.__class__ is int and timeout is None and 0 <= n <= len(buffer):
+            return buffer.try_exactly(n)  # type: ignore[return-value]
+        request = stream.exactly(n, timeout)
+        result = request.attempt(buffer)
         if result is not None:
             return result
         deadline = self._deadline(timeout)
         if n - len(buffer) > _DIRECT_MIN:
-            parts = self._read_direct(n, deadline)
+            parts = self._read_direct(n, request, deadline)
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if not buffer:
             # Common case (request/response): one receive often brings exactly n bytes,
@@ -466,15 +484,12 @@ class TcpConnection:
             if len(data) == n:
                 return data
             if not data:
-                raise self._closed_error(f"after 0 of {n} bytes")
+                return request.at_eof(buffer)
             buffer.feed(data)
-            result = buffer.try_exactly(n)
+            result = request.attempt(buffer)
             if result is not None:
                 return result
-        result = self._fill_until(lambda: buffer.try_exactly(n), deadline)
-        if result is None:
-            raise self._closed_error(f"after {len(buffer)} of {n} bytes")
-        return result
+        return self._fill(request, deadline)
 
     def recv_until(
         self,
@@ -485,61 +500,48 @@ class TcpConnection:
     ) -> bytes:
         """Return the bytes before the next *delimiter* (which is consumed, not returned).
 
-        Raises FrameTooLarge once more than *max_bytes* bytes (delimiter excluded) have
-        arrived without a delimiter; nothing is consumed then, so the stream still
-        starts with the oversized message. ConnectionClosed (with ``.partial``) if the
-        stream ends first.
+        Raises:
+            FrameTooLarge: more than *max_bytes* bytes (delimiter excluded) arrived
+                without a delimiter; nothing is consumed.
+            ConnectionClosed: the stream ended first (``.partial`` holds what arrived).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
-        delimiter = check_delimiter(delimiter)
-        check_size("max_bytes", max_bytes)
-        if timeout is not None:
-            check_timeout("timeout", timeout)
-        result = self._read_delimited(delimiter, max_bytes, False, timeout)
-        if result is None:
-            raise self._closed_error(f"before {describe(delimiter)}")
-        return result
+        request = stream.until(delimiter, max_bytes, timeout)
+        return self._read_delimited(request, self._deadline(timeout))
 
     def readline(
         self, *, max_bytes: int = DEFAULT_MAX_LINE, timeout: float | None = None
     ) -> bytes:
         """Return the next line including its ``\\n``; ``b""`` at a clean EOF.
 
-        *max_bytes* limits the line without its ``\\n`` (FrameTooLarge, nothing consumed).
-        ConnectionClosed (with ``.partial``) if the stream ends mid-line.
+        Raises:
+            FrameTooLarge: the line (without its ``\\n``) is over *max_bytes*; nothing
+                is consumed.
+            ConnectionClosed: the stream ended mid-line (``.partial``: the partial line).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
-        check_size("max_bytes", max_bytes)
-        if timeout is not None:
-            check_timeout("timeout", timeout)
-        result = self._read_delimited(b"\n", max_bytes, True, timeout)
-        if result is None:
-            if not self._buffer:
-                return b""
-            raise self._closed_error("mid-line")
-        return result
+        request = stream.line(max_bytes, timeout)
+        return self._read_delimited(request, self._deadline(timeout))
 
     def recv_all(
         self, *, max_bytes: int = DEFAULT_MAX_READ, timeout: float | None = None
     ) -> bytes:
         """Return everything until the peer closes its side (EOF).
 
-        Raises FrameTooLarge as soon as more than *max_bytes* bytes have arrived;
-        those bytes stay buffered (nothing is consumed).
+        Raises:
+            FrameTooLarge: more than *max_bytes* bytes arrived; they stay buffered.
+            ConnectionClosed, NetkitTimeout: as :meth:`recv_exactly`.
         """
-        check_size("max_bytes", max_bytes)
+        request = stream.to_eof(max_bytes, timeout)
         buffer = self._buffer
         deadline = self._deadline(timeout)
+        limit = request.want(buffer)  # max_bytes + 1: never ask for more than that
         try:
             while True:
-                if len(buffer) > max_bytes:
-                    raise FrameTooLarge(
-                        f"stream longer than the limit of {max_bytes} bytes",
-                        limit=max_bytes,
-                        size=len(buffer),
-                    )
-                # Never ask for more than one byte past the limit.
-                data = self._recv_chunk(min(_CHUNK, max_bytes + 1 - len(buffer)), deadline)
+                request.attempt(buffer)  # raises FrameTooLarge past the limit
+                data = self._recv_chunk(min(_CHUNK, limit - len(buffer)), deadline)
                 if not data:
-                    return buffer.take_all()
+                    return request.at_eof(buffer)
                 buffer.feed(data)
         except ConnectionClosed as exc:
             exc.partial = buffer.take_all()
@@ -550,38 +552,39 @@ class TcpConnection:
     ) -> bytes:
         """Return the payload of the next frame (4-byte big-endian length prefix).
 
-        A prefix announcing more than *max_size* raises FrameTooLarge before any of the
-        payload is waited for; nothing is consumed (the stream still starts with that
-        frame's prefix). ConnectionClosed (with ``.partial``: prefix and payload so
-        far) if the stream ends first, including at a frame boundary.
+        Raises:
+            FrameTooLarge: the prefix announces more than *max_size*; raised before any
+                payload is waited for, and nothing is consumed.
+            ConnectionClosed: the stream ended first, including at a frame boundary
+                (``.partial``: prefix and payload so far).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
-        check_size("max_size", max_size)
-        if timeout is not None:
-            check_timeout("timeout", timeout)
+        request = stream.frame(max_size, timeout)
         buffer = self._buffer
-        frame = buffer.try_frame(max_size=max_size)
+        frame = request.attempt(buffer)
         if frame is not None:
             return frame
         deadline = self._deadline(timeout)
-        try:
-            while True:
-                if len(buffer) >= _FRAME_PREFIX:
-                    need = buffer.frame_bytes_needed()
-                    if need > _DIRECT_MIN:
-                        parts = self._read_direct(len(buffer) + need, deadline)
-                        parts[0] = parts[0][_FRAME_PREFIX:]
-                        return b"".join(parts)
-                data = self._recv_chunk(_CHUNK, deadline)
-                if not data:
-                    raise self._closed_error("mid-frame" if buffer else "before the next frame")
-                buffer.feed(data)
-                frame = buffer.try_frame(max_size=max_size)
-                if frame is not None:
-                    return frame
-        except ConnectionClosed as exc:
-            if buffer:
-                exc.partial = buffer.take_all()
-            raise
+        if len(buffer) >= _FRAME_PREFIX:
+            need = buffer.frame_bytes_needed()
+            if need > _DIRECT_MIN:
+                parts = self._read_direct(len(buffer) + need, request, deadline)
+                parts[0] = parts[0][_FRAME_PREFIX:]
+                return b"".join(parts)
+        while True:
+            data = self._recv_chunk(_CHUNK, deadline)
+            if not data:
+                return request.at_eof(buffer)
+            buffer.feed(data)
+            frame = request.attempt(buffer)
+            if frame is not None:
+                return frame
+            if len(buffer) >= _FRAME_PREFIX and buffer.frame_bytes_needed() > _DIRECT_MIN:
+                parts = self._read_direct(
+                    len(buffer) + buffer.frame_bytes_needed(), request, deadline
+                )
+                parts[0] = parts[0][_FRAME_PREFIX:]
+                return b"".join(parts)
 
     def __iter__(self) -> Iterator[bytes]:
         """Yield lines (with their ``\\n``) until a clean EOF."""
@@ -593,12 +596,18 @@ class TcpConnection:
     def sendall(
         self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
     ) -> None:
-        """Send all of *data*. After a timeout an unknown prefix of it may have been sent."""
+        """Send all of *data*.
+
+        Raises:
+            TypeError: *data* is not bytes-like.
+            NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
+        """
         if timeout is None and self._write_fast:
             try:
                 self._sock.sendall(data)
-            except _LOST as exc:
-                raise _lost(exc) from exc
+            except OSError as exc:
+                raise self._fail(exc, True) from exc
             except TypeError:
                 buffer_size(data)  # netkit's message for what is not bytes-like
                 raise
@@ -621,17 +630,18 @@ class TcpConnection:
     def send_frame(
         self, payload: bytes | bytearray | memoryview, *, timeout: float | None = None
     ) -> None:
-        """Send *payload* with a 4-byte big-endian length prefix."""
+        """Send *payload* with a 4-byte big-endian length prefix.
+
+        Raises:
+            FrameTooLarge: the payload does not fit a 4-byte prefix.
+            TypeError, NetkitTimeout, ConnectionClosed: as :meth:`sendall`.
+        """
         size = memoryview(payload).nbytes
         if size <= _COALESCE_MAX:
             self.sendall(encode_frame(payload), timeout=timeout)
             return
-        if size > _MAX_FRAME_PAYLOAD:
-            raise FrameTooLarge(
-                f"payload of {size} bytes does not fit a 4-byte length prefix",
-                limit=_MAX_FRAME_PAYLOAD,
-                size=size,
-            )
+        if size > stream.MAX_FRAME_PAYLOAD:
+            raise stream.frame_too_large_to_send(size)
         header = size.to_bytes(_FRAME_PREFIX, "big")
         deadline = self._deadline(timeout)
         self._sendall(header, deadline)
@@ -672,22 +682,39 @@ class TcpConnection:
     def shutdown_write(self) -> None:
         """Send EOF to the peer (``SHUT_WR``) while still reading what it sends.
 
-        TLS connections cannot half-close through the :mod:`ssl` module (it can only
-        tear the TLS layer down), so they raise NotImplementedError; use :meth:`close`.
+        Raises:
+            NotImplementedError: on TLS (the :mod:`ssl` module cannot half-close).
+            ConnectionClosed: the connection is gone or closed.
         """
         if self._tls:
             raise NotImplementedError(
                 "shutdown_write is not supported on TLS connections; use close()"
             )
+        self.shutdown(socket.SHUT_WR)
+
+    def shutdown(self, how: int) -> None:
+        """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``, ``SHUT_RDWR``).
+
+        Unlike :meth:`close`, the connection stays open: buffered bytes can still be
+        read, and a call blocked in another thread is woken.
+
+        Raises:
+            ValueError: *how* is not one of the three constants.
+            ConnectionClosed: the connection is gone or closed.
+        """
+        if how not in (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR):
+            raise ValueError(f"how must be SHUT_RD, SHUT_WR or SHUT_RDWR, not {how!r}")
         try:
-            self._sock.shutdown(socket.SHUT_WR)
+            socket.socket.shutdown(self._sock, how)
         except OSError as exc:
-            if exc.errno == errno.ENOTCONN or isinstance(exc, _LOST):
-                raise _lost(exc) from exc
-            raise
+            raise self._fail(exc) from exc
 
     def close(self) -> None:
-        """Close the socket and drop buffered bytes. Calling it again does nothing."""
+        """Close the socket and drop buffered bytes. Calling it again does nothing.
+
+        A call blocked in this connection in another thread is woken and raises
+        ``ConnectionClosed``.
+        """
         if self._closed:
             return
         self._closed = True
@@ -698,6 +725,13 @@ class TcpConnection:
             except (OSError, TypeError, ValueError):
                 pass
         self._buffer.take_all()
+        try:
+            # Wakes a recv/send/poll blocked in another thread before the descriptor
+            # goes away (close alone leaves it blocked). Data already queued is still
+            # delivered before the FIN, as with close().
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._sock.close()
 
     def __enter__(self: _Self) -> _Self:
