@@ -289,7 +289,8 @@ async def _inproc(kind: str) -> float:
     every handler task to wake, echo and wait again. What remains is the Python-side
     cost of each design, without the system calls that dominate a real run.
     """
-    from netkit.aio.connection import TcpConnection, _StreamProtocol
+    from netkit.aio._protocol import StreamProtocol
+    from netkit.aio.connection import TcpConnection
 
     loop = asyncio.get_running_loop()
     payload = b"x" * 64
@@ -300,7 +301,7 @@ async def _inproc(kind: str) -> float:
     for transport in transports:
         protocol: asyncio.BaseProtocol
         if kind == "netkit.aio":
-            stream = _StreamProtocol(loop)
+            stream = StreamProtocol(loop)
             stream.connection_made(transport)  # type: ignore[arg-type]
             conn = TcpConnection(transport, stream)  # type: ignore[arg-type]
 
@@ -310,7 +311,7 @@ async def _inproc(kind: str) -> float:
 
             tasks.append(loop.create_task(echo()))
 
-            def feed(stream: _StreamProtocol = stream) -> None:
+            def feed(stream: StreamProtocol = stream) -> None:
                 stream.get_buffer(-1)[:64] = payload
                 stream.buffer_updated(64)
 

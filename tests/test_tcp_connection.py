@@ -596,7 +596,7 @@ def test_close_is_idempotent_and_keeps_addresses() -> None:
     assert "closed" in repr(conn)
     # The contract: ConnectionClosed on a closed connection, never a raw OSError(EBADF).
     for call in (conn.recv, lambda: conn.sendall(b"x"), lambda: conn.recv_exactly(2)):
-        with pytest.raises(ConnectionClosed, match="^connection is closed$"):
+        with pytest.raises(ConnectionClosed, match=r"^connection is closed$"):
             call()
     b.close()
 
@@ -668,7 +668,7 @@ def test_closed_connection_fails_fast_even_with_a_deadline() -> None:
         lambda: conn.sendall(b"x", timeout=5),
         lambda: conn.sendall(b"x"),
     ):
-        with pytest.raises(ConnectionClosed, match="^connection is closed$") as info:
+        with pytest.raises(ConnectionClosed, match=r"^connection is closed$") as info:
             call()
         assert info.value.errno == errno.EBADF
     assert time.monotonic() - start < 1.0

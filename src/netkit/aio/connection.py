@@ -1,13 +1,10 @@
-"""asyncio :class:`TcpConnection`: a transport, a protocol and the shared ReceiveBuffer.
+"""asyncio :class:`TcpConnection`: a transport, a protocol and the core's stream reader.
 
-The engine is a small :class:`asyncio.BufferedProtocol` that feeds every received chunk
-into a :class:`netkit.framing.ReceiveBuffer` and wakes one waiting reader through a
-future (a ``recv()`` waiting on an empty buffer gets the chunk handed over directly).
-The engine was chosen by ``bench/bench_aio.py``: a protocol with a waiter future costs
-less per message than asyncio streams, and lets reading pause above a high-water mark.
-Every read method is "ask the buffer (``try_*``); if it says ``None``, wait for more
-bytes", exactly as in the sync :class:`netkit.tcp.TcpConnection`: the framing and parsing
-live in :mod:`netkit.framing` only.
+The engine is :class:`netkit.aio._protocol.StreamProtocol`, which feeds received chunks
+into a :class:`netkit.framing.ReceiveBuffer` and wakes one waiting reader. Every read
+method runs a read request of :mod:`netkit._core.stream` ("ask the buffer; if it says
+``None``, wait for more bytes"), exactly as the sync :class:`netkit.tcp.TcpConnection`
+does, so both faces raise the same errors with the same messages.
 
 Flow control works in both directions. Reading: when nobody is reading and more than
 :data:`READ_HIGH_WATER` bytes are buffered, the protocol pauses the transport, so a fast
@@ -23,202 +20,41 @@ next read. A cancelled or timed-out ``sendall`` may have sent a prefix of its da
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import ssl
-import threading
-from collections.abc import Callable
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
-from netkit._core.checks import buffer_size, check_delimiter, check_size, check_timeout
+from netkit._core import stream
+from netkit._core.checks import buffer_size, check_size, check_timeout
+from netkit._core.deadline import deadline, idle_error
+from netkit._core.oserrors import closed, lost, stream_error, timed_out
+from netkit._core.sockaddr import endpoint_or_none
+from netkit._core.stream import failed
 from netkit.addr import Endpoint
-from netkit.errors import ConnectionClosed, FrameTooLarge, NetkitTimeout, describe
-from netkit.framing import (
-    DEFAULT_MAX_FRAME,
-    DEFAULT_MAX_LINE,
-    DEFAULT_MAX_READ,
-    ReceiveBuffer,
-    encode_frame,
+from netkit.aio._protocol import (
+    READ_HIGH_WATER,
+    READ_LOW_WATER,
+    WRITE_CHUNK,
+    WRITE_HIGH_WATER,
+    StreamProtocol,
+    expire,
 )
+from netkit.errors import ConnectionClosed, NetkitTimeout
+from netkit.framing import DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, DEFAULT_MAX_READ, encode_frame
 
-__all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "TcpConnection"]
-
-#: Buffered-but-unread bytes above which reading from the socket is paused.
-READ_HIGH_WATER = 1024 * 1024
-#: Reading resumes once a read leaves no more than this many bytes buffered.
-READ_LOW_WATER = 256 * 1024
-#: Transport write-buffer limits: ``sendall`` waits while more than the high mark is queued.
-WRITE_HIGH_WATER = 256 * 1024
-WRITE_LOW_WATER = 64 * 1024
-# Size of the per-thread receive scratch area (asyncio's own read size).
-_SCRATCH_SIZE = 256 * 1024
-# Larger writes are cut into pieces of this size, each one waiting for the drain, so a
-# single huge sendall never copies its whole payload into the transport's buffer.
-_WRITE_CHUNK = 256 * 1024
-
-
-def _expire(fut: asyncio.Future[bool] | asyncio.Future[bool | bytes]) -> None:
-    if not fut.done():
-        fut.set_result(False)
+__all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "TcpConnection", "deadline_of", "endpoint_of"]
 
 
 def deadline_of(loop: asyncio.AbstractEventLoop, timeout: float | None) -> float | None:
     """The ``loop.time()`` at which an operation started now with *timeout* expires."""
-    timeout = check_timeout("timeout", timeout)
-    return None if timeout is None else loop.time() + timeout
+    return deadline(loop.time(), timeout, None)
 
 
 def endpoint_of(address: Any) -> Endpoint | None:
-    """Turn a socket address tuple into an :class:`Endpoint` (None if there is none)."""
-    if isinstance(address, tuple) and len(address) in (2, 4):
-        return Endpoint.from_sockaddr(address)
-    return None
-
-
-_scratch = threading.local()
-
-
-def _scratch_view() -> memoryview:
-    """This thread's receive scratch area (one per thread, so one per event loop)."""
-    view: memoryview | None = getattr(_scratch, "view", None)
-    if view is None:
-        view = _scratch.view = memoryview(bytearray(_SCRATCH_SIZE))
-    return view
-
-
-class _StreamProtocol(asyncio.BufferedProtocol):
-    """Feeds a ReceiveBuffer and wakes the (single) waiting reader and the writers.
-
-    A buffered protocol: the transport receives straight into a scratch area shared
-    by every connection of the thread (``get_buffer``, ``recv_into``, ``buffer_updated``
-    run back to back, so sharing is safe). The plain ``Protocol`` interface makes the
-    loop allocate a fresh 256 KiB ``bytes`` per receive and shrink it, which glibc
-    serves with mmap/mremap/munmap system calls once the object outlives the callback,
-    as it does whenever a coroutine, not the callback, consumes the data.
-    """
-
-    __slots__ = (
-        "buffer",
-        "closed",
-        "direct",
-        "drain_waiters",
-        "eof",
-        "error",
-        "loop",
-        "lost",
-        "read_waiter",
-        "reading_paused",
-        "scratch",
-        "transport",
-        "want",
-        "write_paused",
-    )
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.buffer = ReceiveBuffer()
-        self.transport: asyncio.Transport | None = None
-        self.eof = False  # no more bytes will arrive
-        self.lost = False  # connection_lost was called
-        self.error: BaseException | None = None  # why the connection was lost, if not cleanly
-        self.read_waiter: asyncio.Future[bool | bytes] | None = None
-        self.want = 1  # wake the reader once this many bytes are buffered
-        # While a recv() waits on an empty buffer: it takes a chunk of up to this many
-        # bytes as is. Any chunk that arrives while it waits completes its waiter, so
-        # the buffer is still empty whenever this is non-zero and the waiter pending.
-        self.direct = 0
-        self.reading_paused = False
-        self.write_paused = False
-        self.drain_waiters: list[asyncio.Future[bool]] = []
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.scratch = _scratch_view()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement the interface without subclassing it.
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.scratch
-
-    def buffer_updated(self, nbytes: int) -> None:
-        waiter = self.read_waiter
-        if waiter is not None and 0 < nbytes <= self.direct and not waiter.done():
-            # The hot path of a request/response server: a recv() is waiting (so the
-            # buffer is empty, see `direct`) and the chunk fits: hand it over as is.
-            waiter.set_result(bytes(self.scratch[:nbytes]))
-            return
-        self.data_received(self.scratch[:nbytes])
-
-    def data_received(self, data: bytes | memoryview) -> None:
-        buffer = self.buffer
-        waiter = self.read_waiter
-        if waiter is not None and not waiter.done():
-            if 0 < len(data) <= self.direct:
-                # A recv() is waiting (and `direct` is only set while the buffer is
-                # empty): hand the chunk over directly, one copy instead of two.
-                waiter.set_result(bytes(data))
-                return
-            buffer.feed(data)
-            if len(buffer) >= self.want:
-                waiter.set_result(True)
-            return
-        buffer.feed(data)
-        if waiter is None and len(buffer) > READ_HIGH_WATER and not self.reading_paused:
-            self.pause()
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        self._wake_reader()
-        return True  # keep our side open: the peer only half-closed
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        self.lost = True
-        self.error = exc
-        self._wake_reader()
-        for waiter in self.drain_waiters:
-            if not waiter.done():
-                waiter.set_result(True)
-        self.drain_waiters.clear()
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        for waiter in self.drain_waiters:
-            if not waiter.done():
-                waiter.set_result(True)
-        self.drain_waiters.clear()
-
-    def put_back(self, waiter: asyncio.Future[bool | bytes]) -> None:
-        """The reader was cancelled: keep a chunk handed to *waiter* it never took."""
-        if waiter.done() and not waiter.cancelled():
-            chunk = waiter.result()
-            if type(chunk) is bytes:
-                # Handed over but the reader never ran: put it back in front of anything
-                # that arrived since, so nothing is lost.
-                rest = self.buffer.take_all()
-                self.buffer.feed(chunk)
-                self.buffer.feed(rest)
-
-    def _wake_reader(self) -> None:
-        waiter = self.read_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(True)
-
-    def pause(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.reading_paused = True
-            self.transport.pause_reading()
-
-    def resume(self) -> None:
-        self.reading_paused = False
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
+    """The :class:`Endpoint` of a socket address tuple, or None if it is not one."""
+    return endpoint_or_none(address)
 
 
 class TcpConnection:
@@ -227,9 +63,11 @@ class TcpConnection:
     Build one with :meth:`netkit.aio.TcpClient.connect`, receive one in a
     :class:`netkit.aio.TcpServer` handler, or wrap a connected socket with
     :meth:`from_socket`. Every method that waits takes ``timeout=``, a deadline in
-    seconds for the whole call (``NetkitTimeout`` when it passes). A read that is
-    cancelled or times out consumes nothing: the bytes received so far stay buffered
-    for the next read. Only one coroutine may read at a time.
+    seconds for the whole call (``NetkitTimeout`` when it passes; ``None`` uses the
+    connection's :attr:`timeout`). A read that is cancelled or times out consumes
+    nothing: the bytes received so far stay buffered for the next read. Only one
+    coroutine may read at a time. Errors and their messages are the sync face's
+    (both come from :mod:`netkit._core`).
     """
 
     __slots__ = (
@@ -248,12 +86,12 @@ class TcpConnection:
     def __init__(
         self,
         transport: asyncio.Transport,
-        protocol: _StreamProtocol,
+        protocol: StreamProtocol,
         *,
         idle_timeout: float | None = None,
         default_timeout: float | None = None,
     ) -> None:
-        if not isinstance(protocol, _StreamProtocol):
+        if not isinstance(protocol, StreamProtocol):
             raise TypeError("use TcpConnection.from_socket() or TcpClient.connect()")
         # Used by calls made with timeout=None (from SocketOptions.timeout, as in sync).
         self._default_timeout = check_timeout("default_timeout", default_timeout)
@@ -261,12 +99,16 @@ class TcpConnection:
         self._protocol = protocol
         self._loop = protocol.loop
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
-        # No default deadline and no idle limit: a read without timeout= needs no timer.
-        self._untimed = self._default_timeout is None and self._idle_timeout is None
+        self._untimed = True
+        self._update_untimed()
         self._closed = False
         self._idle_expired = False
-        self._local = endpoint_of(transport.get_extra_info("sockname"))
-        self._remote = endpoint_of(transport.get_extra_info("peername"))
+        self._local = endpoint_or_none(transport.get_extra_info("sockname"))
+        self._remote = endpoint_or_none(transport.get_extra_info("peername"))
+
+    def _update_untimed(self) -> None:
+        # No default deadline and no idle limit: a read without timeout= needs no timer.
+        self._untimed = self._default_timeout is None and self._idle_timeout is None
 
     @classmethod
     async def from_socket(
@@ -283,6 +125,10 @@ class TcpConnection:
 
         ``server_side=True`` makes the TLS handshake the server's; *timeout* bounds it.
         A timeout set on *sock* becomes the default deadline of each call, as in sync.
+
+        Raises:
+            TypeError: *tls* is not an ``ssl.SSLContext``.
+            NetkitTimeout: the TLS handshake took longer than *timeout*.
         """
         # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
         default_timeout = (sock.gettimeout() or None) if isinstance(sock, socket.socket) else None
@@ -324,6 +170,19 @@ class TcpConnection:
         return self._transport
 
     @property
+    def timeout(self) -> float | None:
+        """The default deadline, in seconds, of each call made with ``timeout=None``.
+
+        ``None`` means no limit. Setting it checks the value as ``timeout=`` does.
+        """
+        return self._default_timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._default_timeout = check_timeout("timeout", value)
+        self._update_untimed()
+
+    @property
     def idle_timeout(self) -> float | None:
         """Seconds a read may wait with no byte arriving (None: no limit)."""
         return self._idle_timeout
@@ -343,6 +202,14 @@ class TcpConnection:
         """True once a read failed because of ``idle_timeout``."""
         return self._idle_expired
 
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed)."""
+        sock = self._transport.get_extra_info("socket")
+        if sock is None or self.closed:
+            return -1
+        fd: int = sock.fileno()
+        return fd
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<aio.TcpConnection {self._local} -> {self._remote} {state}>"
@@ -350,23 +217,13 @@ class TcpConnection:
     # -- waiting -----------------------------------------------------------------------
 
     def _deadline(self, timeout: float | None) -> float | None:
-        if timeout is None:
-            timeout = self._default_timeout
-            if timeout is None:
-                return None
-        return deadline_of(self._loop, timeout)
+        if timeout is None and self._default_timeout is None:
+            return None
+        return deadline(self._loop.time(), timeout, self._default_timeout)
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ConnectionClosed("connection is closed")
-
-    def _lost(self, message: str, partial: bytes = b"") -> ConnectionClosed:
-        error = self._protocol.error
-        if error is not None:
-            message = f"{message} (connection lost: {error})"
-        exc = ConnectionClosed(message, partial=partial)
-        exc.__cause__ = error
-        return exc
+            raise closed()
 
     async def _wait(self, want: int, deadline: float | None, direct: int = 0) -> bytes | None:
         """Wait until *want* bytes are buffered, EOF, or the deadline/idle limit passes.
@@ -391,7 +248,7 @@ class TcpConnection:
         protocol.read_waiter = waiter
         protocol.want = want
         protocol.direct = direct
-        timer = None if when is None else loop.call_at(when, _expire, waiter)
+        timer = None if when is None else loop.call_at(when, expire, waiter)
         try:
             arrived = await waiter
         except asyncio.CancelledError:
@@ -405,8 +262,11 @@ class TcpConnection:
         if arrived is False:
             if idle:
                 self._idle_expired = True
-                raise NetkitTimeout(f"idle for {self._idle_timeout} s with nothing received")
-            raise NetkitTimeout("read timed out (received bytes stay buffered)")
+                assert self._idle_timeout is not None
+                raise idle_error(self._idle_timeout)
+            raise timed_out(False)
+        if self._closed:
+            raise closed()  # woken by our own close(), not by the peer
         return arrived if type(arrived) is bytes else None
 
     def _after_read(self) -> None:
@@ -417,7 +277,12 @@ class TcpConnection:
     # -- reading -----------------------------------------------------------------------
 
     async def recv(self, max_bytes: int = 65536, *, timeout: float | None = None) -> bytes:
-        """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF."""
+        """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF.
+
+        Raises:
+            NetkitTimeout: the deadline passed first (nothing is lost).
+            ConnectionClosed: the connection was lost, or closed by this process.
+        """
         if self._closed:
             self._check_open()
         protocol = self._protocol
@@ -428,8 +293,10 @@ class TcpConnection:
             ) == 0:
                 return b""
             if protocol.eof:
+                if timeout is not None:
+                    check_timeout("timeout", timeout)
                 if protocol.error is not None:
-                    raise self._lost("recv failed")
+                    raise lost(protocol.error) from protocol.error
                 return b""
             if (
                 timeout is None
@@ -453,13 +320,15 @@ class TcpConnection:
                     protocol.direct = 0
                 if type(arrived) is bytes:
                     return arrived
+                if self._closed:
+                    raise closed()
             else:
                 chunk = await self._wait(1, self._deadline(timeout), max_bytes)
                 if chunk is not None:
                     return chunk
             if not buffer:
                 if protocol.error is not None:
-                    raise self._lost("recv failed")
+                    raise lost(protocol.error) from protocol.error
                 return b""
         else:
             if type(max_bytes) is not int or max_bytes < 0:
@@ -471,16 +340,31 @@ class TcpConnection:
             self._after_read()
         return data
 
+    async def recv_into(
+        self, buffer: bytearray | memoryview, nbytes: int = 0, *, timeout: float | None = None
+    ) -> int:
+        """Receive up to *nbytes* (default: the buffer's size) into *buffer*; 0 at EOF.
+
+        Raises:
+            ValueError: *nbytes* is negative or larger than *buffer*.
+            NetkitTimeout, ConnectionClosed: as :meth:`recv`.
+        """
+        with memoryview(buffer) as raw, raw.cast("B") as view:
+            if nbytes < 0 or nbytes > len(view):
+                raise ValueError(f"nbytes must be in 0..{len(view)}, not {nbytes}")
+            data = await self.recv(nbytes or len(view), timeout=timeout)
+            view[: len(data)] = data
+            return len(data)
+
     async def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
-        """Return exactly *n* bytes; ``ConnectionClosed`` (with ``.partial``) at early EOF."""
+        """Return exactly *n* bytes.
+
+        Raises:
+            ConnectionClosed: EOF came first (``.partial`` holds what arrived).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
+        """
         self._check_open()
-        check_size("n", n)
-        return await self._read(
-            lambda buffer: buffer.try_exactly(n),
-            lambda buffer: n,
-            f"connection closed after {{got}} of {n} bytes",
-            timeout,
-        )
+        return await self._read(stream.exactly(n, timeout), timeout)
 
     async def recv_until(
         self,
@@ -491,108 +375,73 @@ class TcpConnection:
     ) -> bytes:
         """Return the bytes before *delimiter* (which is consumed, not returned).
 
-        ``FrameTooLarge`` once *max_bytes* bytes arrived with no delimiter (nothing is
-        consumed); ``ConnectionClosed`` with ``.partial`` at EOF before the delimiter.
+        Raises:
+            FrameTooLarge: *max_bytes* bytes arrived with no delimiter (nothing consumed).
+            ConnectionClosed: EOF before the delimiter (``.partial`` holds what arrived).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         self._check_open()
-        delimiter = check_delimiter(delimiter)
-        check_size("max_bytes", max_bytes)
-        return await self._until(delimiter, max_bytes, False, timeout)
+        return await self._read(stream.until(delimiter, max_bytes, timeout), timeout)
 
     async def readline(
         self, *, max_bytes: int = DEFAULT_MAX_LINE, timeout: float | None = None
     ) -> bytes:
         """Return one line with its ``\\n``; ``b""`` at a clean EOF.
 
-        EOF in the middle of a line raises ``ConnectionClosed`` with the partial line.
+        Raises:
+            FrameTooLarge: the line (without its ``\\n``) is over *max_bytes*.
+            ConnectionClosed: EOF mid-line (``.partial``: the partial line).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         self._check_open()
-        check_size("max_bytes", max_bytes)
-        protocol = self._protocol
-        if protocol.eof and not protocol.buffer and protocol.error is None:
-            return b""
-        return await self._until(b"\n", max_bytes, True, timeout)
+        return await self._read(stream.line(max_bytes, timeout), timeout)
 
-    async def _until(
-        self, delimiter: bytes, max_bytes: int, keep: bool, timeout: float | None
-    ) -> bytes:
-        return await self._read(
-            lambda buffer: buffer.try_until(delimiter, max_bytes=max_bytes, keep_delimiter=keep),
-            lambda buffer: len(buffer) + 1,
-            f"connection closed before {describe(delimiter)}",
-            timeout,
-            clean_eof_ok=keep,  # readline returns b"" at a clean EOF
-        )
+    async def _read(self, request: stream.Read, timeout: float | None) -> bytes:
+        """Wait until *request* finds a whole message in the buffer, and return it.
 
-    async def _read(
-        self,
-        attempt: Callable[[ReceiveBuffer], bytes | None],
-        want: Callable[[ReceiveBuffer], int],
-        closed: str,
-        timeout: float | None,
-        *,
-        clean_eof_ok: bool = False,
-    ) -> bytes:
-        """Wait until *attempt* finds a whole message in the buffer, and return it.
-
-        The one read loop behind every framed read (the sync twin is
-        ``TcpConnection._fill_until``). *want* says how many buffered bytes are worth
-        waking up for; at EOF, ConnectionClosed carries what was buffered, its message
-        *closed* with ``{got}`` replaced by the number of those bytes.
+        The one read loop behind every framed read (the sync face runs the same
+        requests from :mod:`netkit._core.stream`); at the end of the stream the
+        request decides (``at_eof``), after a lost connection the core's ``failed``.
         """
         protocol = self._protocol
         buffer = protocol.buffer
         deadline = self._deadline(timeout)
         while True:
-            data = attempt(buffer)
+            data = request.attempt(buffer)
             if data is not None:
                 self._after_read()
                 return data
             if protocol.eof:
-                if clean_eof_ok and not buffer and protocol.error is None:
-                    return b""
-                message = closed.replace("{got}", str(len(buffer)))
-                raise self._lost(message, partial=buffer.take_all())
-            await self._wait(want(buffer), deadline)
+                if protocol.error is not None:
+                    raise failed(protocol.error, buffer) from protocol.error
+                return request.at_eof(buffer)
+            await self._wait(request.want(buffer), deadline)
 
     async def recv_all(
         self, *, max_bytes: int = DEFAULT_MAX_READ, timeout: float | None = None
     ) -> bytes:
-        """Read to EOF and return everything; ``FrameTooLarge`` past *max_bytes*."""
+        """Read to EOF and return everything.
+
+        Raises:
+            FrameTooLarge: more than *max_bytes* bytes arrived; they stay buffered.
+            ConnectionClosed, NetkitTimeout: as :meth:`recv_exactly`.
+        """
         self._check_open()
-        check_size("max_bytes", max_bytes)
-        protocol = self._protocol
-        buffer = protocol.buffer
-        deadline = self._deadline(timeout)
-        while True:
-            if len(buffer) > max_bytes:
-                raise FrameTooLarge(
-                    f"stream is longer than the limit of {max_bytes} bytes",
-                    limit=max_bytes,
-                    size=len(buffer),
-                )
-            if protocol.eof:
-                if protocol.error is not None:
-                    raise self._lost("recv_all failed", partial=buffer.take_all())
-                return buffer.take_all()
-            await self._wait(max_bytes + 1, deadline)
+        return await self._read(stream.to_eof(max_bytes, timeout), timeout)
 
     async def recv_frame(
         self, *, max_size: int = DEFAULT_MAX_FRAME, timeout: float | None = None
     ) -> bytes:
         """Return one frame's payload (4-byte big-endian length prefix).
 
-        A prefix announcing more than *max_size* raises ``FrameTooLarge`` before the
-        payload is waited for.
+        Raises:
+            FrameTooLarge: the prefix announces more than *max_size*; raised before the
+                payload is waited for, nothing consumed.
+            ConnectionClosed: EOF first, also at a frame boundary.
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         self._check_open()
-        check_size("max_size", max_size)
-        return await self._read(
-            lambda buffer: buffer.try_frame(max_size=max_size),
-            lambda buffer: len(buffer) + buffer.frame_bytes_needed(),
-            "connection closed in a frame after {got} bytes",
-            timeout,
-        )
+        return await self._read(stream.frame(max_size, timeout), timeout)
 
     def __aiter__(self) -> TcpConnection:
         return self
@@ -609,7 +458,8 @@ class TcpConnection:
         self._check_open()
         protocol = self._protocol
         if protocol.closed.done() or self._transport.is_closing():
-            raise self._lost("cannot send: connection is closed")
+            error = protocol.error or BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+            raise lost(error) from protocol.error
 
     async def sendall(
         self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
@@ -618,6 +468,11 @@ class TcpConnection:
 
         Returns once everything is handed to the transport and its buffer is below the
         high-water mark (so memory stays bounded however slow the reader).
+
+        Raises:
+            TypeError: *data* is not bytes-like.
+            NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         if self._closed or self._protocol.lost:
             self._check_writable()
@@ -626,30 +481,30 @@ class TcpConnection:
         transport = self._transport
         protocol = self._protocol
         size = len(data) if type(data) is bytes else buffer_size(data)
-        if size <= _WRITE_CHUNK:
+        if size <= WRITE_CHUNK:
             transport.write(data)
             if protocol.write_paused:
-                await self._drain(self._deadline(timeout), size, size)
+                await self._drain(self._deadline(timeout))
             return
         deadline = self._deadline(timeout)
         view = memoryview(data).cast("B")
         copy = type(data) is not bytes  # the caller may reuse a mutable buffer
-        for start in range(0, size, _WRITE_CHUNK):
-            chunk = view[start : start + _WRITE_CHUNK]
+        for start in range(0, size, WRITE_CHUNK):
+            chunk = view[start : start + WRITE_CHUNK]
             self._check_writable()
             transport.write(bytes(chunk) if copy else chunk)
             if protocol.write_paused:
-                await self._drain(deadline, start + len(chunk), size)
+                await self._drain(deadline)
 
-    async def _drain(self, deadline: float | None, written: int, size: int) -> None:
+    async def _drain(self, deadline: float | None) -> None:
         protocol = self._protocol
         loop = self._loop
         while protocol.write_paused:
             if protocol.closed.done():
-                raise self._lost("connection lost while sending")
+                self._check_writable()
             waiter: asyncio.Future[bool] = loop.create_future()
             protocol.drain_waiters.append(waiter)
-            timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+            timer = None if deadline is None else loop.call_at(deadline, expire, waiter)
             try:
                 drained = await waiter
             finally:
@@ -658,16 +513,19 @@ class TcpConnection:
                 if waiter in protocol.drain_waiters:
                     protocol.drain_waiters.remove(waiter)
             if not drained:
-                raise NetkitTimeout(
-                    f"sendall timed out: peer is not reading ({written} of {size} bytes queued)"
-                )
+                raise timed_out(True)
         if protocol.closed.done() and protocol.error is not None:
-            raise self._lost("connection lost while sending")
+            self._check_writable()
 
     async def send_frame(
         self, payload: bytes | bytearray | memoryview, *, timeout: float | None = None
     ) -> None:
-        """Send *payload* with a 4-byte big-endian length prefix."""
+        """Send *payload* with a 4-byte big-endian length prefix.
+
+        Raises:
+            FrameTooLarge: the payload does not fit a 4-byte prefix.
+            TypeError, NetkitTimeout, ConnectionClosed: as :meth:`sendall`.
+        """
         await self.sendall(encode_frame(payload), timeout=timeout)
 
     async def sendfile(
@@ -689,7 +547,7 @@ class TcpConnection:
             file.seek(offset)
         total = 0
         while count is None or total < count:
-            want = _WRITE_CHUNK if count is None else min(_WRITE_CHUNK, count - total)
+            want = WRITE_CHUNK if count is None else min(WRITE_CHUNK, count - total)
             chunk = file.read(want)
             if not chunk:
                 break
@@ -701,26 +559,64 @@ class TcpConnection:
     def shutdown_write(self) -> None:
         """Send EOF after what is queued (half-close); reading still works.
 
-        asyncio's TLS transport cannot half-close: that raises ``NotImplementedError``.
+        Raises:
+            NotImplementedError: on TLS (asyncio's TLS transport cannot half-close).
+            ConnectionClosed: the connection is closed.
         """
         self._check_open()
         transport = self._transport
         if not transport.can_write_eof():
-            raise NotImplementedError("shutdown_write is not supported on this transport (TLS)")
+            raise NotImplementedError(
+                "shutdown_write is not supported on TLS connections; use close()"
+            )
         if not transport.is_closing():
             transport.write_eof()
+
+    def shutdown(self, how: int) -> None:
+        """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``, ``SHUT_RDWR``).
+
+        ``SHUT_WR`` sends EOF after what is queued; ``SHUT_RD`` makes a waiting read see
+        the end of the stream. The connection stays open until :meth:`close`.
+
+        Raises:
+            ValueError: *how* is not one of the three constants.
+            NotImplementedError: ``SHUT_WR``/``SHUT_RDWR`` on TLS.
+            ConnectionClosed: the connection is closed.
+        """
+        if how not in (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR):
+            raise ValueError(f"how must be SHUT_RD, SHUT_WR or SHUT_RDWR, not {how!r}")
+        self._check_open()
+        if how != socket.SHUT_RD:
+            self.shutdown_write()
+        if how != socket.SHUT_WR:
+            sock = self._transport.get_extra_info("socket")
+            try:
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RD)
+            except OSError as exc:
+                mapped = stream_error(exc)
+                if mapped is not None:
+                    raise mapped from exc
+                raise
+            # The loop may not report EOF for a read-side shutdown: tell the reader.
+            self._protocol.eof_received()
 
     # -- closing -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Start closing (queued data is still sent); idempotent. See :meth:`aclose`."""
+        """Start closing (queued data is still sent); idempotent. See :meth:`aclose`.
+
+        A read waiting in another task is woken and raises ``ConnectionClosed``.
+        """
         self._closed = True
         self._transport.close()
+        self._protocol.wake_reader()
 
     def abort(self) -> None:
         """Close at once, dropping queued data (the peer may see a reset)."""
         self._closed = True
         self._transport.abort()
+        self._protocol.wake_reader()
 
     async def aclose(self, *, timeout: float | None = 5.0) -> None:
         """Close, flushing queued data, and wait until the transport is gone.
@@ -730,14 +626,14 @@ class TcpConnection:
         ``aclose`` always leaves no transport behind. Idempotent.
         """
         self.close()
-        closed = self._protocol.closed
-        if closed.done():
+        closed_fut = self._protocol.closed
+        if closed_fut.done():
             return
         try:
-            await asyncio.wait_for(asyncio.shield(closed), check_timeout("timeout", timeout))
+            await asyncio.wait_for(asyncio.shield(closed_fut), check_timeout("timeout", timeout))
         except asyncio.TimeoutError:
             self._transport.abort()
-            await asyncio.shield(closed)
+            await asyncio.shield(closed_fut)
         except BaseException:
             self._transport.abort()
             raise
@@ -756,13 +652,13 @@ async def _wrap(
     server_side: bool,
     server_hostname: str | None,
     timeout: float | None,
-) -> tuple[asyncio.Transport, _StreamProtocol]:
-    """Attach a connected socket to the running loop through a :class:`_StreamProtocol`."""
+) -> tuple[asyncio.Transport, StreamProtocol]:
+    """Attach a connected socket to the running loop through a :class:`StreamProtocol`."""
     if tls is not None and not isinstance(tls, ssl.SSLContext):
         raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
     loop = asyncio.get_running_loop()
     sock.setblocking(False)
-    protocol = _StreamProtocol(loop)
+    protocol = StreamProtocol(loop)
     kwargs: dict[str, Any] = {}
     if tls is not None:
         kwargs["ssl"] = tls

@@ -202,7 +202,7 @@ class TcpServer:
             if others():
                 for task, conn in list(self._connections.items()):
                     if task is not me:
-                        conn.abort()
+                        conn.transport.abort()  # the handler sees EOF, as in sync
                 await asyncio.wait(others(), timeout=_CANCEL_GRACE)
             while others():
                 for task in others():
@@ -286,7 +286,7 @@ class TcpServer:
             try:
                 if conn is not None:
                     if self._stopping:
-                        conn.abort()
+                        conn.transport.abort()  # the handler sees EOF, as in sync
                     else:
                         await conn.aclose()
             finally:

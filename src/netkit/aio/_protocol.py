@@ -1,0 +1,184 @@
+"""The asyncio protocol behind :class:`netkit.aio.TcpConnection`: a receive buffer fed by the loop.
+
+A small :class:`asyncio.BufferedProtocol` that feeds every received chunk into a
+:class:`netkit.framing.ReceiveBuffer` and wakes one waiting reader through a future (a
+``recv()`` waiting on an empty buffer gets the chunk handed over directly). The engine
+was chosen by ``bench/bench_aio.py``: a protocol with a waiter future costs less per
+message than asyncio streams, and lets reading pause above a high-water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import cast
+
+from netkit.framing import ReceiveBuffer
+
+__all__ = ["READ_HIGH_WATER", "READ_LOW_WATER", "WRITE_HIGH_WATER", "WRITE_LOW_WATER"]
+
+#: Buffered-but-unread bytes above which reading from the socket is paused.
+READ_HIGH_WATER = 1024 * 1024
+#: Reading resumes once a read leaves no more than this many bytes buffered.
+READ_LOW_WATER = 256 * 1024
+#: Transport write-buffer limits: ``sendall`` waits while more than the high mark is queued.
+WRITE_HIGH_WATER = 256 * 1024
+WRITE_LOW_WATER = 64 * 1024
+# Size of the per-thread receive scratch area (asyncio's own read size).
+_SCRATCH_SIZE = 256 * 1024
+#: Larger writes are cut into pieces of this size, each one waiting for the drain, so a
+#: single huge sendall never copies its whole payload into the transport's buffer.
+WRITE_CHUNK = 256 * 1024
+
+
+def expire(fut: asyncio.Future[bool] | asyncio.Future[bool | bytes]) -> None:
+    """A deadline timer's callback: complete the waiter with False ("timed out")."""
+    if not fut.done():
+        fut.set_result(False)
+
+
+_scratch = threading.local()
+
+
+def scratch_view() -> memoryview:
+    """This thread's receive scratch area (one per thread, so one per event loop)."""
+    view: memoryview | None = getattr(_scratch, "view", None)
+    if view is None:
+        view = _scratch.view = memoryview(bytearray(_SCRATCH_SIZE))
+    return view
+
+
+class StreamProtocol(asyncio.BufferedProtocol):
+    """Feeds a ReceiveBuffer and wakes the (single) waiting reader and the writers.
+
+    A buffered protocol: the transport receives straight into a scratch area shared
+    by every connection of the thread (``get_buffer``, ``recv_into``, ``buffer_updated``
+    run back to back, so sharing is safe). The plain ``Protocol`` interface makes the
+    loop allocate a fresh 256 KiB ``bytes`` per receive and shrink it, which glibc
+    serves with mmap/mremap/munmap system calls once the object outlives the callback,
+    as it does whenever a coroutine, not the callback, consumes the data.
+    """
+
+    __slots__ = (
+        "buffer",
+        "closed",
+        "direct",
+        "drain_waiters",
+        "eof",
+        "error",
+        "loop",
+        "lost",
+        "read_waiter",
+        "reading_paused",
+        "scratch",
+        "transport",
+        "want",
+        "write_paused",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.buffer = ReceiveBuffer()
+        self.transport: asyncio.Transport | None = None
+        self.eof = False  # no more bytes will arrive
+        self.lost = False  # connection_lost was called
+        self.error: BaseException | None = None  # why the connection was lost, if not cleanly
+        self.read_waiter: asyncio.Future[bool | bytes] | None = None
+        self.want = 1  # wake the reader once this many bytes are buffered
+        # While a recv() waits on an empty buffer: it takes a chunk of up to this many
+        # bytes as is. Any chunk that arrives while it waits completes its waiter, so
+        # the buffer is still empty whenever this is non-zero and the waiter pending.
+        self.direct = 0
+        self.reading_paused = False
+        self.write_paused = False
+        self.drain_waiters: list[asyncio.Future[bool]] = []
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.scratch = scratch_view()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing it.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        waiter = self.read_waiter
+        if waiter is not None and 0 < nbytes <= self.direct and not waiter.done():
+            # The hot path of a request/response server: a recv() is waiting (so the
+            # buffer is empty, see `direct`) and the chunk fits: hand it over as is.
+            waiter.set_result(bytes(self.scratch[:nbytes]))
+            return
+        self.data_received(self.scratch[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        buffer = self.buffer
+        waiter = self.read_waiter
+        if waiter is not None and not waiter.done():
+            if 0 < len(data) <= self.direct:
+                # A recv() is waiting (and `direct` is only set while the buffer is
+                # empty): hand the chunk over directly, one copy instead of two.
+                waiter.set_result(bytes(data))
+                return
+            buffer.feed(data)
+            if len(buffer) >= self.want:
+                waiter.set_result(True)
+            return
+        buffer.feed(data)
+        if waiter is None and len(buffer) > READ_HIGH_WATER and not self.reading_paused:
+            self.pause()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.wake_reader()
+        return True  # keep our side open: the peer only half-closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.lost = True
+        self.error = exc
+        self.wake_reader()
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(True)
+        self.drain_waiters.clear()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(True)
+        self.drain_waiters.clear()
+
+    def put_back(self, waiter: asyncio.Future[bool | bytes]) -> None:
+        """The reader was cancelled: keep a chunk handed to *waiter* it never took."""
+        if waiter.done() and not waiter.cancelled():
+            chunk = waiter.result()
+            if type(chunk) is bytes:
+                # Handed over but the reader never ran: put it back in front of anything
+                # that arrived since, so nothing is lost.
+                rest = self.buffer.take_all()
+                self.buffer.feed(chunk)
+                self.buffer.feed(rest)
+
+    def wake_reader(self) -> None:
+        waiter = self.read_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    def pause(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        self.reading_paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
