@@ -516,7 +516,7 @@ def test_sendall_blocks_when_peer_does_not_read(run: Run) -> None:
         a, b = await connection_pair()
         async with a, b:
             payload = bytes(64 * 1024 * 1024)
-            with pytest.raises(NetkitTimeout, match="^timed out sending$"):
+            with pytest.raises(NetkitTimeout, match=r"^timed out sending$"):
                 await a.sendall(payload, timeout=0.3)
             # What waits in user space stays bounded: one chunk plus the high-water mark.
             assert a.transport.get_write_buffer_size() <= 2 * 256 * 1024 + WRITE_HIGH_WATER
