@@ -31,6 +31,7 @@ _RANK = {
     "netkit.udp": 5,
     "netkit.aio": 5,
     "netkit.testing": 6,
+    "netkit.aio.testing": 5,
     "netkit.cli": 7,
     "netkit.__main__": 7,
 }

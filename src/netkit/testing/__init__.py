@@ -1,0 +1,66 @@
+"""Tools for testing code built on netkit (sync face).
+
+:func:`check_connection_pair` runs netkit's stream conformance table
+(:mod:`netkit._core.conformance`) over pairs of connected connections that *make_pair*
+builds: netkit runs it over TCP, TLS and every stream transport, and you can run it over
+your own wrappers or transports. The asyncio twin is
+:func:`netkit.aio.testing.check_connection_pair`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
+
+__all__ = ["check_connection_pair", "run_case"]
+
+PairFactory = Callable[[], "tuple[Any, Any]"]
+
+
+def run_case(case: Case, a: Any, b: Any) -> list[tuple[int, Outcome]]:
+    """Play *case* on the pair ``(a, b)``; return ``(step index, outcome)`` per step.
+
+    Stops after the first step that raised unexpectedly (later steps would only report
+    the same deviation again).
+    """
+    results: list[tuple[int, Outcome]] = []
+    for index, step in enumerate(case.steps):
+        target = a if step.side == "a" else b
+        outcome = outcome_of(partial(getattr(target, step.method), *step.args, **step.kwargs))
+        results.append((index, outcome))
+        if outcome.error is not None and (step.expect is ANY or step.expect.error is None):
+            break
+    return results
+
+
+def check_connection_pair(
+    make_pair: PairFactory, *, half_close: bool = True, cases: Iterable[Case] = CASES
+) -> None:
+    """Check that connections behave as netkit's stream contract says.
+
+    Parameters:
+        make_pair: called once per situation; returns two connected connections
+            ``(a, b)`` with netkit's stream API (``TcpConnection.pair``-like). Both are
+            closed after each situation.
+        half_close: False for transports that cannot half-close (TLS): situations that
+            need ``shutdown_write`` are skipped.
+        cases: the situations to run (default: all of them).
+
+    Raises:
+        AssertionError: naming the first situation and step that deviates, what
+            happened and what the contract requires.
+    """
+    for case in cases:
+        if case.half_close and not half_close:
+            continue
+        a, b = make_pair()
+        try:
+            problem = deviation(case, run_case(case, a, b))
+        finally:
+            a.close()
+            b.close()
+        if problem is not None:
+            raise AssertionError(problem)
