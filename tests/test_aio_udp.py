@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import netkit
+import netkit.udp
 from _aio_util import assert_same_error, open_fds, run, run_on, wait_until
 from netkit.addr import Endpoint
 from netkit.aio import Datagram, UdpEndpoint
@@ -85,7 +87,7 @@ def test_connected_send_checks_size_and_properties_pass_through(run: Run) -> Non
             with pytest.raises(NetkitTimeout):  # nothing was sent
                 await server.recvfrom(timeout=0.05)
             assert conn.family == socket.AF_INET
-            assert conn.sync.remote_address == conn.remote_address
+            assert conn.fileno() == conn.socket.fileno()
             assert repr(conn).startswith("<aio.UdpEndpoint ")
             conn.multicast_loop = False
             assert conn.multicast_loop is False
@@ -239,6 +241,16 @@ BAD_UDP_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("recvfrom", (), {"max_size": -1}),
     ("recvfrom", (), {"max_size": "1"}),
     ("recvfrom", (), {"timeout": -1}),
+    ("recvfrom", (), {"max_size": True}),
+    ("bind", ("", 0), {}),
+    ("bind", ("[127.0.0.1]", 0), {}),
+    ("connect", ("127.0.0.1", 9), {"source": ("::1", 0)}),
+    ("connect", ("127.0.0.1", 9), {"source": 5}),
+    ("connect", ("127.0.0.1", 9), {"options": "fast"}),
+    ("join_multicast", ("10.0.0.1",), {}),
+    ("join_multicast", ("ff02::1",), {}),  # an IPv6 group on an IPv4 endpoint
+    ("join_multicast", ("239.1.2.3", True), {}),
+    ("join_multicast", ("239.1.2.3", "no such interface!"), {}),
 ]
 
 
@@ -296,3 +308,104 @@ def test_bad_timeout_is_refused_even_when_no_wait_is_needed(timeout: Any) -> Non
 
     with pytest.raises((TypeError, ValueError), match="timeout"):
         run_on(asyncio.new_event_loop, aio_send())
+
+
+def _same_failure(
+    sync_call: Callable[[netkit.UdpEndpoint], object],
+    aio_call: Callable[[UdpEndpoint], Any],
+    expected: type[BaseException],
+) -> BaseException:
+    """Run one situation on a fresh endpoint of each face: same type, same message."""
+
+    def sync_side() -> None:
+        with netkit.UdpEndpoint.bind() as ep:
+            sync_call(ep)
+
+    async def aio_side() -> None:
+        async with await UdpEndpoint.bind() as ep:
+            await aio_call(ep)
+
+    return assert_same_error(sync_side, aio_side, expected)
+
+
+def test_receive_timeout_has_one_message() -> None:
+    error = _same_failure(
+        lambda ep: ep.recvfrom(timeout=0.01), lambda ep: ep.recvfrom(timeout=0.01), NetkitTimeout
+    )
+    assert str(error) == "no datagram received within 0.01 s"
+    _same_failure(
+        lambda ep: ep.recv(max_size=5, timeout=0),
+        lambda ep: ep.recv(max_size=5, timeout=0),
+        NetkitTimeout,
+    )
+
+
+def test_use_after_close_has_one_message() -> None:
+    def sync_call(ep: netkit.UdpEndpoint) -> None:
+        ep.close()
+        ep.sendto(b"x", ("127.0.0.1", 9))
+
+    async def aio_call(ep: UdpEndpoint) -> None:
+        ep.close()
+        await ep.sendto(b"x", ("127.0.0.1", 9))
+
+    assert str(_same_failure(sync_call, aio_call, ConnectionClosed)) == "UdpEndpoint is closed"
+
+    def sync_join(ep: netkit.UdpEndpoint) -> None:
+        ep.close()
+        ep.join_multicast("239.1.2.3")
+
+    async def aio_join(ep: UdpEndpoint) -> None:
+        ep.close()
+        ep.join_multicast("239.1.2.3")
+
+    _same_failure(sync_join, aio_join, ConnectionClosed)
+
+
+def test_send_unconnected_and_oversized_receive_have_one_message() -> None:
+    _same_failure(lambda ep: ep.send(b"x"), lambda ep: ep.send(b"x"), AddressError)
+
+    def sync_call() -> str:
+        with netkit.UdpEndpoint.bind() as ep:
+            ep.sendto(b"x" * 10, ep.address)
+            with pytest.raises(FrameTooLarge) as info:
+                ep.recvfrom(max_size=3, timeout=5)
+            return str(info.value).replace(str(ep.address.port), "PORT")
+
+    async def aio_call() -> str:
+        async with await UdpEndpoint.bind() as ep:
+            await ep.sendto(b"x" * 10, ep.address)
+            with pytest.raises(FrameTooLarge) as info:
+                await ep.recvfrom(max_size=3, timeout=5)
+            return str(info.value).replace(str(ep.address.port), "PORT")
+
+    # Each face has its own endpoint (and port): compare the messages without it.
+    message = sync_call()
+    assert message == run_on(asyncio.new_event_loop, aio_call())
+    assert (
+        message == "datagram of 10 bytes from 127.0.0.1:PORT exceeds max_size=3 (it was dropped)"
+    )
+
+
+def test_refusal_has_one_message() -> None:
+    port = 0
+
+    def sync_side() -> None:
+        with netkit.UdpEndpoint.connect("127.0.0.1", port) as conn:
+            conn.send(b"anyone?")
+            conn.recv(timeout=5)
+
+    async def aio_side() -> None:
+        async with await UdpEndpoint.connect("127.0.0.1", port) as conn:
+            await conn.send(b"anyone?")
+            await conn.recv(timeout=5)
+
+    with netkit.UdpEndpoint.bind() as gone:
+        port = gone.address.port  # closed when this block ends: nothing listens
+    error = assert_same_error(sync_side, aio_side, ConnectionRefused)
+    assert f"127.0.0.1:{port} refused a datagram" in str(error)
+
+
+def test_datagram_is_one_class() -> None:
+    assert Datagram is netkit.Datagram is netkit.udp.Datagram
+    assert Datagram.__module__ == "netkit.udp"

@@ -1,30 +1,27 @@
 """asyncio :class:`UdpEndpoint`: the sync endpoint's rules, awaited instead of blocked.
 
-An aio endpoint owns a sync :class:`netkit.udp.UdpEndpoint` whose socket is kept in
-non-blocking mode: validation, size limits, target coercion, sender caching, multicast
-and error translation are the sync module's, so both worlds behave the same. Only the
-waiting differs: when the socket is not ready the coroutine waits on the event loop
+Sizes, truncation, targets, senders and errors are :mod:`netkit._core.datagram`'s and
+socket set-up and multicast requests :mod:`netkit._sockets.datagram`'s, exactly as for
+:class:`netkit.UdpEndpoint`. Only the waiting differs: the socket stays non-blocking
+and, when it is not ready, the coroutine waits on the event loop
 (``loop.add_reader``/``add_writer``), which works on the default loop and on uvloop.
-Receives use ``MSG_TRUNC`` (Linux) so a datagram over ``max_size`` raises
-``FrameTooLarge`` with its real size and is never silently cut.
+Resolving a name (to bind, connect or send to) runs in the loop's executor.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import functools
 import socket as _socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from netkit import udp as _sync
+from netkit._core import datagram as core
 from netkit._core.checks import buffer_size, check_timeout
-from netkit.addr import Endpoint, is_ip
-from netkit.aio.connection import deadline_of
-from netkit.errors import AddressError, ConnectionClosed, NetkitTimeout
+from netkit._core.datagram import DEFAULT_MAX_SIZE, RECV_EXTRA, RECV_FLAGS, Datagram, Target
+from netkit._sockets import datagram as setup
+from netkit.addr import Endpoint
 from netkit.options import SocketOptions
-from netkit.udp import DEFAULT_MAX_SIZE, Datagram, Target
 
 __all__ = ["Datagram", "UdpEndpoint"]
 
@@ -46,18 +43,37 @@ class UdpEndpoint:
 
     Build one with ``await UdpEndpoint.bind(...)`` or ``await UdpEndpoint.connect(...)``
     (same arguments as the sync class), or wrap a ``SOCK_DGRAM`` socket with
-    ``UdpEndpoint(sock)``. One coroutine may receive while others send. Cancelling a
-    receive loses no datagram (none is read until the socket is readable).
+    ``UdpEndpoint(sock)`` (the endpoint takes ownership and makes it non-blocking).
+    One coroutine may receive while others send. Cancelling a receive loses no
+    datagram (none is read until the socket is readable).
     """
 
-    __slots__ = ("_endpoint", "_fd", "_loop", "_readers", "_writers")
+    __slots__ = (
+        "_addr_cache",
+        "_closed",
+        "_default_timeout",
+        "_family",
+        "_fd",
+        "_loop",
+        "_max_payload",
+        "_peer",
+        "_readers",
+        "_senders",
+        "_sock",
+        "_writers",
+    )
 
-    def __init__(self, sock: _socket.socket | _sync.UdpEndpoint) -> None:
-        endpoint = sock if isinstance(sock, _sync.UdpEndpoint) else _sync.UdpEndpoint(sock)
-        endpoint.socket.setblocking(False)
-        endpoint._blocking = False  # tell the sync object its socket is non-blocking
-        self._endpoint = endpoint
-        self._fd = endpoint.socket.fileno()
+    def __init__(self, sock: _socket.socket) -> None:
+        default_timeout, peer = setup.adopt(sock, blocking=False)
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._family = int(sock.family)
+        self._closed = False
+        self._default_timeout = default_timeout
+        self._peer = peer
+        self._max_payload = core.socket_limit(self._family, peer)
+        self._senders: dict[Any, Endpoint] = {}
+        self._addr_cache: dict[Any, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._readers: list[asyncio.Future[bool]] = []
         self._writers: list[asyncio.Future[bool]] = []
@@ -66,9 +82,18 @@ class UdpEndpoint:
     async def bind(
         cls, host: str = "127.0.0.1", port: int = 0, *, options: SocketOptions | None = None
     ) -> UdpEndpoint:
-        """Bind a new endpoint (see :meth:`netkit.udp.UdpEndpoint.bind`)."""
-        make = functools.partial(_sync.UdpEndpoint.bind, host, port, options=options)
-        return cls(await _off_loop(host, make))
+        """Bind a new endpoint to *host*:*port* (port 0: an ephemeral one).
+
+        Same arguments and rules as :meth:`netkit.UdpEndpoint.bind`; a hostname is
+        resolved in the loop's executor.
+
+        Raises:
+            AddressError, TypeError: a bad host or port.
+            LookupFailed: the name does not resolve.
+            OSError: the address cannot be bound (in use, not local...).
+        """
+        opened = functools.partial(setup.open_bound, host, port, options)
+        return cls._adopt(*await _off_loop(host, opened))
 
     @classmethod
     async def connect(
@@ -79,50 +104,77 @@ class UdpEndpoint:
         options: SocketOptions | None = None,
         source: Target | None = None,
     ) -> UdpEndpoint:
-        """A new endpoint connected to *host*:*port* (see the sync ``connect``)."""
-        make = functools.partial(
-            _sync.UdpEndpoint.connect, host, port, options=options, source=source
-        )
-        return cls(await _off_loop(host, make))
+        """A new endpoint connected to *host*:*port*: use :meth:`send` and :meth:`recv`.
+
+        Same arguments and rules as :meth:`netkit.UdpEndpoint.connect`; a hostname is
+        resolved in the loop's executor.
+
+        Raises:
+            AddressError, TypeError: a bad host, port or source.
+            LookupFailed: the name does not resolve.
+            ConnectFailed: no address of *host* could be connected to.
+        """
+        opened = functools.partial(setup.open_connected, host, port, options, source)
+        return cls._adopt(*await _off_loop(host, opened))
+
+    @classmethod
+    def _adopt(cls, sock: _socket.socket, default_timeout: float | None) -> UdpEndpoint:
+        try:
+            result = cls(sock)
+        except BaseException:
+            sock.close()
+            raise
+        result._default_timeout = default_timeout
+        return result
 
     # -- properties --------------------------------------------------------------------
 
     @property
-    def sync(self) -> _sync.UdpEndpoint:
-        """The sync endpoint behind this one (multicast options, ``send_many``...)."""
-        return self._endpoint
-
-    @property
     def socket(self) -> _socket.socket:
         """The underlying (non-blocking) socket."""
-        return self._endpoint.socket
+        return self._sock
 
     @property
     def family(self) -> _socket.AddressFamily:
         """``AF_INET`` or ``AF_INET6``."""
-        return self._endpoint.family
+        return _socket.AddressFamily(self._family)
 
     @property
     def address(self) -> Endpoint:
         """The local address (the real port when 0 was asked)."""
-        return self._endpoint.address
+        try:
+            return setup.local_address(self._sock)
+        except OSError as exc:
+            raise self._error(exc) from exc
 
     @property
     def remote_address(self) -> Endpoint | None:
         """The peer of a connected endpoint, ``None`` for an unconnected one."""
-        return self._endpoint.remote_address
+        return self._peer
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
-        return self._endpoint.closed
+        return self._closed
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed)."""
+        return self._sock.fileno()
 
     def __repr__(self) -> str:
-        return "<aio." + repr(self._endpoint)[1:]
+        if self._closed:
+            return "<aio.UdpEndpoint closed>"
+        try:
+            local = str(self.address)
+        except OSError:
+            local = "?"
+        peer = "" if self._peer is None else f" peer={self._peer}"
+        return f"<aio.UdpEndpoint {local}{peer}>"
 
     # -- waiting -----------------------------------------------------------------------
 
-    async def _wait(self, reading: bool, deadline: float | None, what: str) -> None:
+    async def _wait(self, reading: bool, deadline: float | None) -> bool:
+        """Wait until the socket is ready (True) or *deadline* passes (False)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         waiters = self._readers if reading else self._writers
@@ -140,65 +192,22 @@ class UdpEndpoint:
                 timer.cancel()
             if waiter in waiters:
                 waiters.remove(waiter)
-            if not waiters and not self._endpoint.closed:
+            if not waiters and not self._closed:
                 (loop.remove_reader if reading else loop.remove_writer)(self._fd)
-        if self._endpoint.closed:
-            raise ConnectionClosed("UdpEndpoint is closed")
-        if not ready:
-            raise NetkitTimeout(f"no datagram {what} in time")
+        if self._closed:
+            raise core.closed()
+        return ready
 
     @staticmethod
     def _wake(waiters: list[asyncio.Future[bool]]) -> None:
         for waiter in waiters:
             _ready(waiter)
 
-    # -- sending -----------------------------------------------------------------------
-
-    async def _sockaddr(self, target: object) -> Any:
-        # The sync endpoint validates (and caches) *target* as given, so errors quote
-        # what the caller passed, exactly as the sync sendto does.
-        if _sync._as_endpoint(target).family is None:  # a hostname: resolve off the loop
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, self._endpoint._sockaddr, target)
-        return self._endpoint._sockaddr(target)
-
-    async def sendto(
-        self,
-        data: bytes | bytearray | memoryview,
-        endpoint: Target,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        """Send one datagram to *endpoint*; ``FrameTooLarge`` before sending if too big."""
-        self._check_open()
-        size = buffer_size(data)
-        addr = await self._sockaddr(endpoint)
-        limit = _sync._payload_limit(int(self._endpoint.family), addr[0])
-        if size > limit:
-            raise _sync._too_large_to_send(size, limit, endpoint)
-        await self._send(data, addr, timeout)
-
-    async def send(
-        self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
-    ) -> None:
-        """Send one datagram to the connected peer."""
-        self._check_open()
-        size = buffer_size(data)
-        limit = self._endpoint._max_payload
-        if size > limit:
-            raise _sync._too_large_to_send(size, limit, self.remote_address or "the peer")
-        await self._send(data, None, timeout)
-
-    async def _send(self, data: Any, addr: Any, timeout: float | None) -> None:
-        sock = self._endpoint.socket
-        if addr is None:
-            await self._retry(functools.partial(sock.send, data), False, timeout)
-        else:
-            await self._retry(functools.partial(sock.sendto, data, addr), False, timeout)
-
-    async def _retry(self, call: Callable[[], _T], reading: bool, timeout: float | None) -> _T:
+    async def _retry(self, call: Callable[[], _T], reading: bool, timeout: object) -> _T:
         """Run the non-blocking *call* until the socket is ready for it (or the deadline)."""
-        timeout = check_timeout("timeout", timeout)  # even when no wait is needed
+        seconds = check_timeout("timeout", timeout)  # even when no wait is needed
+        if seconds is None and reading:  # sends have no default deadline (as in sync)
+            seconds = self._default_timeout
         deadline: float | None = None
         first = True
         while True:
@@ -208,16 +217,72 @@ class UdpEndpoint:
                 pass
             except OSError as exc:
                 raise self._error(exc) from exc
+            loop = asyncio.get_running_loop()
             if first:  # the clock is read only when the call has to wait
-                deadline = deadline_of(asyncio.get_running_loop(), timeout)
+                deadline = None if seconds is None else loop.time() + seconds
                 first = False
-            await self._wait(reading, deadline, "received" if reading else "sent")
+            if not await self._wait(reading, deadline):
+                raise core.timed_out(seconds, sending=not reading)
 
     def _error(self, exc: OSError) -> BaseException:
-        error = self._endpoint._error(exc)
-        if error is exc and exc.errno == errno.EDESTADDRREQ:
-            return AddressError("send() needs a connected endpoint; use sendto()")
-        return error
+        return core.datagram_error(exc, is_closed=self._closed, peer=self._peer)
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def sendto(
+        self,
+        data: bytes | bytearray | memoryview,
+        endpoint: Target,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Send one datagram to *endpoint* (an Endpoint, ``(host, port)`` or text).
+
+        Raises:
+            FrameTooLarge: *data* is over the destination family's limit (nothing sent).
+            AddressError, TypeError: a bad target or payload.
+            LookupFailed: a target name does not resolve.
+            NetkitTimeout: the send buffer stayed full for *timeout* seconds.
+            ConnectionClosed: the endpoint is closed.
+        """
+        self._check_open()
+        size = buffer_size(data)
+        try:
+            addr = self._addr_cache.get(endpoint)
+        except TypeError:  # unhashable: certainly not a valid target
+            addr = None
+        if addr is None:
+            addr = await self._sockaddr(endpoint)
+        limit = core.payload_limit(self._family, addr[0])
+        if size > limit:
+            raise core.too_large_to_send(size, limit, endpoint)
+        await self._retry(functools.partial(self._sock.sendto, data, addr), False, timeout)
+
+    async def _sockaddr(self, target: object) -> Any:
+        # Validate (and cache) *target* as given, so errors quote what the caller passed,
+        # exactly as the sync sendto does; only a name waits, and in a thread.
+        if core.as_endpoint(target).family is None:
+            loop = asyncio.get_running_loop()
+            call = functools.partial(setup.target_sockaddr, target, self._family, self._addr_cache)
+            return await loop.run_in_executor(None, call)
+        return setup.target_sockaddr(target, self._family, self._addr_cache)
+
+    async def send(
+        self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
+    ) -> None:
+        """Send one datagram to the connected peer.
+
+        Raises:
+            FrameTooLarge: *data* is over the peer's limit (nothing sent).
+            AddressError: the endpoint is not connected.
+            ConnectionRefused: the peer refused an earlier datagram.
+            NetkitTimeout: the send buffer stayed full for *timeout* seconds.
+        """
+        self._check_open()
+        size = buffer_size(data)
+        if size > self._max_payload:
+            raise core.too_large_to_send(size, self._max_payload, self._peer or "the peer")
+        await self._retry(functools.partial(self._sock.send, data), False, timeout)
 
     # -- receiving ---------------------------------------------------------------------
 
@@ -226,93 +291,103 @@ class UdpEndpoint:
     ) -> Datagram:
         """Receive one datagram and its sender.
 
-        ``FrameTooLarge`` (real size) if it is longer than *max_size*: that datagram is
-        dropped and the next call gets the next one. ``NetkitTimeout`` after *timeout*.
+        Raises:
+            FrameTooLarge: the datagram is longer than *max_size* (its real size is
+                reported; it is dropped and the next call gets the next one).
+            NetkitTimeout: nothing arrived within *timeout* seconds.
+            ConnectionRefused: the peer of a connected endpoint refused a datagram.
+            ConnectionClosed: the endpoint is (or gets) closed.
         """
-        data, addr = await self._recv(True, max_size, timeout)
-        endpoint = self._endpoint
-        sender = endpoint._senders.get(addr)
+        self._check_open()
+        size = core.check_max_size(max_size)
+        call = functools.partial(self._sock.recvfrom, size + RECV_EXTRA, RECV_FLAGS)
+        data, addr = await self._retry(call, True, timeout)
+        senders = self._senders
+        sender = senders.get(addr)
         if sender is None:
-            sender = endpoint._new_sender(addr)
-        return Datagram(data, sender)
+            sender = core.sender(senders, addr)
+        if len(data) > size:
+            raise core.truncated(len(data), size, sender)
+        return core.new_datagram((data, sender))
 
     async def recv(
         self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None
     ) -> bytes:
-        """Receive one datagram's payload (meant for a connected endpoint)."""
-        data: bytes = (await self._recv(False, max_size, timeout))[0]
+        """Receive one datagram's payload (meant for a connected endpoint).
+
+        Same limits, deadline and errors as :meth:`recvfrom`.
+        """
+        self._check_open()
+        size = core.check_max_size(max_size)
+        call = functools.partial(self._sock.recv, size + RECV_EXTRA, RECV_FLAGS)
+        data: bytes = await self._retry(call, True, timeout)
+        if len(data) > size:
+            raise core.truncated(len(data), size, self._peer)
         return data
 
-    async def _recv(self, with_address: bool, max_size: int, timeout: float | None) -> Any:
-        self._check_open()
-        max_size = _sync._check_max_size(max_size)
-        if timeout is None:
-            timeout = self._endpoint._default_timeout
-        sock = self._endpoint.socket
-        bufsize = max_size + _sync._EXTRA
-        if with_address:
-            data, addr = await self._retry(
-                functools.partial(sock.recvfrom, bufsize, _sync._TRUNC), True, timeout
-            )
-        else:
-            data = await self._retry(
-                functools.partial(sock.recv, bufsize, _sync._TRUNC), True, timeout
-            )
-            addr = None
-        if len(data) > max_size:
-            sender = self.remote_address if addr is None else _sync._endpoint_from_kernel(addr)
-            raise self._endpoint._too_large(len(data), max_size, sender)
-        return data, addr
-
-    # -- multicast (no waiting: delegated to the sync endpoint) -------------------------
+    # -- multicast (no waiting) --------------------------------------------------------
 
     def join_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Join multicast *group* (see :meth:`netkit.udp.UdpEndpoint.join_multicast`)."""
-        self._endpoint.join_multicast(group, interface)
+        """Join multicast *group* (see :meth:`netkit.UdpEndpoint.join_multicast`)."""
+        self._option(setup.membership, group, interface, join=True)
 
     def leave_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Leave a group joined with :meth:`join_multicast`."""
-        self._endpoint.leave_multicast(group, interface)
+        """Leave a group joined with :meth:`join_multicast` (same arguments)."""
+        self._option(setup.membership, group, interface, join=False)
 
     def set_multicast_interface(self, interface: str | int | None) -> None:
-        """Send multicast through *interface* (see the sync method)."""
-        self._endpoint.set_multicast_interface(interface)
+        """Send multicast through *interface* (name, index, or IPv4 local address;
+        ``None``: the kernel's choice by route)."""
+        self._option(setup.set_multicast_interface, interface)
 
     @property
     def multicast_ttl(self) -> int:
-        """Hop limit of sent multicast, 0..255."""
-        return self._endpoint.multicast_ttl
+        """Hop limit of sent multicast, 0..255 (system default 1)."""
+        ttl: int = self._option(setup.get_multicast_ttl)
+        return ttl
 
     @multicast_ttl.setter
     def multicast_ttl(self, ttl: int) -> None:
-        self._endpoint.multicast_ttl = ttl
+        self._option(setup.set_multicast_ttl, ttl)
 
     @property
     def multicast_loop(self) -> bool:
         """Whether multicast this endpoint sends is also delivered to this host."""
-        return self._endpoint.multicast_loop
+        loop: bool = self._option(setup.get_multicast_loop)
+        return loop
 
     @multicast_loop.setter
     def multicast_loop(self, loop: bool) -> None:
-        self._endpoint.multicast_loop = loop
+        self._option(setup.set_multicast_loop, loop)
+
+    def _option(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a :mod:`netkit._sockets.datagram` call on this socket, errors translated."""
+        try:
+            return call(self._sock, self._family, *args, **kwargs)
+        except OSError as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     # -- closing -----------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._endpoint.closed:
-            raise ConnectionClosed("UdpEndpoint is closed")
+        if self._closed:
+            raise core.closed()
 
     def close(self) -> None:
         """Close the endpoint; idempotent. Pending receives raise ``ConnectionClosed``."""
-        if self._endpoint.closed:
+        if self._closed:
             return
+        self._closed = True
         loop = self._loop
         if loop is not None and not loop.is_closed():
             if self._readers:
                 loop.remove_reader(self._fd)
             if self._writers:
                 loop.remove_writer(self._fd)
-        self._endpoint.close()
+        self._sock.close()
         for waiter in self._readers + self._writers:
             _ready(waiter)
 
@@ -333,11 +408,11 @@ class UdpEndpoint:
         self.close()
 
 
-async def _off_loop(host: object, make: Callable[[], _sync.UdpEndpoint]) -> _sync.UdpEndpoint:
-    """Run *make* here for an IP literal, in a thread if it may resolve a hostname."""
-    if isinstance(host, str) and not is_ip(host, allow_zone=True):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, make)
-    if not isinstance(host, str):
-        raise TypeError(f"host must be a str, not {type(host).__name__}")
-    return make()
+_Opened = tuple[_socket.socket, float | None]
+
+
+async def _off_loop(host: object, opened: Callable[[], _Opened]) -> _Opened:
+    """Run *opened* here for an IP literal, in the executor if it may resolve a name."""
+    if core.is_hostname(host):
+        return await asyncio.get_running_loop().run_in_executor(None, opened)
+    return opened()
