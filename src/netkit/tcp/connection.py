@@ -2,93 +2,56 @@
 
 :class:`TcpConnection` owns one socket and one :class:`~netkit.framing.ReceiveBuffer`.
 Every read method is "ask the buffer for a complete result; if there is none, receive
-more and ask again", so the parsing lives in :mod:`netkit.framing` only and mixing
-``recv_until``, ``recv_exactly`` and ``recv_frame`` on one stream is always correct.
+more and ask again", with the request, its limits and its errors from
+:mod:`netkit._core.stream`, so mixing ``recv_until``, ``recv_exactly`` and
+``recv_frame`` on one stream is always correct and the asyncio face raises the same
+errors. The waiting itself (deadlines, poll or socket timeouts) is
+:class:`netkit.tcp._socketstream.SocketStream`.
 
-Deadlines. ``timeout=`` is a deadline for the whole call, measured with
-:func:`time.monotonic`, never a per-system-call timeout: a peer that drips one byte at a
-time cannot stretch it. Two engines implement the wait:
-
-* plain sockets (on systems with ``poll`` and ``MSG_DONTWAIT``) stay in blocking mode
-  for their whole life; a call with a deadline polls the descriptor for the time left
-  and then reads or writes with ``MSG_DONTWAIT``. The socket's own timeout is never
-  touched, so one thread may read with a deadline while another writes.
-* TLS sockets buffer decrypted bytes inside OpenSSL, so polling the descriptor would
-  be wrong; a call with a deadline sets ``settimeout(time left)`` before each system
-  call instead (and the next call without a deadline puts the socket back into
-  blocking mode).
-
-A call without a deadline (and no ``idle_timeout``) is a plain blocking socket call
-with no extra system call; ``recv()`` with an empty buffer is one ``sock.recv``.
-
-Errors. ``NetkitTimeout`` leaves every byte already received in the buffer, so the
-same call can be retried. A connection reset, broken pipe, ``ssl.SSLEOFError`` or a
-keepalive timeout is raised as :class:`~netkit.ConnectionClosed`
-(with ``errno`` set and the socket's error as ``__cause__``), so ``except
-ConnectionClosed`` sees every way a peer can go away; it is still a
-``ConnectionError``/``OSError`` for code written against plain sockets.
+``timeout=`` is a deadline for the whole call, measured with :func:`time.monotonic`,
+never a per-system-call timeout: a peer that drips one byte at a time cannot stretch
+it. ``NetkitTimeout`` leaves every byte already received in the buffer, so the same
+call can be retried. A reset, broken pipe, TLS EOF or keepalive timeout is raised as
+:class:`~netkit.ConnectionClosed` (``errno`` set, the socket's error as
+``__cause__``); an operation after :meth:`TcpConnection.close` raises
+``ConnectionClosed("connection is closed")``.
 """
 
 from __future__ import annotations
 
-import errno
-import math
-import select
 import socket
-import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
-from time import monotonic
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
 from netkit._core import stream
-from netkit._core.checks import buffer_size, check_size, check_timeout
-from netkit._core.deadline import deadline as _deadline_at
-from netkit._core.deadline import idle_error
-from netkit._core.oserrors import closed, stream_error, timed_out
-from netkit._core.sockaddr import endpoint
-from netkit.addr import Endpoint
-from netkit.errors import ConnectionClosed, NetkitTimeout
+from netkit._core.checks import buffer_size, check_size
+from netkit._core.oserrors import closed
+from netkit.errors import ConnectionClosed
 from netkit.framing import (
     DEFAULT_MAX_FRAME,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_READ,
-    ReceiveBuffer,
     encode_frame,
 )
+from netkit.tcp._socketstream import CHUNK as _CHUNK
+from netkit.tcp._socketstream import SocketStream
 
 __all__ = ["TcpConnection"]
 
-_T = TypeVar("_T")
 _Self = TypeVar("_Self", bound="TcpConnection")
 
-#: Bytes asked of the kernel per receive when filling the buffer.
-_CHUNK = 65536
 # An exact read (or frame) that still needs more than this is received piece by piece
 # and joined, instead of growing the receive buffer (fewer copies).
 _DIRECT_MIN = 65536
-# The most one receive asks for in those direct reads (the kernel fills what it has).
-_BIG_READ = 1 << 20
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
 _COALESCE_MAX = 65536
 _FRAME_PREFIX = stream.FRAME_PREFIX
 
-_MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
-_HAVE_POLL = hasattr(select, "poll")
-_POLLIN: int = getattr(select, "POLLIN", 1)
-_POLLOUT: int = getattr(select, "POLLOUT", 4)
-_MAX_POLL_MS = 2**31 - 1  # poll() takes a C int
 
-
-def _error(exc: BaseException, write: bool = False) -> BaseException:
-    """What to raise for *exc* from a socket call: the core's table, or *exc* itself."""
-    mapped = stream_error(exc, write=write)
-    return exc if mapped is None else mapped
-
-
-class TcpConnection:
+class TcpConnection(SocketStream):
     """A connected stream socket (plain or :class:`ssl.SSLSocket`) with buffered reads.
 
     Takes ownership of *sock*: closing the connection closes the socket. Every
@@ -112,295 +75,7 @@ class TcpConnection:
         ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_buffer",
-        "_closed",
-        "_default_timeout",
-        "_idle_timeout",
-        "_local",
-        "_pending",
-        "_poll_mode",
-        "_read_fast",
-        "_remote",
-        "_sock",
-        "_timeout_set",
-        "_tls",
-        "_write_fast",
-    )
-
-    def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
-        if not isinstance(sock, socket.socket):
-            raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
-        if sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"TcpConnection needs a stream socket, not {sock.type!r}")
-        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
-        current = sock.gettimeout()
-        # A socket timeout set before wrapping becomes the default deadline per call;
-        # the socket itself goes to blocking mode, which the fast paths rely on.
-        self._default_timeout = current if current else None
-        if current is not None:
-            sock.settimeout(None)
-        self._sock = sock
-        self._tls = isinstance(sock, ssl.SSLSocket)
-        self._poll_mode = bool(_MSG_DONTWAIT) and _HAVE_POLL and not self._tls
-        self._buffer = ReceiveBuffer()
-        # The buffer's bytearray itself (ReceiveBuffer only ever changes it in place):
-        # `not self._pending` is a C-level emptiness test for the fast paths, where
-        # `not self._buffer` would be a Python-level __bool__ call.
-        self._pending: bytearray = self._buffer._buf
-        self._closed = False
-        self._timeout_set = False
-        self._local: Endpoint | None = None
-        self._remote: Endpoint | None = None
-        self._read_fast = False
-        self._write_fast = False
-        self._update_fast_flags()
-
-    def _update_fast_flags(self) -> None:
-        # "Fast" = a call without timeout= can go straight to the blocking socket call.
-        blocking = not self._timeout_set and self._default_timeout is None
-        self._write_fast = blocking
-        self._read_fast = blocking and self._idle_timeout is None
-
-    # -- properties ---------------------------------------------------------------------
-
-    @property
-    def socket(self) -> socket.socket:
-        """The underlying socket (an escape hatch: reading from it bypasses the buffer)."""
-        return self._sock
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._closed
-
-    @property
-    def is_tls(self) -> bool:
-        """True if the socket is an :class:`ssl.SSLSocket`."""
-        return self._tls
-
-    @property
-    def timeout(self) -> float | None:
-        """The default deadline, in seconds, of each blocking call made with ``timeout=None``.
-
-        ``None`` means no limit. Setting it checks the value as ``timeout=`` does
-        (TypeError, ValueError) and never touches the socket's own mode.
-        """
-        return self._default_timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self._default_timeout = check_timeout("timeout", value)
-        self._update_fast_flags()
-
-    @property
-    def idle_timeout(self) -> float | None:
-        """Seconds a read may wait with nothing received, or None."""
-        return self._idle_timeout
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received from the socket and not yet returned by a read method."""
-        return len(self._buffer)
-
-    @property
-    def local_address(self) -> Endpoint:
-        """This end's address (still available after :meth:`close`)."""
-        if self._local is None:
-            self._local = endpoint(self._sock.getsockname())
-        return self._local
-
-    @property
-    def remote_address(self) -> Endpoint:
-        """The peer's address (still available after :meth:`close`)."""
-        if self._remote is None:
-            self._remote = endpoint(self._sock.getpeername())
-        return self._remote
-
-    def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
-        return self._sock.fileno()
-
-    def __repr__(self) -> str:
-        kind = "TLS " if self._tls else ""
-        if self._closed:
-            return f"<{type(self).__name__} {kind}closed>"
-        try:
-            where = f"{self.local_address} -> {self.remote_address}"
-        except (OSError, TypeError, ValueError):
-            where = f"fd={self._sock.fileno()}"
-        return f"<{type(self).__name__} {kind}{where}>"
-
-    # -- the waiting engine -------------------------------------------------------------
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        if timeout is None and self._default_timeout is None:
-            return None
-        return _deadline_at(monotonic(), timeout, self._default_timeout)
-
-    def _restore_blocking(self) -> None:
-        self._sock.settimeout(None)
-        self._timeout_set = False
-        self._update_fast_flags()
-
-    def _fail(self, exc: BaseException, write: bool = False) -> BaseException:
-        """The error to raise for *exc* from a socket call (``closed()`` after close)."""
-        if self._closed:
-            return closed()
-        return _error(exc, write)
-
-    def _call(self, call: Callable[[int], _T], deadline: float | None, write: bool) -> _T:
-        """Run ``call(flags)`` once the socket is ready, by *deadline* (and idle timeout).
-
-        ``flags`` is ``MSG_DONTWAIT`` in poll mode and 0 otherwise. Raises NetkitTimeout
-        when the deadline (or, for reads, the idle timeout) passes first, and the core's
-        error for anything that means the connection is gone or closed.
-        """
-        idle = None if write else self._idle_timeout
-        try:
-            if deadline is None and idle is None:
-                if self._timeout_set:
-                    self._restore_blocking()
-                return call(0)
-            if idle is not None:
-                idle_deadline = monotonic() + idle
-                by_idle = deadline is None or idle_deadline < deadline
-                limit = idle_deadline if by_idle else deadline
-            else:
-                by_idle = False
-                limit = deadline
-            assert limit is not None
-            if self._poll_mode:
-                return self._poll_call(call, limit, by_idle, write)
-            # TLS (or no poll/MSG_DONTWAIT): let the socket time out by itself; a
-            # deadline already passed still gets one non-blocking try.
-            self._sock.settimeout(max(limit - monotonic(), 0.0))
-            if not self._timeout_set:
-                self._timeout_set = True
-                self._update_fast_flags()
-            try:
-                return call(0)
-            except TimeoutError as exc:
-                if exc.errno is not None:
-                    raise
-                raise self._timeout_error(by_idle, write) from None
-            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                raise self._timeout_error(by_idle, write) from None
-        except NetkitTimeout:
-            raise  # a TimeoutError too, but ours: not a lost connection
-        except OSError as exc:
-            raise self._fail(exc, write) from exc
-
-    def _poll_call(
-        self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool
-    ) -> _T:
-        if write:
-            # A send almost always finds room in the socket buffer: try it before
-            # paying for a poll (CPython's own timeout sockets poll first).
-            try:
-                return call(_MSG_DONTWAIT)
-            except BlockingIOError:
-                pass
-        fd = self._sock.fileno()
-        if fd < 0:  # closed: never poll a descriptor number that may have been reused
-            raise OSError(errno.EBADF, "connection is closed")
-        events = _POLLOUT if write else _POLLIN
-        while True:
-            wait = limit - monotonic()
-            if wait > 0:
-                poller = select.poll()
-                poller.register(fd, events)
-                if not poller.poll(min(math.ceil(wait * 1000), _MAX_POLL_MS)):
-                    continue  # nothing yet: re-check the time (a last try once it is up)
-            try:
-                return call(_MSG_DONTWAIT)
-            except BlockingIOError:
-                if wait <= 0:
-                    raise self._timeout_error(by_idle, write) from None
-
-    def _timeout_error(self, by_idle: bool, write: bool) -> NetkitTimeout:
-        if by_idle:
-            assert self._idle_timeout is not None
-            return idle_error(self._idle_timeout)
-        return timed_out(write)
-
-    def _recv_chunk(self, size: int, deadline: float | None) -> bytes:
-        sock = self._sock
-        data = self._call(lambda flags: sock.recv(size, flags), deadline, False)
-        if not data and self._closed:
-            raise closed()  # woken by close() from another thread, not by the peer
-        return data
-
-    def _fill(self, request: stream.Read, deadline: float | None) -> bytes:
-        """Receive until *request* completes; the end of the stream is its ``at_eof``."""
-        buffer = self._buffer
-        try:
-            while True:
-                data = self._recv_chunk(_CHUNK, deadline)
-                if not data:
-                    return request.at_eof(buffer)
-                buffer.feed(data)
-                result = request.attempt(buffer)
-                if result is not None:
-                    return result
-        except ConnectionClosed as exc:
-            if not exc.partial and buffer:
-                exc.partial = buffer.take_all()
-            raise
-
-    def _read_delimited(self, request: stream.Read, deadline: float | None) -> bytes:
-        """A delimited read (``recv_until``/``readline``): one receive often holds it whole."""
-        assert isinstance(request, stream.Until)
-        buffer = self._buffer
-        result = request.attempt(buffer)
-        if result is not None:
-            return result
-        if not buffer:
-            # One receive that holds exactly one whole message (the usual request and
-            # response) is handed back as it came, without a trip through the buffer.
-            data = self._recv_chunk(_CHUNK, deadline)
-            if not data:
-                return request.at_eof(buffer)
-            delimiter = request.delimiter
-            end = data.find(delimiter)
-            if end + len(delimiter) == len(data) and 0 <= end <= request.max_bytes:
-                return data if request.keep else data[:end]
-            buffer.feed(data)
-            result = request.attempt(buffer)
-            if result is not None:
-                return result
-        return self._fill(request, deadline)
-
-    def _read_direct(self, n: int, request: stream.Read, deadline: float | None) -> list[bytes]:
-        """Read the next *n* bytes of the stream as a list of pieces (buffered ones first).
-
-        Each receive asks for what is still missing (up to :data:`_BIG_READ`), so the
-        kernel copies straight into the bytes object returned: a large message costs
-        one copy, or two when it arrives in several pieces (the join), never the
-        zero-fill, receive and copy of a ``bytearray`` plus ``recv_into``.
-        On a timeout (or any other interruption) the pieces go back into the receive
-        buffer, which this method emptied first, so nothing is lost; at EOF *request*
-        decides the error (its message and ``.partial``).
-        """
-        buffer = self._buffer
-        parts: list[bytes] = [buffer.take_all()] if buffer else []
-        got = len(parts[0]) if parts else 0
-        try:
-            while got < n:
-                data = self._recv_chunk(min(n - got, _BIG_READ), deadline)
-                if not data:
-                    buffer.feed(b"".join(parts))
-                    parts = []
-                    request.at_eof(buffer)
-                    raise AssertionError("at_eof of a sized read always raises")
-                parts.append(data)
-                got += len(data)
-        except BaseException:
-            if parts:
-                buffer.feed(b"".join(parts))
-            raise
-        return parts
+    __slots__ = ()
 
     # -- reading ------------------------------------------------------------------------
 
