@@ -1,0 +1,283 @@
+"""The waiting half of an asyncio stream connection: transport, protocol, deadlines.
+
+:class:`AioStream` holds what every asyncio stream connection has (the transport, the
+:class:`~netkit.aio._protocol.StreamProtocol` and its receive buffer, the properties,
+closing) and the one place that waits: ``_wait`` for bytes, ``_drain`` for the
+transport's buffer, and ``_read``, the loop that runs a read request of
+:mod:`netkit._core.stream`. :class:`netkit.aio.TcpConnection` builds its API on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from typing import Any
+
+from netkit._core import stream
+from netkit._core.checks import check_timeout
+from netkit._core.deadline import deadline, idle_error
+from netkit._core.oserrors import closed, lost, timed_out
+from netkit._core.sockaddr import endpoint_or_none
+from netkit._core.stream import failed
+from netkit.addr import Endpoint
+from netkit.aio._protocol import READ_LOW_WATER, StreamProtocol, expire
+from netkit.errors import ConnectionClosed
+
+__all__ = ["AioStream"]
+
+
+class AioStream:
+    """An asyncio stream connection's state and waiting; see :class:`netkit.aio.TcpConnection`."""
+
+    __slots__ = (
+        "_closed",
+        "_default_timeout",
+        "_idle_expired",
+        "_idle_timeout",
+        "_local",
+        "_loop",
+        "_protocol",
+        "_remote",
+        "_transport",
+        "_untimed",
+    )
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: StreamProtocol,
+        *,
+        idle_timeout: float | None = None,
+        default_timeout: float | None = None,
+    ) -> None:
+        if not isinstance(protocol, StreamProtocol):
+            raise TypeError(f"use {type(self).__name__}.from_socket() or a client's connect()")
+        # Used by calls made with timeout=None (from SocketOptions.timeout, as in sync).
+        self._default_timeout = check_timeout("default_timeout", default_timeout)
+        self._transport = transport
+        self._protocol = protocol
+        self._loop = protocol.loop
+        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self._untimed = True
+        self._update_untimed()
+        self._closed = False
+        self._idle_expired = False
+        self._local = endpoint_or_none(transport.get_extra_info("sockname"))
+        self._remote = endpoint_or_none(transport.get_extra_info("peername"))
+
+    def _update_untimed(self) -> None:
+        # No default deadline and no idle limit: a read without timeout= needs no timer.
+        self._untimed = self._default_timeout is None and self._idle_timeout is None
+
+    @property
+    def local_address(self) -> Endpoint:
+        """Our end of the connection."""
+        if self._local is None:
+            raise ConnectionClosed("connection has no local address")
+        return self._local
+
+    @property
+    def remote_address(self) -> Endpoint:
+        """The peer's end of the connection."""
+        if self._remote is None:
+            raise ConnectionClosed("connection has no remote address")
+        return self._remote
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close`/:meth:`aclose` was called or the transport went away."""
+        return self._closed or self._protocol.closed.done()
+
+    @property
+    def socket(self) -> Any:
+        """The underlying socket as the event loop exposes it (escape hatch)."""
+        return self._transport.get_extra_info("socket")
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        """The asyncio transport (escape hatch)."""
+        return self._transport
+
+    @property
+    def timeout(self) -> float | None:
+        """The default deadline, in seconds, of each call made with ``timeout=None``.
+
+        ``None`` means no limit. Setting it checks the value as ``timeout=`` does.
+        """
+        return self._default_timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._default_timeout = check_timeout("timeout", value)
+        self._update_untimed()
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds a read may wait with no byte arriving (None: no limit)."""
+        return self._idle_timeout
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet returned by a read."""
+        return len(self._protocol.buffer)
+
+    @property
+    def is_tls(self) -> bool:
+        """True for a TLS connection."""
+        return self._transport.get_extra_info("sslcontext") is not None
+
+    @property
+    def idle_expired(self) -> bool:
+        """True once a read failed because of ``idle_timeout``."""
+        return self._idle_expired
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed)."""
+        sock = self._transport.get_extra_info("socket")
+        if sock is None or self.closed:
+            return -1
+        fd: int = sock.fileno()
+        return fd
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        if timeout is None and self._default_timeout is None:
+            return None
+        return deadline(self._loop.time(), timeout, self._default_timeout)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise closed()
+
+    async def _wait(self, want: int, deadline: float | None, direct: int = 0) -> bytes | None:
+        """Wait until *want* bytes are buffered, EOF, or the deadline/idle limit passes.
+
+        With *direct* (from recv), a chunk of up to that many bytes arriving while the
+        buffer is empty is returned as is instead of being buffered.
+        """
+        protocol = self._protocol
+        if protocol.read_waiter is not None:
+            raise RuntimeError("another coroutine is already reading from this connection")
+        loop = self._loop
+        when = deadline
+        idle = False
+        if self._idle_timeout is not None:
+            want = len(protocol.buffer) + 1  # any byte counts as activity
+            idle_at = loop.time() + self._idle_timeout
+            if when is None or idle_at < when:
+                when, idle = idle_at, True
+        if protocol.reading_paused:
+            protocol.resume()
+        waiter: asyncio.Future[bool | bytes] = loop.create_future()
+        protocol.read_waiter = waiter
+        protocol.want = want
+        protocol.direct = direct
+        timer = None if when is None else loop.call_at(when, expire, waiter)
+        try:
+            arrived = await waiter
+        except asyncio.CancelledError:
+            protocol.put_back(waiter)
+            raise
+        finally:
+            protocol.read_waiter = None
+            protocol.direct = 0
+            if timer is not None:
+                timer.cancel()
+        if arrived is False:
+            if idle:
+                self._idle_expired = True
+                assert self._idle_timeout is not None
+                raise idle_error(self._idle_timeout)
+            raise timed_out(False)
+        if self._closed:
+            raise closed()  # woken by our own close(), not by the peer
+        return arrived if type(arrived) is bytes else None
+
+    def _after_read(self) -> None:
+        protocol = self._protocol
+        if protocol.reading_paused and len(protocol.buffer) <= READ_LOW_WATER:
+            protocol.resume()
+
+    async def _read(self, request: stream.Read, timeout: float | None) -> bytes:
+        """Wait until *request* finds a whole message in the buffer, and return it.
+
+        The one read loop behind every framed read (the sync face runs the same
+        requests from :mod:`netkit._core.stream`); at the end of the stream the
+        request decides (``at_eof``), after a lost connection the core's ``failed``.
+        """
+        protocol = self._protocol
+        buffer = protocol.buffer
+        deadline = self._deadline(timeout)
+        while True:
+            data = request.attempt(buffer)
+            if data is not None:
+                self._after_read()
+                return data
+            if protocol.eof:
+                if protocol.error is not None:
+                    raise failed(protocol.error, buffer) from protocol.error
+                return request.at_eof(buffer)
+            await self._wait(request.want(buffer), deadline)
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        protocol = self._protocol
+        if protocol.closed.done() or self._transport.is_closing():
+            error = protocol.error or BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+            raise lost(error) from protocol.error
+
+    async def _drain(self, deadline: float | None) -> None:
+        protocol = self._protocol
+        loop = self._loop
+        while protocol.write_paused:
+            if protocol.closed.done():
+                self._check_writable()
+            waiter: asyncio.Future[bool] = loop.create_future()
+            protocol.drain_waiters.append(waiter)
+            timer = None if deadline is None else loop.call_at(deadline, expire, waiter)
+            try:
+                drained = await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if waiter in protocol.drain_waiters:
+                    protocol.drain_waiters.remove(waiter)
+            if not drained:
+                raise timed_out(True)
+        if protocol.closed.done() and protocol.error is not None:
+            self._check_writable()
+
+    def close(self) -> None:
+        """Start closing (queued data is still sent); idempotent. See :meth:`aclose`.
+
+        A read waiting in another task is woken and raises ``ConnectionClosed``.
+        """
+        self._closed = True
+        self._transport.close()
+        self._protocol.wake_reader()
+
+    def abort(self) -> None:
+        """Close at once, dropping queued data (the peer may see a reset)."""
+        self._closed = True
+        self._transport.abort()
+        self._protocol.wake_reader()
+
+    async def aclose(self, *, timeout: float | None = 5.0) -> None:
+        """Close, flushing queued data, and wait until the transport is gone.
+
+        If the queued data cannot be flushed within *timeout* seconds (the peer does not
+        read), or this coroutine is cancelled, the connection is aborted instead, so
+        ``aclose`` always leaves no transport behind. Idempotent.
+        """
+        self.close()
+        closed_fut = self._protocol.closed
+        if closed_fut.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(closed_fut), check_timeout("timeout", timeout))
+        except asyncio.TimeoutError:
+            self._transport.abort()
+            await asyncio.shield(closed_fut)
+        except BaseException:
+            self._transport.abort()
+            raise
