@@ -428,3 +428,52 @@ def test_handler_errors_are_logged_alike(
     assert [(r.levelno, r.getMessage(), r.exc_info is not None) for r in records] == [
         (level, text.format(peer=peer), traceback) for peer in peers
     ]
+
+
+# --------------------------------------------------------------- stop() stays bounded
+
+
+def test_sync_stop_cuts_a_reply_nobody_reads_at_the_deadline() -> None:
+    """A handler still sending to a peer that never reads is cut at the deadline."""
+    sending = threading.Event()
+
+    def handler(conn: netkit.tcp.TcpConnection) -> None:
+        sending.set()
+        conn.sendall(b"x" * (16 * 1024 * 1024))  # far more than the buffers hold
+
+    server = netkit.tcp.TcpServer(handler, options=SocketOptions(send_buffer=SMALL_BUFFER))
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.address.port), DEADLINE):
+        assert sending.wait(DEADLINE)
+        start = time.monotonic()
+        server.stop(timeout=0.2)
+        assert time.monotonic() - start < DEADLINE
+    assert server.active_connections == 0
+
+
+def test_aio_stop_cuts_a_flush_nobody_reads_at_the_deadline(run: Run) -> None:
+    """A returned handler's reply flushes only until stop()'s deadline: a peer that
+    never reads cannot hold stop() (nor leave a task) past it."""
+
+    async def main() -> None:
+        returned = asyncio.Event()
+
+        async def handler(conn: netkit.aio.TcpConnection) -> None:
+            # Queued in the transport, most of it: the peer reads nothing.
+            await conn.sendall(b"x" * (128 * 1024))
+            returned.set()
+
+        options = SocketOptions(send_buffer=SMALL_BUFFER)
+        async with netkit.aio.TcpServer(handler, options=options) as server:
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+                sock.connect(("127.0.0.1", server.address.port))
+                await asyncio.wait_for(returned.wait(), DEADLINE)
+                assert server.active_connections == 1  # flushing, not closed yet
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+                await server.stop(timeout=0.2)
+                assert loop.time() - start < DEADLINE
+            assert server.active_connections == 0
+
+    run(main())
