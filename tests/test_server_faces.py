@@ -224,6 +224,63 @@ def test_aio_handler_may_stop_its_own_server(run: Run) -> None:
     run(main())
 
 
+def test_sync_two_handlers_stopping_at_once_do_not_wait_for_each_other() -> None:
+    both_in = threading.Barrier(2, timeout=DEADLINE)
+
+    def handler(conn: netkit.tcp.TcpConnection) -> None:
+        conn.readline()
+        both_in.wait()
+        server.stop(timeout=DEADLINE)  # the second call sees a stop in progress
+        conn.sendall(b"stopped\n")
+
+    server = netkit.tcp.TcpServer(handler).start()
+    start = time.monotonic()
+    port = server.address.port
+    socks = [socket.create_connection(("127.0.0.1", port), DEADLINE) for _ in range(2)]
+    try:
+        for sock in socks:
+            sock.sendall(b"quit\n")
+        for sock in socks:
+            assert sock.makefile("rb").read() == b"stopped\n"
+    finally:
+        for sock in socks:
+            sock.close()
+    server.stop()
+    assert time.monotonic() - start < DEADLINE  # neither waited for the deadline
+
+
+def test_aio_two_handlers_stopping_at_once_do_not_wait_for_each_other(run: Run) -> None:
+    async def main() -> None:
+        arrived = 0
+        both_in = asyncio.Event()
+        server: netkit.aio.TcpServer
+
+        async def handler(conn: netkit.aio.TcpConnection) -> None:
+            nonlocal arrived
+            await conn.readline()
+            arrived += 1
+            if arrived == 2:
+                both_in.set()
+            await both_in.wait()
+            await server.stop(timeout=DEADLINE)  # the second call sees a stop in progress
+            await conn.sendall(b"stopped\n")
+
+        server = await netkit.aio.TcpServer(handler).start()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        port = server.address.port
+        clients = [await netkit.aio.TcpClient.connect("127.0.0.1", port) for _ in range(2)]
+        for client in clients:
+            await client.sendall(b"quit\n")
+        for client in clients:
+            assert await client.recv_all(max_bytes=100, timeout=DEADLINE) == b"stopped\n"
+            await client.aclose()
+        await server.stop()
+        assert loop.time() - start < DEADLINE  # neither waited for the deadline
+
+    run(main(), timeout=2 * DEADLINE)
+
+
 # --------------------------------------------------------------- active_connections
 
 
