@@ -11,8 +11,6 @@ what a Python handler can serve.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import errno
 import functools
 import logging
 import socket
@@ -20,18 +18,14 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit.addr import Endpoint, is_ip
-from netkit.aio.connection import TcpConnection, endpoint_of
-from netkit.errors import NetkitTimeout
+from netkit._core.server import check_server_args, connection_options, handler_error, peer_text
+from netkit._core.sockaddr import endpoint
+from netkit._sockets.listen import listen_address, listen_socket, needs_lookup
+from netkit.addr import Endpoint
+from netkit.aio.connection import TcpConnection
 from netkit.options import SocketOptions
-from netkit.tcp.server import (
-    _CONNECTION_FIELDS,
-    _check_server_args,
-    _listen_address,
-    _listen_socket,
-    _pick,
-)
 
 __all__ = ["Handler", "TcpServer"]
 
@@ -43,10 +37,10 @@ Handler = Callable[[TcpConnection], Awaitable[Any]]
 # After stop() has closed what was left, handlers get this long to notice before they
 # are cancelled (one blocked in recv wakes at once; one sleeping needs the cancel).
 _CANCEL_GRACE = 0.5
-# Back-off after accept fails for lack of resources (EMFILE, ENOBUFS): retrying at once
-# would spin the loop.
-_ACCEPT_BACKOFF = 0.1
-_RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# How long what a handler queued may take to flush after it returned, outside stop()
+# (a peer that never reads must not hold a task and its buffer forever). During stop()
+# the flush may take until stop()'s deadline instead.
+_FLUSH_TIMEOUT = 5.0
 
 
 class TcpServer:
@@ -72,11 +66,10 @@ class TcpServer:
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = 10.0,
     ) -> None:
-        if not callable(handler):
-            raise TypeError(f"handler must be an async callable, not {type(handler).__name__}")
-        _check_server_args(
-            host, port, backlog, max_connections, idle_timeout, options, tls, tls_handshake_timeout
-        )
+        check_server_args(
+            handler, host, port, backlog, max_connections, idle_timeout, options, tls,
+            tls_handshake_timeout,
+        )  # fmt: skip
         self._handler = handler
         self._host = host
         self._port = port
@@ -84,18 +77,15 @@ class TcpServer:
         self._max_connections = max_connections
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self._tls_handshake_timeout = float(tls_handshake_timeout)
-        # As in the sync server: listener options go on the listening socket, the rest
-        # on each accepted one, with TCP_NODELAY on unless asked otherwise (a server
-        # answers requests; Nagle's algorithm would hold small answers back).
         self._options = options or SocketOptions()
-        self._conn_options = _pick(self._options, _CONNECTION_FIELDS)
-        if self._conn_options.nodelay is None:
-            self._conn_options = dataclasses.replace(self._conn_options, nodelay=True)
+        self._conn_options = connection_options(self._options)
         self._tls = tls
         self._sock: socket.socket | None = None
         self._address: Endpoint | None = None
         self._accept_task: asyncio.Task[None] | None = None
+        # one task per accepted connection, from accept() until it is closed
         self._tasks: set[asyncio.Task[None]] = set()
+        self._active = 0  # connections accepted and not yet closed
         # handler task -> its connection, once the connection is up (TLS done)
         self._connections: dict[asyncio.Task[Any], TcpConnection] = {}
         self._slots: asyncio.Semaphore | None = None
@@ -113,8 +103,8 @@ class TcpServer:
 
     @property
     def active_connections(self) -> int:
-        """Connections currently open (handed to a handler and not yet closed)."""
-        return len(self._connections)
+        """Connections accepted and not yet closed (TLS handshakes included)."""
+        return self._active
 
     @property
     def serving(self) -> bool:
@@ -123,7 +113,7 @@ class TcpServer:
 
     def __repr__(self) -> str:
         where = self._address if self._address is not None else f"{self._host}:{self._port}"
-        return f"<aio.TcpServer {where} active={len(self._connections)}>"
+        return f"<aio.TcpServer {where} active={self._active}>"
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -131,24 +121,14 @@ class TcpServer:
         """Bind, listen and start accepting in the background; return the server."""
         if self._accept_task is not None or self._stopping:
             raise RuntimeError("server already started")
-        loop = asyncio.get_running_loop()
-        host = self._host
-        find = functools.partial(_listen_address, host, self._port)
-        # A literal needs no resolver; a name may block, so it goes to a thread.
-        if host in ("", "::") or is_ip(host, allow_zone=True):
-            family, sockaddr = find()
-        else:
-            family, sockaddr = await loop.run_in_executor(None, find)
-        sock = _listen_socket(family, sockaddr, self._backlog, self._options)
+        sock = await self._bind()
         sock.setblocking(False)
         self._sock = sock
-        name = endpoint_of(self._sock.getsockname())
-        assert name is not None
-        self._address = name
+        self._address = endpoint(sock.getsockname())
         if self._max_connections is not None:
             self._slots = asyncio.Semaphore(self._max_connections)
         self._stopped = asyncio.Event()
-        self._accept_task = loop.create_task(self._accept_loop(self._sock))
+        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(sock))
         return self
 
     async def serve_forever(self) -> None:
@@ -166,15 +146,20 @@ class TcpServer:
             raise
 
     async def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop accepting now; let handlers finish for *timeout* seconds; close the rest.
+        """Stop accepting now; let handlers finish for *timeout* seconds; cut the rest.
 
-        Connections still open after *timeout* are closed at once, which wakes their
-        handlers (a pending read returns EOF); handlers that still do not return are
-        cancelled. Returns when every handler has returned. Idempotent.
+        A handler that returned has what it sent flushed before its connection closes
+        (within what is left of *timeout*): nothing is lost. Connections of handlers
+        still running at the deadline are aborted, which wakes their handlers (a pending
+        read returns EOF); handlers that still do not return are cancelled. Returns when
+        every handler has returned. Idempotent. A handler may call it: it then waits for
+        the *other* handlers, and its own connection closes when it returns.
         """
         timeout = check_timeout("timeout", timeout)
+        me = asyncio.current_task()
         if self._stopping or self._accept_task is None:
-            if self._stopped is not None:
+            # From a handler, waiting for the stop in progress could be waiting for itself.
+            if self._stopped is not None and me not in self._tasks:
                 await self._stopped.wait()
             return
         self._stopping = True
@@ -190,13 +175,12 @@ class TcpServer:
         await asyncio.gather(accept_task, return_exceptions=True)
         if self._sock is not None:
             self._sock.close()
-        # A handler may call stop() itself: never wait for (or cancel) the caller.
-        me = asyncio.current_task()
 
         def others() -> set[asyncio.Task[None]]:
             return {task for task in self._tasks if task is not me}
 
         try:
+            # Handlers finish, and those that returned flush what they queued (_close).
             if others():
                 await asyncio.wait(others(), timeout=timeout)
             if others():
@@ -222,47 +206,60 @@ class TcpServer:
 
     # -- engine ------------------------------------------------------------------------
 
+    async def _bind(self) -> socket.socket:
+        """The listening socket (tests override this to wrap it)."""
+        find = functools.partial(listen_address, self._host, self._port)
+        if needs_lookup(self._host):  # a name may block: resolve it in a thread
+            family, sockaddr = await asyncio.get_running_loop().run_in_executor(None, find)
+        else:
+            family, sockaddr = find()
+        return listen_socket(family, sockaddr, self._backlog, self._options)
+
     async def _accept_loop(self, lsock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         slots = self._slots
+        errors = AcceptErrors(self._address)
         while True:
             if slots is not None:
                 await slots.acquire()
             try:
-                sock, _ = await loop.sock_accept(lsock)
+                sock, peer = await loop.sock_accept(lsock)
             except BaseException as exc:
                 if slots is not None:
                     slots.release()
                 if not isinstance(exc, OSError) or self._stopping:
                     raise
-                if exc.errno in _RESOURCE_ERRNOS:
-                    logger.error("accept on %s failed: %s; retrying", self._address, exc)
-                    await asyncio.sleep(_ACCEPT_BACKOFF)
-                # ECONNABORTED and friends: that client gave up; keep accepting.
+                wait, line = errors.failed(exc, loop.time())
+                if line is not None:
+                    logger.warning("%s", line)
+                if wait:
+                    await asyncio.sleep(wait)
                 continue
+            if errors.failing:
+                line = errors.recovered(loop.time())
+                if line is not None:
+                    logger.warning("%s", line)
             if self._stopping:  # accepted in the same turn as stop() began
                 sock.close()
                 if slots is not None:
                     slots.release()
                 return
-            task = loop.create_task(self._serve(sock))
+            self._active += 1
+            task = loop.create_task(self._serve(sock, peer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, sock: socket.socket) -> None:
+    def _log(self, exc: BaseException, peer: object) -> None:
+        level, message, trace = handler_error(exc, peer_text(peer), stopping=self._stopping)
+        logger.log(level, "%s", message, exc_info=exc if trace else None)
+
+    async def _serve(self, sock: socket.socket, peer: object) -> None:
         conn: TcpConnection | None = None
-        peer: object = None
         task = asyncio.current_task()
         assert task is not None
         try:
             try:
-                peer = endpoint_of(sock.getpeername())
                 self._conn_options.apply(sock)
-            except OSError as exc:
-                logger.info("netkit aio server: connection from %s failed: %s", peer, exc)
-                sock.close()
-                return
-            try:
                 conn = await TcpConnection.from_socket(
                     sock,
                     idle_timeout=self._idle_timeout,
@@ -271,26 +268,30 @@ class TcpServer:
                     timeout=self._tls_handshake_timeout,
                 )
             except Exception as exc:  # the peer's fault (reset, bad TLS): not ours to raise
-                logger.info("netkit aio server: connection from %s failed: %s", peer, exc)
+                sock.close()
+                self._log(exc, peer)
                 return
             self._connections[task] = conn
             try:
                 await self._handler(conn)
-            except NetkitTimeout as exc:
-                logger.info("netkit aio server: closing %s: %s", peer, exc)
-            except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
-                logger.info("netkit aio server: connection from %s failed: %s", peer, exc)
-            except Exception:
-                logger.exception("netkit aio server: handler failed for %s", peer)
+            except Exception as exc:
+                self._log(exc, peer)
         finally:
             try:
                 if conn is not None:
-                    if self._stopping:
-                        conn.transport.abort()  # the handler sees EOF, as in sync
-                    else:
-                        await conn.aclose()
+                    await self._close(conn)
             finally:
-                if conn is not None:
-                    self._connections.pop(task, None)
+                self._connections.pop(task, None)
+                self._active -= 1
                 if self._slots is not None:
                     self._slots.release()
+
+    async def _close(self, conn: TcpConnection) -> None:
+        """Close *conn* once what its handler queued is flushed (nothing sent is lost).
+
+        While stop() runs, its deadline bounds the flush (stop() aborts what is left
+        then); otherwise a peer that does not read gets ``_FLUSH_TIMEOUT`` seconds.
+        """
+        stopped = self._stopped
+        during_stop = self._stopping and stopped is not None and not stopped.is_set()
+        await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)

@@ -12,16 +12,15 @@ Engine (chosen by bench/bench_tcp.py; the numbers are in docs/performance.md):
   ``recv`` system call (the fastest path CPython has for a blocking handler).
 
 Faults never stop the server: a handler's exception is logged once (logger
-``netkit``, with the peer) and closes only its connection; ``EMFILE``/``ENFILE`` and
-other resource errors at ``accept()`` back off (up to 0.1 s) instead of spinning;
-``max_connections`` stops *accepting* when full, so extra clients wait in the kernel's
-backlog rather than being accepted and dropped.
+``netkit``, with the peer) and closes only its connection; errors at ``accept()``
+follow :mod:`netkit._core.accept` (back off on ``EMFILE`` and co., at a bounded log
+rate); ``max_connections`` stops *accepting* when full, so extra clients wait in the
+kernel's backlog rather than being accepted and dropped. The decisions (arguments,
+options, log levels) live in :mod:`netkit._core.server`; this module only waits.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import errno
 import logging
 import socket
 import ssl
@@ -29,12 +28,13 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
-from netkit._core.checks import check_size, check_timeout
+from netkit._core.accept import AcceptErrors
+from netkit._core.checks import check_timeout
+from netkit._core.server import check_server_args, connection_options, handler_error, peer_text
+from netkit._core.sockaddr import endpoint
+from netkit._sockets.listen import listen_address, listen_socket
 from netkit.addr import Endpoint
-from netkit.errors import NetkitTimeout
-from netkit.lookup import resolve
 from netkit.options import SocketOptions
 from netkit.tcp.connection import TcpConnection
 
@@ -44,140 +44,21 @@ logger = logging.getLogger("netkit")
 
 Handler = Callable[[TcpConnection], None]
 
-# Errors from accept() that mean "out of a resource for now": back off and retry.
-_RESOURCE_ERRNOS = frozenset(
-    code
-    for code in (
-        errno.EMFILE,
-        errno.ENFILE,
-        errno.ENOBUFS,
-        errno.ENOMEM,
-        getattr(errno, "EPERM", None),  # Linux firewalls can refuse a connection this way
-    )
-    if code is not None
-)
-# Errors from accept() about one connection that died in the backlog: just go on.
-_TRANSIENT_ERRNOS = frozenset(
-    code
-    for code in (
-        errno.ECONNABORTED,
-        errno.EINTR,
-        errno.EAGAIN,
-        errno.EPROTO,
-        getattr(errno, "ENOPROTOOPT", None),
-        getattr(errno, "EHOSTDOWN", None),
-        getattr(errno, "ENONET", None),
-        getattr(errno, "EHOSTUNREACH", None),
-        getattr(errno, "EOPNOTSUPP", None),
-        getattr(errno, "ENETUNREACH", None),
-    )
-    if code is not None
-)
-_BACKOFF_FIRST = 0.001
-_BACKOFF_MAX = 0.1
 # How long an idle pooled worker waits for a new connection before its thread exits.
 _WORKER_IDLE = 10.0
-
-# Options that belong to the listening socket, and to each accepted connection.
-_LISTENER_FIELDS = ("reuse_addr", "reuse_port", "v6only", "recv_buffer", "send_buffer")
-_CONNECTION_FIELDS = ("nodelay", "keepalive", "linger", "ttl")
-
-
-def _listen_address(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
-    """The (family, sockaddr) a server on *host* listens on (both servers use it).
-
-    ``""`` is every IPv4 address and ``"::"`` every address of both families; anything
-    else is resolved, so a bad host raises netkit's AddressError or LookupFailed (a
-    name may block: the aio server calls this in a thread).
-    """
-    if host in ("", "::"):
-        family = socket.AF_INET6 if host == "::" else socket.AF_INET
-        return family, (host or "0.0.0.0", port)
-    info = resolve(host, port)[0]
-    return info.family, tuple(info.sockaddr)
-
-
-def _listen_socket(
-    family: int, sockaddr: tuple[Any, ...], backlog: int, options: SocketOptions
-) -> socket.socket:
-    """A bound, listening stream socket with the listener options applied (blocking).
-
-    SO_REUSEADDR is on unless the options say otherwise, and ``"::"`` is dual stack
-    whatever ``net.ipv6.bindv6only`` says, unless ``v6only`` is set.
-    """
-    options = _pick(options, _LISTENER_FIELDS)
-    if options.reuse_addr is None:
-        options = dataclasses.replace(options, reuse_addr=True)
-    if family == socket.AF_INET6 and options.v6only is None and sockaddr[0] == "::":
-        options = dataclasses.replace(options, v6only=False)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        options.apply(sock)
-        sock.bind(sockaddr)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _pick(options: SocketOptions, names: tuple[str, ...]) -> SocketOptions:
-    values = {f.name: None for f in dataclasses.fields(options) if f.name not in names}
-    return dataclasses.replace(options, **values)
-
-
-def _endpoint(address: object) -> Endpoint | None:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host = str(address[0]).split("%", 1)[0] if address[0] else "0.0.0.0"
-        try:
-            return Endpoint(host, int(address[1]))
-        except ValueError:
-            return None
-    return None
 
 
 class _Worker:
     """A pooled thread that runs handlers, one connection at a time."""
 
-    __slots__ = ("item", "thread", "wake")
+    __slots__ = ("conn", "item", "thread", "wake")
 
     def __init__(self) -> None:
         self.wake = threading.Lock()
         self.wake.acquire()  # held until there is work: release() hands a connection over
         self.item: tuple[socket.socket, object] | None = None
         self.thread: threading.Thread | None = None
-
-
-def _check_server_args(
-    host: object,
-    port: object,
-    backlog: object,
-    max_connections: object,
-    idle_timeout: object,
-    options: object,
-    tls: object,
-    tls_handshake_timeout: object,
-) -> None:
-    """Validate TcpServer's arguments (shared with :class:`netkit.aio.TcpServer`)."""
-    if not isinstance(host, str):
-        raise TypeError(f"host must be a str, not {type(host).__name__}")
-    if not 0 <= check_size("port", port) <= 65535:
-        raise ValueError(f"port must be in 0..65535, not {port!r}")
-    check_size("backlog", backlog)
-    if max_connections is not None:
-        check_size("max_connections", max_connections, low=1)
-    for name, seconds in (
-        ("idle_timeout", idle_timeout),
-        ("tls_handshake_timeout", tls_handshake_timeout),
-    ):
-        if seconds is None and name == "idle_timeout":
-            continue
-        if check_timeout(name, seconds) == 0 or seconds is None:
-            raise ValueError(f"{name} must be > 0, not {seconds!r}")
-    if options is not None and not isinstance(options, SocketOptions):
-        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
-    if tls is not None and not isinstance(tls, ssl.SSLContext):
-        raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+        self.conn: socket.socket | None = None  # the tracked socket of its connection
 
 
 class TcpServer:
@@ -214,11 +95,10 @@ class TcpServer:
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = 10.0,
     ) -> None:
-        if not callable(handler):
-            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
-        _check_server_args(
-            host, port, backlog, max_connections, idle_timeout, options, tls, tls_handshake_timeout
-        )
+        check_server_args(
+            handler, host, port, backlog, max_connections, idle_timeout, options, tls,
+            tls_handshake_timeout,
+        )  # fmt: skip
 
         self._handler = handler
         self._host = host
@@ -241,9 +121,7 @@ class TcpServer:
         self._connections: set[socket.socket] = set()
         self._idle: list[_Worker] = []  # LIFO: the most recently used worker is warmest
         self._workers: set[_Worker] = set()
-        self._conn_options = _pick(self._options, _CONNECTION_FIELDS)
-        if self._conn_options.nodelay is None:
-            self._conn_options = dataclasses.replace(self._conn_options, nodelay=True)
+        self._conn_options = connection_options(self._options)
         # The usual case, nodelay alone, costs one setsockopt instead of a full apply()
         # (10 us, measurable in connection churn).
         self._nodelay_only = self._conn_options == SocketOptions(nodelay=True)
@@ -259,8 +137,13 @@ class TcpServer:
 
     @property
     def active_connections(self) -> int:
-        """How many connections are open right now (handshaking or in a handler)."""
+        """Connections accepted and not yet closed (TLS handshakes included)."""
         return len(self._connections)
+
+    @property
+    def serving(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._state == "serving"
 
     def start(self) -> TcpServer:
         """Bind, listen and serve in background threads; return the server."""
@@ -269,7 +152,7 @@ class TcpServer:
                 raise RuntimeError(f"cannot start a server that is {self._state}")
             listener = self._bind()
             self._listener = listener
-            self._address = _endpoint(listener.getsockname())
+            self._address = endpoint(listener.getsockname())
             self._state = "serving"
             self._accept_thread = threading.Thread(
                 target=self._accept_loop,
@@ -295,33 +178,40 @@ class TcpServer:
             raise
 
     def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop accepting now; give handlers *timeout* seconds, then close the rest.
+        """Stop accepting now; give handlers *timeout* seconds, then cut the rest.
 
-        Returns when every handler has returned and every thread and socket of the server
-        is gone. Calling it again, or before :meth:`start`, does nothing. Calling it from
-        a handler is a ``RuntimeError`` (it would wait for itself): use another thread.
+        A handler that returned has had all it sent handed to the kernel, which delivers
+        it after the close: nothing is lost. Handlers still running at the deadline are
+        woken (their connections are shut down). Returns when every handler has returned
+        and every thread and socket of the server is gone. Calling it again, or before
+        :meth:`start`, does nothing. A handler may call it: it then waits for the *other*
+        handlers, and its own connection closes when it returns.
         """
+        timeout = check_timeout("timeout", timeout)
         with self._lock:
             me = threading.current_thread()
-            if any(worker.thread is me for worker in self._workers):
-                raise RuntimeError("stop() called from a handler would wait for itself")
+            caller = next((w for w in self._workers if w.thread is me), None)
             if self._state == "new":
                 self._state = "stopped"
                 self._stopped.set()
                 return
-            if self._state != "serving":
-                already = True
-            else:
-                already = False
+            already = self._state != "serving"
+            if not already:
                 self._state = "stopping"
                 self._changed.notify_all()  # an accept loop waiting for a slot gives up
         if already:
-            self._stopped.wait()
+            if caller is None:  # from a handler, waiting could be waiting for itself
+                self._stopped.wait()
             return
         self._close_listener()
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        mine = caller.conn if caller is not None else None
         with self._lock:
-            while self._connections:
+
+            def others() -> int:
+                return len(self._connections) - (mine in self._connections)
+
+            while others():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     break
@@ -329,13 +219,14 @@ class TcpServer:
             # Time is up: wake whatever is left. shutdown() makes a blocked recv()
             # return b"" (or fail), so the handler finishes; its worker closes the socket.
             for sock in list(self._connections):
-                try:
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            while self._connections:
+                if sock is not mine:
+                    try:
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            while others():
                 self._changed.wait()
-            workers = list(self._workers)
+            workers = [worker for worker in self._workers if worker is not caller]
             for worker in self._idle:
                 worker.item = None
                 worker.wake.release()  # an idle worker woken with no item exits
@@ -367,8 +258,9 @@ class TcpServer:
     # ------------------------------------------------------------------ listening
 
     def _bind(self) -> socket.socket:
-        family, sockaddr = _listen_address(self._host, self._port)
-        return _listen_socket(family, sockaddr, self._backlog, self._options)
+        """The listening socket (tests override this to wrap it)."""
+        family, sockaddr = listen_address(self._host, self._port)
+        return listen_socket(family, sockaddr, self._backlog, self._options)
 
     def _close_listener(self) -> None:
         listener = self._listener
@@ -409,7 +301,7 @@ class TcpServer:
                 self._changed.wait(seconds)
 
     def _accept_loop(self, listener: socket.socket) -> None:
-        backoff = _BACKOFF_FIRST
+        errors = AcceptErrors(self._address)
         limit = self._max_connections
         while True:
             if limit is not None:
@@ -424,24 +316,16 @@ class TcpServer:
             except OSError as exc:
                 if self._state != "serving":
                     return
-                if exc.errno in _RESOURCE_ERRNOS:
-                    logger.warning(
-                        "netkit server %s: accept failed (%s); retrying in %.3f s",
-                        self._address,
-                        exc.strerror or exc,
-                        backoff,
-                    )
-                    self._backoff_wait(backoff)
-                    backoff = min(backoff * 2, _BACKOFF_MAX)
-                    continue
-                if exc.errno in _TRANSIENT_ERRNOS:
-                    continue
-                if isinstance(exc, (ConnectionError, TimeoutError)):
-                    continue
-                logger.exception("netkit server %s: accept failed; retrying", self._address)
-                self._backoff_wait(_BACKOFF_MAX)
+                wait, line = errors.failed(exc, time.monotonic())
+                if line is not None:
+                    logger.warning("%s", line)
+                if wait:
+                    self._backoff_wait(wait)
                 continue
-            backoff = _BACKOFF_FIRST
+            if errors.failing:
+                line = errors.recovered(time.monotonic())
+                if line is not None:
+                    logger.warning("%s", line)
             self._dispatch(sock, peer)
 
     # ------------------------------------------------------------------ workers
@@ -480,7 +364,8 @@ class TcpServer:
             if item is None:
                 break
             worker.item = None
-            tracked = self._serve(item[0], item[1])
+            tracked = self._serve(item[0], item[1], worker)
+            worker.conn = None
             with self._lock:
                 self._connections.discard(tracked)
                 self._changed.notify_all()
@@ -497,12 +382,12 @@ class TcpServer:
         with self._lock:
             self._workers.discard(worker)
 
-    def _serve(self, sock: socket.socket, peer: object) -> socket.socket:
+    def _serve(self, sock: socket.socket, peer: object, worker: _Worker) -> socket.socket:
         """Run the handler for one accepted socket, close it, return the tracked socket.
 
         Never raises: every failure is logged and ends only this connection.
         """
-        tracked = sock
+        tracked = worker.conn = sock
         conn: TcpConnection | None = None
         try:
             if self._nodelay_only:
@@ -517,7 +402,7 @@ class TcpServer:
                 with self._lock:
                     self._connections.discard(tracked)
                     self._connections.add(tls_sock)
-                    tracked = tls_sock
+                    tracked = worker.conn = tls_sock
                     if self._state != "serving":
                         return tracked
                 # bounded, so a client that never speaks cannot hold this slot for long
@@ -527,25 +412,16 @@ class TcpServer:
                 sock = tls_sock
             conn = TcpConnection(sock, idle_timeout=self._idle_timeout)
             self._handler(conn)
-        except NetkitTimeout as exc:
-            logger.info("netkit server: closing %s: %s", _peer_text(peer), exc)
-        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
-            logger.info("netkit server: connection from %s failed: %s", _peer_text(peer), exc)
-        except OSError as exc:
-            if self._state == "serving":
-                logger.info("netkit server: connection from %s failed: %s", _peer_text(peer), exc)
-        except BaseException:  # SystemExit and co. end the connection, never the worker
-            logger.exception("netkit server: handler failed for %s", _peer_text(peer))
+        except BaseException as exc:  # SystemExit and co. end the connection, not the worker
+            level, message, trace = handler_error(
+                exc, peer_text(peer), stopping=self._state != "serving"
+            )
+            logger.log(level, "%s", message, exc_info=exc if trace else None)
         finally:
             try:
                 if conn is not None:
                     conn.close()
                 tracked.close()
             except Exception:  # pragma: no cover - close() should not fail
-                logger.exception("netkit server: closing %s failed", _peer_text(peer))
+                logger.exception("netkit server: closing %s failed", peer_text(peer))
         return tracked
-
-
-def _peer_text(peer: object) -> str:
-    endpoint = _endpoint(peer)
-    return str(endpoint) if endpoint is not None else repr(peer)

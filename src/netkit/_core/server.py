@@ -1,0 +1,120 @@
+"""Server rules both faces share: arguments, which options go where, what is logged.
+
+* :func:`check_server_args`: the constructor's argument checks and their messages;
+* :func:`listener_options` / :func:`connection_options`: a :class:`SocketOptions`
+  split between the listening socket and each accepted one, with the servers' defaults;
+* :func:`handler_error`: how an exception that ended a connection is logged (level,
+  text, traceback or not), the same in both faces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+import ssl
+
+from netkit._core.checks import check_port, check_size, check_timeout
+from netkit._core.sockaddr import endpoint_or_none
+from netkit.errors import NetkitTimeout
+from netkit.options import SocketOptions
+
+__all__ = [
+    "CONNECTION_FIELDS",
+    "LISTENER_FIELDS",
+    "check_server_args",
+    "connection_options",
+    "handler_error",
+    "listener_options",
+    "peer_text",
+    "pick",
+]
+
+#: Options set on the listening socket (accepted sockets inherit the buffer sizes on
+#: Linux, and the receive buffer must be set before listen() to size the TCP window).
+LISTENER_FIELDS = ("reuse_addr", "reuse_port", "v6only", "recv_buffer", "send_buffer")
+#: Options set on each accepted connection.
+CONNECTION_FIELDS = ("nodelay", "keepalive", "linger", "ttl")
+
+
+def check_server_args(
+    handler: object,
+    host: object,
+    port: object,
+    backlog: object,
+    max_connections: object,
+    idle_timeout: object,
+    options: object,
+    tls: object,
+    tls_handshake_timeout: object,
+) -> None:
+    """Validate a TcpServer's arguments: TypeError, ValueError or AddressError."""
+    if not callable(handler):
+        raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    check_port(port, allow_zero=True)
+    check_size("backlog", backlog)
+    if max_connections is not None:
+        check_size("max_connections", max_connections, low=1)
+    if idle_timeout is not None and check_timeout("idle_timeout", idle_timeout) == 0:
+        raise ValueError(f"idle_timeout must be > 0, not {idle_timeout!r}")
+    if check_timeout("tls_handshake_timeout", tls_handshake_timeout) == 0 or (
+        tls_handshake_timeout is None
+    ):
+        raise ValueError(f"tls_handshake_timeout must be > 0, not {tls_handshake_timeout!r}")
+    if options is not None and not isinstance(options, SocketOptions):
+        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
+    if tls is not None and not isinstance(tls, ssl.SSLContext):
+        raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+
+
+def pick(options: SocketOptions, names: tuple[str, ...]) -> SocketOptions:
+    """*options* with every field not in *names* unset (``None``)."""
+    values = {f.name: None for f in dataclasses.fields(options) if f.name not in names}
+    return dataclasses.replace(options, **values)
+
+
+def listener_options(options: SocketOptions, family: int, host: str) -> SocketOptions:
+    """The options for a listening socket of *family* bound to *host*.
+
+    SO_REUSEADDR is on unless the options say otherwise (a restarted server must not
+    wait for TIME_WAIT), and ``"::"`` is dual stack whatever ``net.ipv6.bindv6only``
+    says, unless ``v6only`` is set.
+    """
+    options = pick(options, LISTENER_FIELDS)
+    if options.reuse_addr is None:
+        options = dataclasses.replace(options, reuse_addr=True)
+    if family == socket.AF_INET6 and options.v6only is None and host == "::":
+        options = dataclasses.replace(options, v6only=False)
+    return options
+
+
+def connection_options(options: SocketOptions) -> SocketOptions:
+    """The options for each accepted connection: TCP_NODELAY on unless asked otherwise
+    (a server answers requests, and Nagle's algorithm would hold small answers back)."""
+    options = pick(options, CONNECTION_FIELDS)
+    if options.nodelay is None:
+        options = dataclasses.replace(options, nodelay=True)
+    return options
+
+
+def peer_text(peer: object) -> str:
+    """A peer's address for a log line (an ``Endpoint``, a sockaddr, or anything)."""
+    found = endpoint_or_none(peer) if isinstance(peer, tuple) else peer
+    return repr(peer) if found is None else str(found)
+
+
+def handler_error(exc: BaseException, peer: str, *, stopping: bool) -> tuple[int, str, bool]:
+    """How to log *exc*, which ended the connection from *peer*: (level, message, traceback).
+
+    A timeout or a failed connection (reset, bad TLS, any ``OSError``) is the peer's
+    business: INFO, one line; while stopping, where the server cut connections itself,
+    DEBUG. Anything else is a bug in the handler: ERROR with the traceback.
+    """
+    if isinstance(exc, NetkitTimeout):
+        return logging.INFO, f"netkit server: closing {peer}: {exc}", False
+    if isinstance(exc, OSError):  # ssl.SSLError, ConnectionError, TimeoutError among them
+        level = logging.DEBUG if stopping else logging.INFO
+        return level, f"netkit server: connection from {peer} failed: {exc}", False
+    return logging.ERROR, f"netkit server: handler failed for {peer}", True
