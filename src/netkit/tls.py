@@ -123,6 +123,14 @@ def server_context(
     return context
 
 
+def handshake_timeout(endpoint: object, timeout: float | None) -> NetkitTimeout:
+    """The error for a TLS handshake with *endpoint* that took longer than *timeout*.
+
+    One message for clients and servers of both faces.
+    """
+    return NetkitTimeout(f"TLS handshake with {endpoint} timed out (timeout {timeout} s)")
+
+
 def handshake_error(endpoint: object, exc: BaseException, timeout: float | None) -> NetkitError:
     """The netkit error for a client TLS handshake with *endpoint* that raised *exc*.
 
@@ -131,7 +139,7 @@ def handshake_error(endpoint: object, exc: BaseException, timeout: float | None)
     ``ConnectFailed`` with the ``ssl`` error in ``attempts``.
     """
     if isinstance(exc, NetkitTimeout) or (isinstance(exc, TimeoutError) and exc.errno is None):
-        return NetkitTimeout(f"TLS handshake with {endpoint} timed out (timeout {timeout} s)")
+        return handshake_timeout(endpoint, timeout)
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = f"TLS certificate of {endpoint} rejected: {exc.verify_message}"
     else:

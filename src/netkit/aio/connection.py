@@ -37,8 +37,8 @@ from netkit.aio._protocol import (
     StreamProtocol,
 )
 from netkit.aio._stream import AioStream
-from netkit.errors import NetkitTimeout
 from netkit.framing import DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, DEFAULT_MAX_READ, encode_frame
+from netkit.tls import handshake_timeout
 
 __all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "TcpConnection", "deadline_of", "endpoint_of"]
 
@@ -393,6 +393,10 @@ async def _wrap(
     if tls is not None and not isinstance(tls, ssl.SSLContext):
         raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
     loop = asyncio.get_running_loop()
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        peer = None  # gone already: the handshake will say so
     sock.setblocking(False)
     protocol = StreamProtocol(loop)
     kwargs: dict[str, Any] = {}
@@ -415,7 +419,7 @@ async def _wrap(
             transport, _ = await asyncio.wait_for(coro, check_timeout("timeout", timeout))
     except asyncio.TimeoutError:
         sock.close()
-        raise NetkitTimeout(f"TLS handshake timed out after {timeout} s") from None
+        raise handshake_timeout(endpoint_or_none(peer) or "the peer", timeout) from None
     except BaseException:
         sock.close()
         raise

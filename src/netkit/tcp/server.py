@@ -37,6 +37,7 @@ from netkit._sockets.listen import listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
 from netkit.tcp.connection import TcpConnection
+from netkit.tls import handshake_timeout
 
 __all__ = ["TcpServer"]
 
@@ -407,7 +408,12 @@ class TcpServer:
                         return tracked
                 # bounded, so a client that never speaks cannot hold this slot for long
                 tls_sock.settimeout(self._tls_handshake_timeout)
-                tls_sock.do_handshake()
+                try:
+                    tls_sock.do_handshake()
+                except TimeoutError as exc:
+                    if exc.errno is not None:
+                        raise
+                    raise handshake_timeout(peer_text(peer), self._tls_handshake_timeout) from None
                 tls_sock.settimeout(None)
                 sock = tls_sock
             conn = TcpConnection(sock, idle_timeout=self._idle_timeout)
