@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -12,8 +13,10 @@ from typing import Any
 import pytest
 import trustme
 
-from _aio_util import assert_same_error, open_fds, run
+from _aio_util import assert_same_error, open_fds, run, wait_until
 from netkit import tls
+from netkit._core.connect import HappyEyeballs, Target, check_connect_args, literal_targets
+from netkit._sockets import connect as connect_io
 from netkit.addr import Endpoint
 from netkit.aio import TcpClient, TcpConnection, TcpServer
 from netkit.aio import client as aio_client
@@ -54,8 +57,19 @@ def blackhole() -> Iterator[int]:
         listener.close()
 
 
-def _target(host: str, port: int) -> Any:
-    return sync_client._literal_target(host, port)
+def _target(host: str, port: int) -> Target:
+    [target] = literal_targets(host, port) or []
+    return target
+
+
+def _local_port(fd: int) -> int:
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def _plan(targets: list[Target], delay: float) -> HappyEyeballs:
+    args = check_connect_args("example.test", 80, None, None, None, None, None)
+    return HappyEyeballs(args, targets, None, delay)
 
 
 def test_connect_refused_lists_attempt(run: Run) -> None:
@@ -85,15 +99,21 @@ def test_happy_eyeballs_moves_on_from_a_silent_address(run: Run, blackhole: int)
             before = open_fds()
             loop = asyncio.get_running_loop()
             start = loop.time()
-            won, _, timed_out = await aio_client._race(targets, None, None, None, 0.1)
-            assert won is not None
-            sock, endpoint = won
+            plan = _plan(targets, 0.1)
+            sock = await aio_client._race(plan)
+            assert sock is not None
+            assert plan.winner is not None
             # The first attempt hung; the second started after the delay and won.
-            assert endpoint.port == good
+            assert plan.winner.endpoint.port == good
             assert 0.09 <= loop.time() - start < 3
-            assert not timed_out
+            assert not plan.timed_out
+            # The hung loser was closed before _race returned: what is new is the
+            # winner and, once the server has accepted it, the server's end.
+            new = open_fds() - before
+            assert sock.fileno() in new
+            assert {_local_port(fd) for fd in new - {sock.fileno()}} <= {good}
             sock.close()
-            assert open_fds() <= before  # the hung loser was cancelled and closed
+            await wait_until(lambda: open_fds() <= before)  # the server closes its end
 
     run(main())
 
@@ -103,9 +123,11 @@ def test_all_attempts_fail_in_start_order(run: Run) -> None:
 
     async def main() -> None:
         targets = [_target("127.0.0.1", a), _target("127.0.0.1", b)]
-        won, attempts, timed_out = await aio_client._race(targets, None, None, None, 5.0)
-        assert won is None
-        assert not timed_out
+        plan = _plan(targets, 5.0)
+        assert await aio_client._race(plan) is None
+        assert plan.winner is None
+        assert not plan.timed_out
+        attempts = plan.attempts
         assert [ep.port for ep, _ in attempts] == [a, b]
         assert all(isinstance(err, ConnectionRefusedError) for _, err in attempts)
 
@@ -119,12 +141,12 @@ def test_hostname_resolution_interleaves(run: Run, monkeypatch: pytest.MonkeyPat
         async with TcpServer(lambda conn: conn.sendall(b"ok")) as server:
             port = server.address.port
 
-            def fake_resolve(host: str, _port: int) -> list[Any]:
+            def fake_resolve(host: str, _port: int) -> list[Target]:
                 assert host == "example.test"
                 # Two addresses of one family first: the connect must fall through.
                 return [_target("127.0.0.1", refused), _target("127.0.0.1", port)]
 
-            monkeypatch.setattr(sync_client, "_resolve", fake_resolve)
+            monkeypatch.setattr(connect_io, "resolve_targets", fake_resolve)
             async with await TcpClient.connect("example.test", port, timeout=5) as client:
                 assert await client.recv_exactly(2, timeout=5) == b"ok"
 
@@ -318,14 +340,14 @@ def test_families_interleave_and_every_error_is_kept(
     v4_refused = _closed_port()
 
     async def main() -> None:
-        def fake_resolve(host: str, port: int) -> list[Any]:
+        def fake_resolve(host: str, port: int) -> list[Target]:
             return [
                 _target("::1", v6_refused[0]),
                 _target("::1", v6_refused[1]),
                 _target("127.0.0.1", v4_refused),
             ]
 
-        monkeypatch.setattr(sync_client, "_resolve", fake_resolve)
+        monkeypatch.setattr(connect_io, "resolve_targets", fake_resolve)
         with pytest.raises(ConnectFailed) as info:
             await TcpClient.connect("dual.test", 80, timeout=5)
         tried = [str(ep) for ep, _ in info.value.attempts]
