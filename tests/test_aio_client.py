@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from netkit._sockets import connect as connect_io
 from netkit.addr import Endpoint
 from netkit.aio import TcpClient, TcpConnection, TcpServer
 from netkit.aio import client as aio_client
-from netkit.errors import ConnectFailed, ConnectionClosed, NetkitTimeout
+from netkit.errors import (
+    AddressError,
+    ConnectFailed,
+    ConnectionClosed,
+    LookupFailed,
+    NetkitTimeout,
+)
 from netkit.options import SocketOptions
 from netkit.tcp import client as sync_client
 
@@ -202,9 +209,15 @@ BAD_CONNECT_ARGUMENTS = [
     {"port": 70000},
     {"port": "80"},
     {"port": True},
+    {"host": "[1.2.3.4]"},
+    {"host": "[::1"},
+    {"host": "127.1"},
     {"timeout": -1},
     {"timeout": "1"},
+    {"timeout": float("nan")},
+    {"timeout": True},
     {"tls": "yes"},
+    {"tls": 1},
     {"options": {"nodelay": True}},
     {"server_hostname": "example.test"},  # without tls=
     {"server_hostname": 5, "tls": True},
@@ -229,6 +242,101 @@ def test_bad_arguments_fail_like_the_sync_client(kwargs: dict[str, Any]) -> None
 
     # TypeError/ValueError only: a call that got as far as connecting would not match.
     assert_same_error(lambda: sync_client.TcpClient.connect(host, port, **args), main)
+
+
+# -- the same outcome on both faces -------------------------------------------------------
+
+
+def _attempts(exc: BaseException) -> list[tuple[str, type[BaseException]]]:
+    return [(str(ep), type(err)) for ep, err in getattr(exc, "attempts", [])]
+
+
+def _outcome(exc: BaseException | None) -> tuple[object, ...]:
+    """What a user sees of a failed connect: type, message, attempts, and the cause's."""
+    if exc is None:
+        return ()
+    cause = exc.__cause__ if isinstance(exc, NetkitTimeout) else None
+    return (type(exc), str(exc), _attempts(exc), _outcome(cause))
+
+
+def assert_same_connect_error(
+    run: Run, expected: type[BaseException], host: Any, port: Any, **kwargs: Any
+) -> BaseException:
+    """Both faces' connect(host, port, **kwargs) fail alike; return the sync error."""
+    with pytest.raises(expected) as sync_error:
+        sync_client.TcpClient.connect(host, port, **kwargs)
+
+    async def main() -> BaseException:
+        with pytest.raises(expected) as aio_error:
+            await TcpClient.connect(host, port, **kwargs)
+        return aio_error.value
+
+    aio_value = run(main())
+    assert _outcome(aio_value) == _outcome(sync_error.value)
+    return sync_error.value
+
+
+def test_refused_connect_fails_alike(run: Run) -> None:
+    port = _closed_port()
+    error = assert_same_connect_error(run, ConnectFailed, "127.0.0.1", port, timeout=5)
+    assert _attempts(error) == [(f"127.0.0.1:{port}", ConnectionRefusedError)]
+    assert (
+        str(error) == f"cannot connect to 127.0.0.1:{port}: 127.0.0.1:{port}: Connection refused"
+    )
+
+
+def test_every_address_refused_fails_alike(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    ports = [_closed_port() for _ in range(5)]
+    answers = [_target("127.0.0.1", p) for p in ports]
+    if _has_ipv6():
+        answers.insert(1, _target("::1", _closed_port()))
+    monkeypatch.setattr(connect_io, "resolve_targets", lambda host, port: answers)
+    error = assert_same_connect_error(run, ConnectFailed, "many.test", 80, timeout=5)
+    assert len(_attempts(error)) == len(answers)
+    assert str(error).endswith(f"and {len(answers) - 3} more")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("", AddressError),
+        ("[1.2.3.4]", AddressError),
+        ("bad host", AddressError),
+        ("127.1", AddressError),
+        (123, TypeError),
+        ("nothing.invalid", LookupFailed),
+    ],
+)
+def test_bad_host_fails_alike(run: Run, host: Any, expected: type[BaseException]) -> None:
+    assert_same_connect_error(run, expected, host, 80, timeout=5)
+
+
+def test_source_of_the_wrong_family_fails_alike(run: Run) -> None:
+    error = assert_same_connect_error(
+        run, ConnectFailed, "127.0.0.1", 9, timeout=5, source=("::1", 0)
+    )
+    assert str(error) == "cannot connect to 127.0.0.1:9: no address of the source's family ('::1')"
+
+
+def test_connect_timeout_fails_alike(run: Run, blackhole: int) -> None:
+    error = assert_same_connect_error(run, NetkitTimeout, "127.0.0.1", blackhole, timeout=0.2)
+    assert str(error) == f"connect to 127.0.0.1:{blackhole} timed out after 0.2 s"
+    assert _attempts(error.__cause__) == [(f"127.0.0.1:{blackhole}", NetkitTimeout)]
+
+
+def test_resolution_timeout_fails_alike(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def stuck(host: str, port: int) -> list[Target]:
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(connect_io, "resolve_targets", stuck)
+    try:
+        error = assert_same_connect_error(run, NetkitTimeout, "stuck.test", 80, timeout=0.1)
+    finally:
+        release.set()
+    assert str(error) == "resolving 'stuck.test' took longer than the timeout"
 
 
 # -- TLS -------------------------------------------------------------------------------
