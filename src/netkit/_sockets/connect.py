@@ -1,7 +1,9 @@
-"""The system calls of a connect that never wait: resolve, start an attempt, read its end.
+"""The system calls of a connect: start an attempt, read how it ended, and resolve.
 
-The faces call these between their waits; what to start, when, and what an error
-means is decided by :mod:`netkit._core.connect`.
+Starting and finishing an attempt never wait (the socket is non-blocking). Resolving
+blocks in ``getaddrinfo``, so each face runs it off its own thread of control (a helper
+thread under the deadline, the loop's executor). What to start, when, and what an
+error means is decided by :mod:`netkit._core.connect`.
 """
 
 from __future__ import annotations

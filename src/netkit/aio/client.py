@@ -168,5 +168,5 @@ class TcpClient(TcpConnection):
         except OSError as exc:  # timeout, ssl.SSLError, ConnectionResetError, EOF, ...
             error = handshake_error(plan.winner.endpoint, exc, args.limit)
             raise error from (None if isinstance(error, NetkitTimeout) else exc)
-        default = None if options is None else options.timeout
+        default = None if args.options is None else args.options.timeout
         return cls(transport, protocol, default_timeout=default)

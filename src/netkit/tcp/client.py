@@ -181,8 +181,9 @@ class TcpClient(TcpConnection):
             sock.setblocking(True)
             if args.context is not None:
                 sock = _handshake(sock, args, plan.winner.endpoint, deadline)
-            if options is not None and options.timeout is not None:
-                sock.settimeout(None if math.isinf(options.timeout) else options.timeout)
+            opts = args.options
+            if opts is not None and opts.timeout is not None:
+                sock.settimeout(None if math.isinf(opts.timeout) else opts.timeout)
             return cls(sock)
         except BaseException:
             sock.close()
@@ -201,8 +202,8 @@ def _handshake(
     try:
         if deadline is not None:
             remaining = deadline - monotonic()
-            if remaining <= 0:
-                raise NetkitTimeout(f"connect to {args.where} timed out before the TLS handshake")
+            if remaining <= 0:  # as the asyncio face reports a handshake with no time left
+                raise handshake_error(endpoint, TimeoutError(), args.limit)
             tls_sock.settimeout(remaining)
         try:
             tls_sock.do_handshake()
