@@ -56,7 +56,10 @@ async def _race(plan: HappyEyeballs) -> socket.socket | None:
     winner: socket.socket | None = None
 
     def writable(index: int) -> None:
-        loop.remove_writer(running[index].fileno())
+        sock = running.get(index)
+        if sock is None:  # a callback already queued when the race ended: nothing to do
+            return
+        loop.remove_writer(sock.fileno())
         ready.append(index)
         if wake is not None:
             _wake(wake)
@@ -108,6 +111,7 @@ async def _race(plan: HappyEyeballs) -> socket.socket | None:
         for sock in running.values():
             loop.remove_writer(sock.fileno())  # before close: the number may be reused
             sock.close()
+        running.clear()
     return winner
 
 
