@@ -17,6 +17,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterable
 
+from netkit.addr import Endpoint
 from netkit.errors import ConnectFailed, NetkitError, NetkitTimeout, describe
 
 __all__ = ["client_context", "handshake_error", "server_context"]
@@ -123,7 +124,7 @@ def server_context(
     return context
 
 
-def handshake_error(endpoint: object, exc: BaseException, timeout: float | None) -> NetkitError:
+def handshake_error(endpoint: Endpoint, exc: BaseException, timeout: float | None) -> NetkitError:
     """The netkit error for a client TLS handshake with *endpoint* that raised *exc*.
 
     Shared by the sync and asyncio clients: a deadline that passed becomes
