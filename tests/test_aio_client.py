@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,20 @@ from typing import Any
 import pytest
 import trustme
 
-from _aio_util import assert_same_error, open_fds, run
+from _aio_util import assert_same_error, open_fds, run, wait_until
 from netkit import tls
+from netkit._core.connect import HappyEyeballs, Target, check_connect_args, literal_targets
+from netkit._sockets import connect as connect_io
 from netkit.addr import Endpoint
 from netkit.aio import TcpClient, TcpConnection, TcpServer
 from netkit.aio import client as aio_client
-from netkit.errors import ConnectFailed, ConnectionClosed, NetkitTimeout
+from netkit.errors import (
+    AddressError,
+    ConnectFailed,
+    ConnectionClosed,
+    LookupFailed,
+    NetkitTimeout,
+)
 from netkit.options import SocketOptions
 from netkit.tcp import client as sync_client
 
@@ -54,8 +64,19 @@ def blackhole() -> Iterator[int]:
         listener.close()
 
 
-def _target(host: str, port: int) -> Any:
-    return sync_client._literal_target(host, port)
+def _target(host: str, port: int) -> Target:
+    [target] = literal_targets(host, port) or []
+    return target
+
+
+def _local_port(fd: int) -> int:
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def _plan(targets: list[Target], delay: float) -> HappyEyeballs:
+    args = check_connect_args("example.test", 80, None, None, None, None, None)
+    return HappyEyeballs(args, targets, None, delay)
 
 
 def test_connect_refused_lists_attempt(run: Run) -> None:
@@ -85,15 +106,21 @@ def test_happy_eyeballs_moves_on_from_a_silent_address(run: Run, blackhole: int)
             before = open_fds()
             loop = asyncio.get_running_loop()
             start = loop.time()
-            won, _, timed_out = await aio_client._race(targets, None, None, None, 0.1)
-            assert won is not None
-            sock, endpoint = won
+            plan = _plan(targets, 0.1)
+            sock = await aio_client._race(plan)
+            assert sock is not None
+            assert plan.winner is not None
             # The first attempt hung; the second started after the delay and won.
-            assert endpoint.port == good
+            assert plan.winner.endpoint.port == good
             assert 0.09 <= loop.time() - start < 3
-            assert not timed_out
+            assert not plan.timed_out
+            # The hung loser was closed before _race returned: what is new is the
+            # winner and, once the server has accepted it, the server's end.
+            new = open_fds() - before
+            assert sock.fileno() in new
+            assert {_local_port(fd) for fd in new - {sock.fileno()}} <= {good}
             sock.close()
-            assert open_fds() <= before  # the hung loser was cancelled and closed
+            await wait_until(lambda: open_fds() <= before)  # the server closes its end
 
     run(main())
 
@@ -103,9 +130,11 @@ def test_all_attempts_fail_in_start_order(run: Run) -> None:
 
     async def main() -> None:
         targets = [_target("127.0.0.1", a), _target("127.0.0.1", b)]
-        won, attempts, timed_out = await aio_client._race(targets, None, None, None, 5.0)
-        assert won is None
-        assert not timed_out
+        plan = _plan(targets, 5.0)
+        assert await aio_client._race(plan) is None
+        assert plan.winner is None
+        assert not plan.timed_out
+        attempts = plan.attempts
         assert [ep.port for ep, _ in attempts] == [a, b]
         assert all(isinstance(err, ConnectionRefusedError) for _, err in attempts)
 
@@ -119,12 +148,12 @@ def test_hostname_resolution_interleaves(run: Run, monkeypatch: pytest.MonkeyPat
         async with TcpServer(lambda conn: conn.sendall(b"ok")) as server:
             port = server.address.port
 
-            def fake_resolve(host: str, _port: int) -> list[Any]:
+            def fake_resolve(host: str, _port: int) -> list[Target]:
                 assert host == "example.test"
                 # Two addresses of one family first: the connect must fall through.
                 return [_target("127.0.0.1", refused), _target("127.0.0.1", port)]
 
-            monkeypatch.setattr(sync_client, "_resolve", fake_resolve)
+            monkeypatch.setattr(connect_io, "resolve_targets", fake_resolve)
             async with await TcpClient.connect("example.test", port, timeout=5) as client:
                 assert await client.recv_exactly(2, timeout=5) == b"ok"
 
@@ -180,9 +209,15 @@ BAD_CONNECT_ARGUMENTS = [
     {"port": 70000},
     {"port": "80"},
     {"port": True},
+    {"host": "[1.2.3.4]"},
+    {"host": "[::1"},
+    {"host": "127.1"},
     {"timeout": -1},
     {"timeout": "1"},
+    {"timeout": float("nan")},
+    {"timeout": True},
     {"tls": "yes"},
+    {"tls": 1},
     {"options": {"nodelay": True}},
     {"server_hostname": "example.test"},  # without tls=
     {"server_hostname": 5, "tls": True},
@@ -207,6 +242,101 @@ def test_bad_arguments_fail_like_the_sync_client(kwargs: dict[str, Any]) -> None
 
     # TypeError/ValueError only: a call that got as far as connecting would not match.
     assert_same_error(lambda: sync_client.TcpClient.connect(host, port, **args), main)
+
+
+# -- the same outcome on both faces -------------------------------------------------------
+
+
+def _attempts(exc: BaseException) -> list[tuple[str, type[BaseException]]]:
+    return [(str(ep), type(err)) for ep, err in getattr(exc, "attempts", [])]
+
+
+def _outcome(exc: BaseException | None) -> tuple[object, ...]:
+    """What a user sees of a failed connect: type, message, attempts, and the cause's."""
+    if exc is None:
+        return ()
+    cause = exc.__cause__ if isinstance(exc, NetkitTimeout) else None
+    return (type(exc), str(exc), _attempts(exc), _outcome(cause))
+
+
+def assert_same_connect_error(
+    run: Run, expected: type[BaseException], host: Any, port: Any, **kwargs: Any
+) -> BaseException:
+    """Both faces' connect(host, port, **kwargs) fail alike; return the sync error."""
+    with pytest.raises(expected) as sync_error:
+        sync_client.TcpClient.connect(host, port, **kwargs)
+
+    async def main() -> BaseException:
+        with pytest.raises(expected) as aio_error:
+            await TcpClient.connect(host, port, **kwargs)
+        return aio_error.value
+
+    aio_value = run(main())
+    assert _outcome(aio_value) == _outcome(sync_error.value)
+    return sync_error.value
+
+
+def test_refused_connect_fails_alike(run: Run) -> None:
+    port = _closed_port()
+    error = assert_same_connect_error(run, ConnectFailed, "127.0.0.1", port, timeout=5)
+    assert _attempts(error) == [(f"127.0.0.1:{port}", ConnectionRefusedError)]
+    assert (
+        str(error) == f"cannot connect to 127.0.0.1:{port}: 127.0.0.1:{port}: Connection refused"
+    )
+
+
+def test_every_address_refused_fails_alike(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    ports = [_closed_port() for _ in range(5)]
+    answers = [_target("127.0.0.1", p) for p in ports]
+    if _has_ipv6():
+        answers.insert(1, _target("::1", _closed_port()))
+    monkeypatch.setattr(connect_io, "resolve_targets", lambda host, port: answers)
+    error = assert_same_connect_error(run, ConnectFailed, "many.test", 80, timeout=5)
+    assert len(_attempts(error)) == len(answers)
+    assert str(error).endswith(f"and {len(answers) - 3} more")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("", AddressError),
+        ("[1.2.3.4]", AddressError),
+        ("bad host", AddressError),
+        ("127.1", AddressError),
+        (123, TypeError),
+        ("nothing.invalid", LookupFailed),
+    ],
+)
+def test_bad_host_fails_alike(run: Run, host: Any, expected: type[BaseException]) -> None:
+    assert_same_connect_error(run, expected, host, 80, timeout=5)
+
+
+def test_source_of_the_wrong_family_fails_alike(run: Run) -> None:
+    error = assert_same_connect_error(
+        run, ConnectFailed, "127.0.0.1", 9, timeout=5, source=("::1", 0)
+    )
+    assert str(error) == "cannot connect to 127.0.0.1:9: no address of the source's family ('::1')"
+
+
+def test_connect_timeout_fails_alike(run: Run, blackhole: int) -> None:
+    error = assert_same_connect_error(run, NetkitTimeout, "127.0.0.1", blackhole, timeout=0.2)
+    assert str(error) == f"connect to 127.0.0.1:{blackhole} timed out after 0.2 s"
+    assert _attempts(error.__cause__) == [(f"127.0.0.1:{blackhole}", NetkitTimeout)]
+
+
+def test_resolution_timeout_fails_alike(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def stuck(host: str, port: int) -> list[Target]:
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(connect_io, "resolve_targets", stuck)
+    try:
+        error = assert_same_connect_error(run, NetkitTimeout, "stuck.test", 80, timeout=0.1)
+    finally:
+        release.set()
+    assert str(error) == "resolving 'stuck.test' took longer than the timeout"
 
 
 # -- TLS -------------------------------------------------------------------------------
@@ -318,14 +448,14 @@ def test_families_interleave_and_every_error_is_kept(
     v4_refused = _closed_port()
 
     async def main() -> None:
-        def fake_resolve(host: str, port: int) -> list[Any]:
+        def fake_resolve(host: str, port: int) -> list[Target]:
             return [
                 _target("::1", v6_refused[0]),
                 _target("::1", v6_refused[1]),
                 _target("127.0.0.1", v4_refused),
             ]
 
-        monkeypatch.setattr(sync_client, "_resolve", fake_resolve)
+        monkeypatch.setattr(connect_io, "resolve_targets", fake_resolve)
         with pytest.raises(ConnectFailed) as info:
             await TcpClient.connect("dual.test", 80, timeout=5)
         tried = [str(ep) for ep, _ in info.value.attempts]

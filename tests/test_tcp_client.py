@@ -22,7 +22,8 @@ from netkit import (
     TcpClient,
     TcpConnection,
 )
-from netkit.tcp import client as client_mod
+from netkit._core.connect import Target
+from netkit._sockets import connect as connect_io
 from netkit.tcp.client import ATTEMPT_DELAY, interleave_addresses
 
 needs_ipv6 = pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback")
@@ -37,9 +38,9 @@ def free_port(family: int = socket.AF_INET) -> int:
     return port
 
 
-def target(sockaddr: tuple[Any, ...]) -> client_mod._Target:
+def target(sockaddr: tuple[Any, ...]) -> Target:
     family = socket.AF_INET6 if ":" in sockaddr[0] else socket.AF_INET
-    return client_mod._Target(family, tuple(sockaddr), Endpoint.from_sockaddr(sockaddr))
+    return Target(family, tuple(sockaddr), Endpoint.from_sockaddr(sockaddr))
 
 
 @pytest.fixture
@@ -48,11 +49,11 @@ def fake_resolver(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     answers: list[tuple[Any, ...]] = []
     asked: list[tuple[str, int]] = []
 
-    def resolve(host: str, port: int) -> list[client_mod._Target]:
+    def resolve(host: str, port: int) -> list[Target]:
         asked.append((host, port))
         return [target(a) for a in answers]
 
-    monkeypatch.setattr(client_mod, "_resolve", resolve)
+    monkeypatch.setattr(connect_io, "resolve_targets", resolve)
     return answers
 
 
@@ -305,11 +306,11 @@ def test_timeout_with_only_dead_addresses(fake_resolver: list[tuple[Any, ...]]) 
 def test_timeout_covers_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 
-    def stuck_resolver(host: str, port: int) -> list[client_mod._Target]:
+    def stuck_resolver(host: str, port: int) -> list[Target]:
         release.wait(10)
         return []
 
-    monkeypatch.setattr(client_mod, "_resolve", stuck_resolver)
+    monkeypatch.setattr(connect_io, "resolve_targets", stuck_resolver)
     start = time.monotonic()
     try:
         with pytest.raises(NetkitTimeout, match="resolving"):
@@ -415,9 +416,9 @@ def test_round_trip_through_tcp_server(host: str) -> None:
 
 
 def test_ip_literal_skips_resolution(monkeypatch: pytest.MonkeyPatch, echo4: EchoServer) -> None:
-    def no_resolver(host: str, port: int) -> list[client_mod._Target]:
+    def no_resolver(host: str, port: int) -> list[Target]:
         raise AssertionError(f"resolver asked for {host}")
 
-    monkeypatch.setattr(client_mod, "_resolve", no_resolver)
+    monkeypatch.setattr(connect_io, "resolve_targets", no_resolver)
     with TcpClient.connect("127.0.0.1", echo4.port, timeout=5) as conn:
         assert conn.remote_address.port == echo4.port

@@ -4,12 +4,17 @@ Every error netkit raises on purpose is a :class:`NetkitError`. Each class also
 subclasses the builtin exception a plain-``socket`` program would catch, so code that
 says ``except OSError`` or ``except ValueError`` keeps working.
 
-This module is pure: it does no IO and imports nothing from the rest of netkit.
+This module is pure: it does no IO and, at run time, imports nothing from the rest of
+netkit (:class:`~netkit.Endpoint` is imported for type checkers only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: at run time this module imports no netkit module
+    from netkit.addr import Endpoint
 
 __all__ = [
     "AddressError",
@@ -66,15 +71,15 @@ class LookupFailed(NetkitError, OSError):
 class ConnectFailed(NetkitError, ConnectionError):
     """Every address tried for a connection failed.
 
-    ``attempts`` holds ``(address, error)`` pairs, one per address tried, in the order
+    ``attempts`` holds ``(Endpoint, error)`` pairs, one per address tried, in the order
     the attempts were started.
     """
 
     def __init__(
-        self, message: str, attempts: Sequence[tuple[object, BaseException]] = ()
+        self, message: str, attempts: Sequence[tuple[Endpoint, BaseException]] = ()
     ) -> None:
         super().__init__(message)
-        self.attempts: list[tuple[object, BaseException]] = list(attempts)
+        self.attempts: list[tuple[Endpoint, BaseException]] = list(attempts)
 
 
 class ConnectionClosed(NetkitError, ConnectionError):

@@ -17,6 +17,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterable
 
+from netkit.addr import Endpoint
 from netkit.errors import ConnectFailed, NetkitError, NetkitTimeout, describe
 
 __all__ = ["client_context", "handshake_error", "server_context"]
@@ -131,7 +132,7 @@ def handshake_timeout(endpoint: object, timeout: float | None) -> NetkitTimeout:
     return NetkitTimeout(f"TLS handshake with {endpoint} timed out (timeout {timeout} s)")
 
 
-def handshake_error(endpoint: object, exc: BaseException, timeout: float | None) -> NetkitError:
+def handshake_error(endpoint: Endpoint, exc: BaseException, timeout: float | None) -> NetkitError:
     """The netkit error for a client TLS handshake with *endpoint* that raised *exc*.
 
     Shared by the sync and asyncio clients: a deadline that passed becomes

@@ -186,10 +186,10 @@ def bind_failed(endpoint: Endpoint, exc: OSError) -> OSError:
 
 
 def connect_failed(
-    endpoint: Endpoint, attempts: list[tuple[object, BaseException]]
+    endpoint: Endpoint, attempts: list[tuple[Endpoint, BaseException]]
 ) -> ConnectFailed:
     """Every address of *endpoint* failed to connect: one error listing each attempt."""
-    tried = "; ".join(f"{addr!r}: {exc}" for addr, exc in attempts)
+    tried = "; ".join(f"{addr}: {exc}" for addr, exc in attempts)
     return ConnectFailed(f"cannot connect UDP to {endpoint}: {tried}", attempts)
 
 

@@ -191,7 +191,7 @@ def open_connected(
     """
     endpoint = core.host_endpoint(host, port, allow_zero=False)
     source_ep = None if source is None else core.as_endpoint(source)
-    attempts: list[tuple[object, BaseException]] = []
+    attempts: list[tuple[Endpoint, BaseException]] = []
     for family, sockaddr in candidates(endpoint, passive=False):
         sock, default_timeout = new_socket(family, options)
         try:
@@ -203,7 +203,7 @@ def open_connected(
             sock.connect(sockaddr)
         except OSError as exc:
             sock.close()
-            attempts.append((sockaddr, exc))
+            attempts.append((sockaddr_endpoint(sockaddr), exc))
             continue
         except BaseException:
             sock.close()

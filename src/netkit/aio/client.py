@@ -1,13 +1,13 @@
 """asyncio :class:`TcpClient`: resolve, race the addresses (Happy Eyeballs), wrap.
 
-asyncio's own ``happy_eyeballs_delay`` keeps only the last error, so the race is run
-here with one task per address doing ``loop.sock_connect`` on a non-blocking socket.
-Everything else is the sync client's: argument checks, address order
-(:func:`netkit.tcp.client.interleave_addresses`, RFC 8305 section 4), socket options
-(TCP_NODELAY on unless asked otherwise), ``source`` binding and error messages.
-Attempts start :data:`ATTEMPT_DELAY` apart, or at once when the previous one fails; the
-first to connect wins and every loser is cancelled and its socket closed. When all
-fail, ``ConnectFailed.attempts`` holds each address with its own error, in start order.
+The connect is planned by :mod:`netkit._core.connect`, exactly as in the sync client:
+argument checks, address order (RFC 8305 section 4), socket options (TCP_NODELAY on
+unless asked otherwise), ``source`` binding, when each attempt starts, and every error
+and message. This module only waits, on the loop: the resolver runs in the loop's
+executor, and each non-blocking attempt is watched with ``loop.add_writer`` (asyncio's
+own ``happy_eyeballs_delay`` keeps only the last error). The first to connect wins and
+every other socket is closed; when all fail, ``ConnectFailed.attempts`` holds each
+address with its own error, in start order.
 """
 
 from __future__ import annotations
@@ -15,15 +15,23 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from netkit.addr import Endpoint, is_ip
+from netkit._core.connect import (
+    ATTEMPT_DELAY,
+    HappyEyeballs,
+    Start,
+    attempt_error,
+    check_connect_args,
+    in_progress,
+    literal_targets,
+    resolve_timeout,
+)
+from netkit._sockets import connect as _connect
+from netkit.addr import Endpoint
 from netkit.aio.connection import TcpConnection, _wrap
-from netkit.errors import AddressError, ConnectFailed, NetkitTimeout
+from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
-from netkit.tcp import client as _sync
-from netkit.tcp.client import ATTEMPT_DELAY, interleave_addresses
 from netkit.tls import handshake_error
 
 __all__ = ["ATTEMPT_DELAY", "TcpClient"]
@@ -31,100 +39,80 @@ __all__ = ["ATTEMPT_DELAY", "TcpClient"]
 _C = TypeVar("_C", bound="TcpClient")
 
 
-def _open_attempt(
-    target: _sync._Target, options: SocketOptions | None, source: tuple[str, int] | None
-) -> socket.socket:
-    """A configured non-blocking socket for *target*, bound to *source* if given."""
-    sock = socket.socket(target.family, socket.SOCK_STREAM)
-    try:
-        _sync._socket_options(options, target.family).apply(sock)
-        sock.setblocking(False)
-        if source is not None:
-            bind_to = _sync._source_sockaddr(source, target.family)
-            if bind_to is None:  # filtered out before; kept as a guard
-                raise AddressError(f"source {source!r} does not fit {target.endpoint}")
-            sock.bind(bind_to)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
-async def _race(
-    targets: Sequence[_sync._Target],
-    deadline: float | None,
-    options: SocketOptions | None,
-    source: tuple[str, int] | None,
-    delay: float,
-) -> tuple[tuple[socket.socket, Endpoint] | None, list[tuple[Endpoint, BaseException]], bool]:
-    """Happy Eyeballs: ((socket, endpoint) of the winner or None, the failed attempts
-    in start order, whether the deadline passed). Losers are cancelled and closed."""
+async def _race(plan: HappyEyeballs) -> socket.socket | None:
+    """Run *plan*'s attempts on the loop; the winner's socket, or None if none won.
+
+    Every other socket is closed before this returns, also when it is cancelled.
+    """
     loop = asyncio.get_running_loop()
-    errors: dict[int, BaseException] = {}
-    pending: dict[asyncio.Future[None], tuple[int, socket.socket]] = {}
-    winner: tuple[socket.socket, Endpoint] | None = None
-    started = 0
-    timed_out = False
+    running: dict[int, socket.socket] = {}  # attempt index -> its socket
+    ready: list[int] = []  # attempts whose sockets became writable: ended, one way or other
+    wake: asyncio.Future[None] | None = None
+    winner: socket.socket | None = None
+
+    def writable(index: int) -> None:
+        sock = running.get(index)
+        if sock is None:  # a callback already queued when the race ended: nothing to do
+            return
+        loop.remove_writer(sock.fileno())
+        ready.append(index)
+        if wake is not None:
+            _wake(wake)
+
     try:
-        while winner is None:
-            if started < len(targets):
-                index = started
-                started += 1
+        while (step := plan.step(loop.time())) is not None:
+            if isinstance(step, Start):
                 try:
-                    sock = _open_attempt(targets[index], options, source)
+                    sock, code = _connect.start_attempt(step)
                 except OSError as exc:
-                    errors[index] = exc
-                    continue  # start the next address at once
-                attempt = asyncio.ensure_future(loop.sock_connect(sock, targets[index].sockaddr))
-                pending[attempt] = (index, sock)
-            if not pending:
-                break  # every address tried and failed
-            wait: float | None = delay if started < len(targets) else None
-            if deadline is not None:
-                left = deadline - loop.time()
-                if left <= 0:
-                    timed_out = True
-                    break
-                wait = left if wait is None else min(wait, left)
-            done, _ = await asyncio.wait(
-                pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            # Either an attempt ended (a failure starts the next one at once, RFC 8305)
-            # or the delay passed (start the next one alongside): loop round either way.
-            for finished in done:
-                index, sock = pending.pop(finished)
-                error = finished.exception()
-                if error is None and winner is None:
-                    winner = (sock, targets[index].endpoint)
+                    plan.failed(step.attempt, exc)
+                    continue
+                if code == 0:
+                    winner = sock
+                    plan.succeeded(step.attempt)
+                elif in_progress(code):
+                    running[step.attempt] = sock
+                    loop.add_writer(sock.fileno(), writable, step.attempt)
                 else:
-                    errors[index] = error if error is not None else ConnectionAbortedError()
                     sock.close()
-            if not done and started >= len(targets) and deadline is not None:
-                timed_out = loop.time() >= deadline
-                if timed_out:
-                    break
+                    plan.failed(step.attempt, attempt_error(code))
+                continue
+            if not ready:
+                wake = loop.create_future()
+                timer = (
+                    None if step.timeout is None else loop.call_later(step.timeout, _wake, wake)
+                )
+                try:
+                    await wake
+                finally:
+                    wake = None
+                    if timer is not None:
+                        timer.cancel()
+            while ready and winner is None:
+                index = ready.pop(0)
+                sock = running.pop(index)
+                error = _connect.finish_attempt(sock)
+                if error is None:
+                    winner = sock
+                    plan.succeeded(index)
+                else:
+                    sock.close()
+                    plan.failed(index, error)
+    except BaseException:
+        if winner is not None:
+            winner.close()
+        raise
     finally:
-        for loser, (index, sock) in pending.items():
-            loser.cancel()
-            errors.setdefault(index, NetkitTimeout("no answer before the deadline"))
+        for sock in running.values():
+            loop.remove_writer(sock.fileno())  # before close: the number may be reused
             sock.close()
-        if pending:
-            # Let the cancelled attempts unregister their file descriptors.
-            await asyncio.wait(pending)
-            for loser in pending:
-                if not loser.cancelled():
-                    loser.exception()  # retrieved, so asyncio does not log it
-    attempts = [(targets[i].endpoint, errors[i]) for i in sorted(errors)]
-    return winner, attempts, timed_out
-
-
-async def _targets(host: str, port: int) -> list[_sync._Target]:
-    if is_ip(host, allow_zone=True):
-        return [_sync._literal_target(host, port)]
-    loop = asyncio.get_running_loop()
-    # getaddrinfo blocks: run the sync client's resolver in the loop's thread pool.
-    infos = await loop.run_in_executor(None, _sync._resolve, host, port)
-    return interleave_addresses(infos)
+        running.clear()
+    return winner
 
 
 class TcpClient(TcpConnection):
@@ -153,44 +141,36 @@ class TcpClient(TcpConnection):
         :func:`netkit.tls.client_context`; *server_hostname* defaults to *host*.
         ``options.timeout`` becomes the default deadline of each later call.
         """
-        host, port, limit, context, bind = _sync._check_connect_args(
-            host, port, timeout, options, tls, server_hostname, source
-        )
+        args = check_connect_args(host, port, timeout, options, tls, server_hostname, source)
         loop = asyncio.get_running_loop()
-        deadline = None if limit is None else loop.time() + limit
-        where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-
-        try:
-            if deadline is None:
-                targets = await _targets(host, port)
-            else:
-                targets = await asyncio.wait_for(_targets(host, port), deadline - loop.time())
-        except asyncio.TimeoutError:
-            raise NetkitTimeout(f"resolving {host!r} took longer than the timeout") from None
-        if bind is not None:
-            targets = [t for t in targets if _sync._source_sockaddr(bind, t.family) is not None]
-            if not targets:
-                raise ConnectFailed(
-                    f"cannot connect to {where}: no address of the source's family"
-                )
-
-        won, attempts, timed_out = await _race(targets, deadline, options, bind, ATTEMPT_DELAY)
-        if won is None:
-            if timed_out:
-                failed = ConnectFailed(f"cannot connect to {where}: timed out", attempts)
-                raise NetkitTimeout(f"connect to {where} timed out after {limit} s") from failed
-            raise ConnectFailed(f"cannot connect to {where}: {_sync._summary(attempts)}", attempts)
-        sock, endpoint = won
-        name: Any = None
-        if context is not None:
-            name = server_hostname if server_hostname is not None else host.split("%")[0]
+        deadline = args.deadline(loop.time())
+        targets = literal_targets(args.host, args.port)
+        if targets is None:
+            # getaddrinfo blocks: it runs in the loop's executor.
+            resolving = loop.run_in_executor(None, _connect.resolve_targets, args.host, args.port)
+            try:
+                if deadline is None:
+                    targets = await resolving
+                else:
+                    targets = await asyncio.wait_for(resolving, deadline - loop.time())
+            except asyncio.TimeoutError:
+                raise resolve_timeout(args.host) from None
+        plan = HappyEyeballs.plan(args, targets, deadline)
+        sock = await _race(plan)
+        if sock is None:
+            raise plan.error()
+        assert plan.winner is not None
         left = None if deadline is None else max(0.0, deadline - loop.time())
         try:
             transport, protocol = await _wrap(
-                sock, tls=context, server_side=False, server_hostname=name, timeout=left
+                sock,
+                tls=args.context,
+                server_side=False,
+                server_hostname=args.server_name,
+                timeout=left,
             )
         except OSError as exc:  # timeout, ssl.SSLError, ConnectionResetError, EOF, ...
-            error = handshake_error(endpoint, exc, limit)
+            error = handshake_error(plan.winner.endpoint, exc, args.limit)
             raise error from (None if isinstance(error, NetkitTimeout) else exc)
-        default = None if options is None else options.timeout
+        default = None if args.options is None else args.options.timeout
         return cls(transport, protocol, default_timeout=default)
