@@ -172,7 +172,7 @@ def test_connect_udp_against_udp_listen_echo() -> None:
         (["connect", "127.0.0.1", "0"], b"port 0"),
         (["connect", "127.0.0.1", "80", "--timeout", "-1"], b"seconds"),
         (["connect", "127.0.0.1", "80", "--udp", "--tls"], b"--tls cannot be used"),
-        (["connect", "127.0.0.1", "80", "--cafile", "x"], b"need --tls"),
+        (["connect", "127.0.0.1", "80", "--cafile", "x"], b"--cafile needs --tls"),
         (["serve", "--port", "http"], b"invalid port"),
         (["serve", "shout"], b"invalid choice"),
         (["serve", "--tls-key", "k.pem"], b"--tls-key needs --tls-cert"),
@@ -220,7 +220,9 @@ def _interactive_connect(port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def test_connect_ends_when_the_peer_closes_first() -> None:
+def test_connect_ends_when_the_peer_closes_first_and_stdin_ends() -> None:
+    # The peer's EOF ends only the receiving side (as with ncat); the session ends when
+    # stdin does too (communicate() closes it), with status 0 as nothing was lost.
     with background(["serve", "echo"]) as (server, _host, port):
         client = _interactive_connect(port)
         try:

@@ -9,14 +9,17 @@ an operation or check failed, 2 on misuse (bad arguments or input).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import select
 import sys
 from collections.abc import Sequence
 
 from netkit._version import __version__
 from netkit.errors import NetkitError
 
-__all__ = ["EXIT_FAILED", "EXIT_MISUSE", "EXIT_OK", "Misuse", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_MISUSE", "EXIT_OK", "Failed", "Misuse", "main"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,6 +31,11 @@ _COMMANDS = ("demo", "serve", "connect", "udp", "check", "lookup", "bench")
 
 class Misuse(Exception):
     """Raised by a subcommand for bad arguments; reported on one line, exit status 2."""
+
+
+class Failed(Exception):
+    """Raised by a subcommand when an operation failed; its message is the one line
+    reported on stderr (it names what failed), exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_MISUSE
     try:
         status: int = func(args)
+        # Flush here, not at interpreter exit, so that a reader gone away (`| head`)
+        # is handled below instead of printing "Exception ignored ... BrokenPipeError".
+        sys.stdout.flush()
     except KeyboardInterrupt:
         # Ctrl-C is a normal way to stop a server or a netcat session: no traceback.
         print("interrupted", file=sys.stderr)
@@ -74,9 +85,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Misuse as exc:
         print(f"netkit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_MISUSE
-    except (NetkitError, OSError) as exc:
+    except Failed as exc:
         print(f"netkit {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except BrokenPipeError:
+    except (NetkitError, OSError) as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+            # The reader of stdout went away (`netkit ... | head`): stop quietly, as a
+            # program killed by SIGPIPE would, and point stdout at /dev/null so that the
+            # interpreter's final flush has nowhere to fail.
+            _silence_stdout()
+            return EXIT_FAILED
+        print(f"netkit {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return status
+
+
+def _stdout_gone() -> bool:
+    """True when stdout is a pipe or socket whose reader has gone away.
+
+    Tells a BrokenPipeError on stdout (quiet) from one on a socket (a failure to
+    report). Where this cannot be checked (no poll(), no real stdout) it says False,
+    so an error is never hidden.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in events)
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)

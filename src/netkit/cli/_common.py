@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from netkit.errors import NetkitError
+from netkit.errors import AddressError, NetkitError, describe
 
 if TYPE_CHECKING:
     from netkit.tcp import TcpConnection
@@ -76,6 +76,25 @@ def seconds(text: str) -> float:
     if not (0 < value < 1e9):
         raise argparse.ArgumentTypeError(f"seconds must be > 0, not {text[:40]!r}")
     return value
+
+
+def server_name(text: str) -> str:
+    """argparse type: a name to check a TLS certificate against (host name or IP).
+
+    Checked here because the ssl module refuses an empty or malformed name only at
+    handshake time, with a traceback-worthy ValueError or UnicodeError.
+    """
+    from netkit.addr import Endpoint, is_ip
+
+    if "%" in text and is_ip(text, allow_zone=True):
+        raise argparse.ArgumentTypeError(
+            f"{describe(text)} has a zone (%...), which no certificate names"
+        )
+    try:
+        Endpoint(text, 443)  # the port is irrelevant: Endpoint checks the name
+    except AddressError as exc:  # argparse puts "argument --server-name: " before it
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def positive_int(text: str) -> int:

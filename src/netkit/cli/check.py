@@ -10,8 +10,6 @@ Exit status: 0 when every input is valid (and global, with ``--global``), 1 othe
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -183,25 +181,18 @@ def run(args: argparse.Namespace) -> int:
         print("reading addresses from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
     status = EXIT_OK
     out = sys.stdout
-    try:
-        for text in _inputs(list(args.addresses)):
-            ok, line = check_line(
-                text,
-                zone=args.zone,
-                endpoint=args.endpoint,
-                default_port=args.default_port,
-                require_global=args.require_global,
-            )
-            if not ok:
-                status = EXIT_FAILED
-            out.write(line + "\n")
-            out.flush()  # one line per input as it arrives, also through a pipe
-    except BrokenPipeError:
-        # The reader went away (`netkit check < list | head`): stop quietly, and point
-        # stdout at /dev/null so the interpreter's final flush does not complain.
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        return EXIT_FAILED
+    # A reader going away (`netkit check < list | head`) raises BrokenPipeError here;
+    # netkit.cli.main turns that into a quiet exit, as for every command.
+    for text in _inputs(list(args.addresses)):
+        ok, line = check_line(
+            text,
+            zone=args.zone,
+            endpoint=args.endpoint,
+            default_port=args.default_port,
+            require_global=args.require_global,
+        )
+        if not ok:
+            status = EXIT_FAILED
+        out.write(line + "\n")
+        out.flush()  # one line per input as it arrives, also through a pipe
     return status
