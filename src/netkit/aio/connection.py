@@ -26,10 +26,8 @@ from typing import Any, BinaryIO
 
 from netkit._core import stream
 from netkit._core.checks import buffer_size, check_size, check_timeout
-from netkit._core.deadline import deadline
 from netkit._core.oserrors import closed, lost, stream_error
 from netkit._core.sockaddr import endpoint_or_none
-from netkit.addr import Endpoint
 from netkit.aio._protocol import (
     READ_HIGH_WATER,
     WRITE_CHUNK,
@@ -40,17 +38,7 @@ from netkit.aio._stream import AioStream
 from netkit.framing import DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, DEFAULT_MAX_READ, encode_frame
 from netkit.tls import handshake_timeout
 
-__all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "TcpConnection", "deadline_of", "endpoint_of"]
-
-
-def deadline_of(loop: asyncio.AbstractEventLoop, timeout: float | None) -> float | None:
-    """The ``loop.time()`` at which an operation started now with *timeout* expires."""
-    return deadline(loop.time(), timeout, None)
-
-
-def endpoint_of(address: Any) -> Endpoint | None:
-    """The :class:`Endpoint` of a socket address tuple, or None if it is not one."""
-    return endpoint_or_none(address)
+__all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "TcpConnection"]
 
 
 class TcpConnection(AioStream):
