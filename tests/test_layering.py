@@ -21,6 +21,7 @@ _RANK = {
     "netkit._core.checks": 1,
     "netkit.framing": 2,
     "netkit.lookup": 2,
+    "netkit._fake_resolver": 2,
     "netkit.options": 2,
     "netkit.tls": 2,
     "netkit._core": 3,

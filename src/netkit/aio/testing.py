@@ -18,8 +18,9 @@ from netkit._core.conformance import (
     deviation,
     error_outcome,
 )
+from netkit._fake_resolver import FakeResolver, fake_resolver
 
-__all__ = ["check_connection_pair", "run_case"]
+__all__ = ["FakeResolver", "check_connection_pair", "fake_resolver", "run_case"]
 
 PairFactory = Callable[[], Awaitable["tuple[Any, Any]"]]
 

@@ -14,8 +14,9 @@ from functools import partial
 from typing import Any
 
 from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
+from netkit._fake_resolver import FakeResolver, fake_resolver
 
-__all__ = ["check_connection_pair", "run_case"]
+__all__ = ["FakeResolver", "check_connection_pair", "fake_resolver", "run_case"]
 
 PairFactory = Callable[[], "tuple[Any, Any]"]
 

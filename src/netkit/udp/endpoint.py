@@ -195,11 +195,14 @@ class UdpEndpoint(setup.DatagramOptions):
             endpoint.__class__ is Endpoint
             and data.__class__ is bytes
             and len(data) <= MAX_PAYLOAD_IPV4
-            and (not self._v6 or ":" in endpoint.host)
+            and (":" in endpoint.host if self._v6 else endpoint.host.rpartition(".")[2].isdigit())
         ):
             # The hot path: a small payload to an Endpoint (already validated) that
             # needs no IPv4-mapping: hand the pair to the kernel as it is. What the
-            # kernel refuses (port 0, IPv6 on IPv4) takes the careful path.
+            # kernel refuses (port 0, IPv6 on IPv4) takes the careful path. Only an IP
+            # literal may take it: socket.sendto would resolve a name itself, past
+            # netkit's resolver (an Endpoint's host with an all-digit last label is an
+            # IPv4 address: such host names are refused).
             try:
                 self._sock.sendto(data, (endpoint.host, endpoint.port))
             except OSError as exc:
