@@ -504,6 +504,38 @@ def test_aio_udp_by_name(run: Run) -> None:
     assert run(main()) == ["me.test", "peer.test", "peer.test", "peer.test", "other.test"]
 
 
+class _ThreadNoting(FakeResolver):
+    """A fake that notes the thread of each getaddrinfo call."""
+
+    def __init__(self, mapping: dict[str, str]) -> None:
+        super().__init__(mapping)
+        self.threads: list[threading.Thread] = []
+
+    def getaddrinfo(self, *args: Any, **kwargs: Any) -> Sequence[AddrInfoTuple]:
+        self.threads.append(threading.current_thread())
+        return super().getaddrinfo(*args, **kwargs)
+
+
+def test_aio_udp_resolves_a_source_name_off_the_loop(run: Run) -> None:
+    # The host is a literal but the source a name: the lookup still runs in the executor.
+    resolver = _ThreadNoting({"me.test": "127.0.0.3"})
+
+    async def main() -> threading.Thread:
+        async with await aio.UdpEndpoint.bind("127.0.0.2") as peer:
+            port = peer.address.port
+            with use_resolver(resolver):
+                async with await aio.UdpEndpoint.connect(
+                    "127.0.0.2", port, source="me.test:0"
+                ) as connected:
+                    assert connected.address.host == "127.0.0.3"
+        return threading.current_thread()
+
+    loop_thread = run(main())
+    assert resolver.asked == ["me.test"]
+    assert resolver.threads
+    assert loop_thread not in resolver.threads
+
+
 def test_asyncio_executor_threads_see_it() -> None:
     async def main() -> str:
         loop = asyncio.get_running_loop()

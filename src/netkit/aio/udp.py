@@ -115,7 +115,7 @@ class UdpEndpoint(setup.DatagramOptions):
             ConnectFailed: no address of *host* could be connected to.
         """
         opened = functools.partial(setup.open_connected, host, port, options, source)
-        return cls._adopt(*await _off_loop(host, opened))
+        return cls._adopt(*await _off_loop(host, opened, source))
 
     @classmethod
     def _adopt(cls, sock: _socket.socket, default_timeout: float | None) -> UdpEndpoint:
@@ -365,8 +365,19 @@ class UdpEndpoint(setup.DatagramOptions):
 _Opened = tuple[_socket.socket, float | None]
 
 
-async def _off_loop(host: object, opened: Callable[[], _Opened]) -> _Opened:
-    """Run *opened* here for an IP literal, in the executor if it may resolve a name."""
-    if core.is_hostname(host):
+def _names_a_host(source: object) -> bool:
+    """Whether a ``source=`` target holds a host name (to resolve) rather than an IP."""
+    if source is None:
+        return False
+    try:
+        return core.as_endpoint(source).family is None
+    except (TypeError, ValueError):
+        return False  # malformed: opening the endpoint raises the error, without a lookup
+
+
+async def _off_loop(host: object, opened: Callable[[], _Opened], source: object = None) -> _Opened:
+    """Run *opened* here for IP literals, in the executor if it may resolve a name (the
+    host's or the source's): the resolver blocks."""
+    if core.is_hostname(host) or _names_a_host(source):
         return await asyncio.get_running_loop().run_in_executor(None, opened)
     return opened()
