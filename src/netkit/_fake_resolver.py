@@ -161,8 +161,8 @@ class FakeResolver:
         proto: int = 0,
         flags: int = 0,
     ) -> Sequence[AddrInfoTuple]:
-        """The addresses of *host* from the mapping; see :meth:`Resolver.getaddrinfo
-        <netkit.lookup.Resolver.getaddrinfo>`.
+        """The addresses of *host* from the mapping; see
+        :meth:`netkit.lookup.Resolver.getaddrinfo`.
 
         Raises:
             socket.gaierror: *host* is not in the mapping (``EAI_NONAME``), has no
