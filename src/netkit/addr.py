@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from netkit._core.checks import check_port, parse_port_text
 from netkit.errors import AddressError, describe
 
 __all__ = [
@@ -57,7 +58,6 @@ _ZONE_RE = re.compile(r"[!-$&-.0-Z\\^-~]{1,64}")
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4_RE = re.compile(rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}")
 _HEX_GROUP_RE = re.compile(r"[0-9A-Fa-f]{1,4}")
-_PORT_RE = re.compile(r"[0-9]{1,5}")
 _SPACE_OR_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")  # on ASCII text
 _LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Labels joined by dots, one optional trailing dot. Labels cannot contain dots, so the
@@ -655,16 +655,6 @@ def _canonical_host(host: str) -> str:
     raise AddressError(f"invalid host {describe(host)}: {problem}")
 
 
-def _check_port(port: object) -> int:
-    if port.__class__ is int and 0 <= port <= 65535:  # type: ignore[operator,unused-ignore]
-        return port  # type: ignore[return-value,unused-ignore]
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"port must be int, got {type(port).__name__}")
-    if not 0 <= port <= 65535:
-        raise AddressError(f"port {port} out of range 0..65535")
-    return int(port)  # an int subclass such as an IntEnum member becomes a plain int
-
-
 _set = object.__setattr__
 
 
@@ -683,7 +673,9 @@ class Endpoint:
 
     def __init__(self, host: str, port: int) -> None:
         _set(self, "host", _canonical_host(host))
-        _set(self, "port", _check_port(port))
+        if port.__class__ is not int or not 0 <= port <= 65535:  # the fast path inline
+            port = check_port(port, allow_zero=True)  # the rule and its messages
+        _set(self, "port", port)
 
     def __reduce__(self) -> tuple[type[Endpoint], tuple[str, int]]:
         return (type(self), (self.host, self.port))
@@ -739,14 +731,6 @@ class Endpoint:
         return cls(host, port)
 
 
-def _port_problem(text: str) -> str | None:
-    if _PORT_RE.fullmatch(text) is None:
-        return f"port {describe(text, 20)} is not 1 to 5 decimal digits"
-    if int(text) > 65535:
-        return f"port {int(text)} out of range 0..65535"
-    return None
-
-
 def _parse_endpoint(text: str, default_port: int | None) -> Endpoint | str:
     """The endpoint *text* denotes, or the reason it is invalid."""
     port_text: str | None
@@ -779,10 +763,10 @@ def _parse_endpoint(text: str, default_port: int | None) -> Endpoint | str:
             return "no port given and no default port"
         port = default_port
     else:
-        problem = _port_problem(port_text)
-        if problem is not None:
-            return problem
-        port = int(port_text)
+        parsed = parse_port_text(port_text, allow_zero=True)
+        if isinstance(parsed, str):
+            return parsed
+        port = parsed
     endpoint = object.__new__(Endpoint)  # host and port are already canonical
     object.__setattr__(endpoint, "host", host)
     object.__setattr__(endpoint, "port", port)
@@ -799,7 +783,7 @@ def parse_endpoint(text: str, *, default_port: int | None = None) -> Endpoint:
     if not isinstance(text, str):
         raise TypeError(f"expected an endpoint as str, got {type(text).__name__}")
     if default_port is not None:
-        _check_port(default_port)
+        check_port(default_port, allow_zero=True)
     result = _parse_endpoint(text, default_port)
     if isinstance(result, str):
         raise AddressError(f"invalid endpoint {describe(text)}: {result}")
