@@ -13,6 +13,7 @@ import pytest
 
 import netkit
 from netkit import addr
+from netkit._core import checks
 from netkit.addr import (
     Endpoint,
     classify,
@@ -387,6 +388,60 @@ def test_endpoint_is_frozen() -> None:
 def test_endpoint_validates(host: object, port: object, error: type[Exception]) -> None:
     with pytest.raises(error):
         Endpoint(host, port)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("port", "error", "message"),
+    [
+        (-1, AddressError, "port -1 is out of range 0..65535"),
+        (65536, AddressError, "port 65536 is out of range 0..65535"),
+        (10**400, AddressError, "port <1329-bit integer> is out of range 0..65535"),
+        (True, TypeError, "port must be an int, not bool"),
+        (80.0, TypeError, "port must be an int, not float"),
+        ("80", TypeError, "port must be an int, not str"),
+    ],
+)
+def test_endpoint_port_messages(port: object, error: type[Exception], message: str) -> None:
+    # One rule, one wording: Endpoint, parse_endpoint's default_port and check_port.
+    for call in (
+        lambda: Endpoint("1.2.3.4", port),  # type: ignore[arg-type]
+        lambda: parse_endpoint("h", default_port=port),  # type: ignore[arg-type]
+        lambda: checks.check_port(port, allow_zero=True),
+    ):
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("h:65536", "port 65536 is out of range 0..65535"),
+        ("h:99999", "port 99999 is out of range 0..65535"),
+        ("h:123456", "port '123456' is not 1 to 5 decimal digits"),
+        ("h:", "port '' is not 1 to 5 decimal digits"),
+        ("h:+80", "port '+80' is not 1 to 5 decimal digits"),
+        ("h:\uff18\uff10", "port '\uff18\uff10' is not 1 to 5 decimal digits"),
+    ],
+)
+def test_endpoint_port_text_messages(text: str, message: str) -> None:
+    with pytest.raises(AddressError) as caught:
+        parse_endpoint(text)
+    assert str(caught.value) == f"invalid endpoint {text!r}: {message}"
+    assert checks.parse_port_text(text[2:], allow_zero=True) == message
+
+
+def test_port_text_rule() -> None:
+    assert checks.parse_port_text("080", allow_zero=True) == 80
+    assert checks.parse_port_text("0", allow_zero=True) == 0
+    assert checks.parse_port_text("00000", allow_zero=True) == 0
+    assert checks.parse_port_text("65535", allow_zero=False) == 65535
+    assert checks.parse_port_text("0", allow_zero=False) == "port 0 is out of range 1..65535"
+    assert checks.parse_port_text("x" * 100, allow_zero=True) == (
+        "port 'xxxxxxxxxxxxxxxxxxx... (100 chars) is not 1 to 5 decimal digits"
+    )
+    with pytest.raises(AddressError, match=r"^port 0 is out of range 1\.\.65535$"):
+        checks.check_port(0, allow_zero=False)
 
 
 def test_endpoint_port_zero_and_max() -> None:

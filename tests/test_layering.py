@@ -16,6 +16,7 @@ _RANK = {
     "netkit.errors": 0,
     "netkit._version": 0,
     "netkit.addr": 1,
+    "netkit._addrtext": 1,
     "netkit.byteorder": 1,
     "netkit._services": 1,
     "netkit._core.checks": 1,
