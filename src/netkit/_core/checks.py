@@ -55,17 +55,17 @@ def check_delimiter(delimiter: object) -> bytes:
     return bytes(delimiter)
 
 
-def check_port(port: object, *, allow_zero: bool) -> int:
+def check_port(port: object, *, allow_zero: bool, name: str = "port") -> int:
     """A port number: int in 1..65535 (0..65535 with *allow_zero*).
 
     The one home of the port rule and its messages: TypeError for anything but an int
     (bool refused), AddressError outside the range. An int subclass (an IntEnum member)
-    comes back as a plain int.
+    comes back as a plain int. *name* is what the messages call it (``"source port"``).
     """
     if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"port must be an int, not {type(port).__name__}")
+        raise TypeError(f"{name} must be an int, not {type(port).__name__}")
     if not (0 if allow_zero else 1) <= port <= 65535:
-        raise AddressError(_out_of_range(port, allow_zero))
+        raise AddressError(_out_of_range(port, allow_zero, name))
     return int(port)
 
 
@@ -83,8 +83,8 @@ def parse_port_text(text: str, *, allow_zero: bool) -> int | str:
     return f"port {describe(text, 20)} is not 1 to 5 decimal digits"
 
 
-def _out_of_range(port: object, allow_zero: bool) -> str:
-    return f"port {describe(port)} is out of range {0 if allow_zero else 1}..65535"
+def _out_of_range(port: object, allow_zero: bool, name: str = "port") -> str:
+    return f"{name} {describe(port)} is out of range {0 if allow_zero else 1}..65535"
 
 
 def check_host(host: object) -> str:
