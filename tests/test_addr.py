@@ -614,3 +614,24 @@ def test_self_test_rejects_a_different_formatter(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(socket, "inet_ntop", uncompressed)
     assert addr._c_library_is_strict() is False
+
+
+@pytest.mark.parametrize("zone", ["4294967296", "4294967297", "99999999999", "0" + "9" * 20])
+def test_a_numeric_zone_must_fit_32_bits(zone: str) -> None:
+    # fe80::1%4294967297 used to be accepted and wrap to interface 1 in the kernel.
+    text = f"fe80::1%{zone}"
+    assert not addr.is_ipv6(text, allow_zone=True)
+    assert not addr.is_ip(text, allow_zone=True)
+    with pytest.raises(AddressError, match="is over 32 bits"):
+        addr.normalize_ip(text)
+    with pytest.raises(AddressError, match="is over 32 bits"):
+        addr.parse_endpoint(f"[{text}]:80")
+    with pytest.raises(AddressError):
+        addr.Endpoint(text, 80)
+
+
+def test_the_largest_numeric_zone_is_kept() -> None:
+    text = "fe80::1%4294967295"
+    assert addr.is_ip(text, allow_zone=True)
+    assert addr.Endpoint(text, 80).to_sockaddr() == ("fe80::1", 80, 0, 4294967295)
+    assert addr.is_ip("fe80::1%0004", allow_zone=True)  # leading zeros: still 4

@@ -179,9 +179,23 @@ def _c_library_is_strict() -> bool:
 # ---------------------------------------------------------------------------------------
 
 
+#: The largest numeric zone: the kernel's scope id is 32 bits, and a larger number
+#: would wrap to another interface (4294967297 is interface 1).
+MAX_SCOPE_ID = 0xFFFFFFFF
+
+
+def _zone_ok(zone: str) -> bool:
+    """The one zone rule: RFC 4007 text, and a numeric zone that fits 32 bits."""
+    if _ZONE_RE.fullmatch(zone) is None:
+        return False
+    return not zone.isdigit() or int(zone) <= MAX_SCOPE_ID
+
+
 def _zone_problem(zone: str) -> str | None:
-    if _ZONE_RE.fullmatch(zone) is not None:
+    if _zone_ok(zone):
         return None
+    if _ZONE_RE.fullmatch(zone) is not None:
+        return f"numeric zone {zone} is over 32 bits (at most {MAX_SCOPE_ID})"
     if not zone:
         return "empty zone after '%'"
     if len(zone) > MAX_ZONE_LENGTH:

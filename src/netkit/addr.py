@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from netkit._addrtext import _ZONE_RE as _ZONE_RE
+from netkit._addrtext import _zone_ok as _zone_ok
 from netkit._addrtext import MAX_ZONE_LENGTH as MAX_ZONE_LENGTH
 from netkit._addrtext import _c_library_is_strict as _c_library_is_strict
 from netkit._addrtext import _format_ipv6_py as _format_ipv6_py
@@ -107,7 +107,7 @@ def _invalid(text: str, *, allow_zone: bool = True, want: int = 0) -> AddressErr
 
 def _is_zoned_ipv6(text: str) -> bool:
     addr, pct, zone = text.partition("%")
-    if not pct or _ZONE_RE.fullmatch(zone) is None:
+    if not pct or not _zone_ok(zone):
         return False
     try:
         _pton(_AF6, addr)
@@ -200,7 +200,7 @@ def normalize_ip(text: str) -> str:
     except TypeError:
         raise _type_error(text) from None
     addr, pct, zone = text.partition("%")
-    if pct and ":" in addr and _ZONE_RE.fullmatch(zone) is not None:
+    if pct and ":" in addr and _zone_ok(zone):
         try:
             return _canonical6(_pton(_AF6, addr)) + "%" + zone
         except (OSError, ValueError):
