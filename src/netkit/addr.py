@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from netkit._addrtext import _zone_ok as _zone_ok
 from netkit._addrtext import MAX_ZONE_LENGTH as MAX_ZONE_LENGTH
 from netkit._addrtext import _c_library_is_strict as _c_library_is_strict
 from netkit._addrtext import _format_ipv6_py as _format_ipv6_py
@@ -36,6 +35,7 @@ from netkit._addrtext import _parse_ipv4_py as _parse_ipv4_py
 from netkit._addrtext import _parse_ipv6_py as _parse_ipv6_py
 from netkit._addrtext import _strict_ntop as _strict_ntop
 from netkit._addrtext import _strict_pton as _strict_pton
+from netkit._addrtext import _zone_ok as _zone_ok
 from netkit._addrtext import _zone_problem as _zone_problem
 from netkit._core.checks import check_port, parse_port_text
 from netkit.errors import AddressError, describe
