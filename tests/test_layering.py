@@ -21,6 +21,7 @@ _RANK = {
     "netkit._services": 1,
     "netkit._core.checks": 1,
     "netkit.framing": 2,
+    "netkit.proxy": 2,
     "netkit.lookup": 2,
     "netkit.options": 2,
     "netkit.tls": 2,
