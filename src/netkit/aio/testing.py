@@ -19,8 +19,16 @@ from netkit._core.conformance import (
     error_outcome,
 )
 from netkit._fake_resolver import FakeResolver, fake_resolver
+from netkit.aio._fakenet import FakeDatagramEndpoint, FakeDatagramNetwork
 
-__all__ = ["FakeResolver", "check_connection_pair", "fake_resolver", "run_case"]
+__all__ = [
+    "FakeDatagramEndpoint",
+    "FakeDatagramNetwork",
+    "FakeResolver",
+    "check_connection_pair",
+    "fake_resolver",
+    "run_case",
+]
 
 PairFactory = Callable[[], Awaitable["tuple[Any, Any]"]]
 

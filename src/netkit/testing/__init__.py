@@ -15,8 +15,16 @@ from typing import Any
 
 from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
 from netkit._fake_resolver import FakeResolver, fake_resolver
+from netkit.testing._network import FakeDatagramEndpoint, FakeDatagramNetwork
 
-__all__ = ["FakeResolver", "check_connection_pair", "fake_resolver", "run_case"]
+__all__ = [
+    "FakeDatagramEndpoint",
+    "FakeDatagramNetwork",
+    "FakeResolver",
+    "check_connection_pair",
+    "fake_resolver",
+    "run_case",
+]
 
 PairFactory = Callable[[], "tuple[Any, Any]"]
 
