@@ -408,9 +408,11 @@ def test_resource_errors_back_off_with_one_warning(
         port, failed_at = FACES[face]([errno.EMFILE] * 5)
     assert len(failed_at) == 5
     gaps = [b - a for a, b in itertools.pairwise(failed_at)]
-    assert all(
-        gap >= wait * 0.9 for gap, wait in zip(gaps, [0.001, 0.002, 0.004, 0.008], strict=True)
-    )
+    # libuv (uvloop) keeps timers in whole milliseconds and may fire up to 1 ms early:
+    # each gap gets that much slack; together they still prove the waits grow.
+    waits = [0.001, 0.002, 0.004, 0.008]
+    assert all(gap >= wait - 0.0011 for gap, wait in zip(gaps, waits, strict=True))
+    assert sum(gaps) >= sum(waits) - 0.0045
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if "accept" in r.getMessage()]
     assert lines == [
         (
