@@ -14,8 +14,9 @@ from functools import partial
 from typing import Any
 
 from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
+from netkit.testing._memory import MemoryConnection, MemorySocket, memory_pair
 
-__all__ = ["check_connection_pair", "run_case"]
+__all__ = ["MemoryConnection", "MemorySocket", "check_connection_pair", "memory_pair", "run_case"]
 
 PairFactory = Callable[[], "tuple[Any, Any]"]
 
