@@ -301,7 +301,9 @@ def test_tcp_gives_the_same_send_timeout() -> None:
     # The same call over TCP, once the kernel's buffers are full, fails the same way.
     a, b = map(TcpConnection, tcp_pair())
     with a, b:
+        # Small kernel buffers (no autotuning), so that 8 MiB cannot fit.
         a.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        b.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         with pytest.raises(NetkitTimeout) as tcp:
             a.sendall(b"x" * (8 << 20), timeout=0.2)
     m, n = memory_pair(max_buffer=10)

@@ -18,8 +18,15 @@ from netkit._core.conformance import (
     deviation,
     error_outcome,
 )
+from netkit.aio._memory import MemoryConnection, MemoryTransport, memory_pair
 
-__all__ = ["check_connection_pair", "run_case"]
+__all__ = [
+    "MemoryConnection",
+    "MemoryTransport",
+    "check_connection_pair",
+    "memory_pair",
+    "run_case",
+]
 
 PairFactory = Callable[[], Awaitable["tuple[Any, Any]"]]
 
