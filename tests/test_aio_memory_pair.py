@@ -441,29 +441,45 @@ def test_the_transport_as_asyncio_defines_it(run: Run) -> None:  # noqa: F811
     run(main())
 
 
-def test_the_transport_feeds_a_plain_protocol(run: Run) -> None:  # noqa: F811
-    class Collect(asyncio.Protocol):
-        def __init__(self) -> None:
-            self.data = b""
-            self.done = asyncio.get_running_loop().create_future()
+class Collect(asyncio.Protocol):
+    """A plain (not buffered) protocol that records what the transport gave it."""
 
-        def data_received(self, data: bytes) -> None:
-            self.data += data
+    def __init__(self, keep_open: bool) -> None:
+        self.data = b""
+        self.eofs = 0
+        self.keep_open = keep_open
+        self.done = asyncio.get_running_loop().create_future()
 
-        def eof_received(self) -> bool:
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+    def eof_received(self) -> bool:
+        self.eofs += 1
+        if not self.done.done():
             self.done.set_result(None)
-            return False  # close the transport, as asyncio does with a false answer
+        return self.keep_open
 
+
+@pytest.mark.parametrize("keep_open", [False, True])
+def test_the_transport_feeds_a_plain_protocol(run: Run, keep_open: bool) -> None:  # noqa: F811
     async def main() -> None:
         a, b = await memory_pair(chunk_size=3)
-        collect = Collect()
+        collect = Collect(keep_open)
         a.transport.set_protocol(collect)
         assert a.transport.get_protocol() is collect
         await b.sendall(b"plain protocol")
         b.shutdown_write()
         await asyncio.wait_for(collect.done, WAIT)
         assert collect.data == b"plain protocol"
-        assert a.transport.is_closing()
+        # A false answer closes the transport, as asyncio's; a true one keeps it open,
+        # and EOF is delivered once however reading is paused and resumed afterwards.
+        assert a.transport.is_closing() is not keep_open
+        a.transport.pause_reading()
+        a.transport.resume_reading()
+        await asyncio.sleep(0)  # an ordering point: a receive would run now
+        await asyncio.sleep(0)
+        assert collect.eofs == 1
+        a.transport.abort()
         await b.aclose()
 
     run(main())

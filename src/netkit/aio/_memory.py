@@ -65,7 +65,8 @@ class MemoryTransport(asyncio.Transport):
         self._high = _DEFAULT_HIGH
         self._low = _DEFAULT_HIGH // 4
         self._writing_paused = False  # the protocol was told pause_writing()
-        self._reading = True
+        self._reading = True  # not paused (asyncio's is_reading)
+        self._at_eof = False  # EOF was delivered: no more receives, as the loop does
         self._read_scheduled = False
         self._closing = False
         self._lost = False  # connection_lost is scheduled (or done)
@@ -167,6 +168,8 @@ class MemoryTransport(asyncio.Transport):
 
     def _flush(self) -> None:
         """Hand the buffer to the link while it takes bytes; finish a close or EOF."""
+        if self._lost:
+            return
         buffer = self._buffer
         while buffer:
             try:
@@ -196,14 +199,14 @@ class MemoryTransport(asyncio.Transport):
         self._poke_peer()
 
     def _schedule_read(self) -> None:
-        if self._reading and not self._closing and not self._read_scheduled:
+        if self._reading and not (self._closing or self._at_eof or self._read_scheduled):
             self._read_scheduled = True
             self._loop.call_soon(self._read_ready)
 
     def _read_ready(self) -> None:
         """One receive, as the loop's reader callback does when the socket is readable."""
         self._read_scheduled = False
-        if not self._reading or self._closing:
+        if not self._reading or self._closing or self._at_eof:
             return
         protocol = self._protocol
         target = None
@@ -219,7 +222,7 @@ class MemoryTransport(asyncio.Transport):
             return  # nothing yet: the peer's next send schedules this again
         receiver = cast("asyncio.Protocol | asyncio.BufferedProtocol", protocol)
         if not data:
-            self._reading = False  # the socket transport stops reading at EOF too
+            self._at_eof = True
             if not receiver.eof_received():
                 self.close()
             return
@@ -229,7 +232,7 @@ class MemoryTransport(asyncio.Transport):
         else:
             cast(asyncio.Protocol, protocol).data_received(data)
         peer = self._peer
-        if peer is not None and (peer._buffer or peer._closing):
+        if peer is not None and (peer._buffer or peer._closing) and not peer._lost:
             peer._flush()  # room in the link: the peer's waiting bytes move on
         self._schedule_read()  # the next receive in the next loop iteration
 

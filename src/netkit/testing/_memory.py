@@ -46,9 +46,20 @@ class MemorySocket:
     """The socket-like end of a memory pair (what ``MemoryConnection.socket`` returns).
 
     Implements the subset of :class:`socket.socket` a connection uses, with a socket's
-    arguments, blocking, timeouts (``socket.timeout``, ``BlockingIOError`` when
-    non-blocking) and errors. It is *not* a ``socket.socket``: it has no descriptor
-    (:meth:`fileno` is -1) and no options. Built by :func:`memory_pair`.
+    arguments, blocking and timeouts; each method is documented by its namesake there.
+    It is *not* a ``socket.socket``: it has no descriptor (:meth:`fileno` is -1) and no
+    options. Built by :func:`memory_pair`.
+
+    Raises (from any call, as a Linux TCP socket would):
+        TimeoutError: ``socket.timeout`` (no errno) once a timeout set here passes.
+        BlockingIOError: non-blocking (timeout 0 or ``MSG_DONTWAIT``) and it would wait.
+        ConnectionResetError: the first call after the peer's ``abort()`` that finds
+            nothing left to read (a send: at once).
+        BrokenPipeError: a send after ``shutdown(SHUT_WR)``, after a reset, or the
+            second send after the peer closed.
+        OSError: ``EBADF`` after :meth:`close`; ``ENOTCONN`` from :meth:`shutdown` once
+            the connection is over; ``EOPNOTSUPP`` for flags other than
+            ``MSG_DONTWAIT`` and ``MSG_PEEK``.
     """
 
     __slots__ = (
