@@ -20,6 +20,7 @@ module             decides
 ``server``         server argument rules and defaults, how handler errors are logged
 ``conformance``    the table of situations every stream transport must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults
+``memory``         the testing kit's in-memory stream (memory pairs), in TCP's states
 =================  =====================================================================
 
 Socket set-up that both faces share and that never waits (create, set options, bind,

@@ -20,13 +20,17 @@ from netkit._core.conformance import (
 )
 from netkit._fake_resolver import FakeResolver, fake_resolver
 from netkit.aio._fakenet import FakeDatagramEndpoint, FakeDatagramNetwork
+from netkit.aio._memory import MemoryConnection, MemoryTransport, memory_pair
 
 __all__ = [
     "FakeDatagramEndpoint",
     "FakeDatagramNetwork",
     "FakeResolver",
+    "MemoryConnection",
+    "MemoryTransport",
     "check_connection_pair",
     "fake_resolver",
+    "memory_pair",
     "run_case",
 ]
 

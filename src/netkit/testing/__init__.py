@@ -15,14 +15,18 @@ from typing import Any
 
 from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
 from netkit._fake_resolver import FakeResolver, fake_resolver
+from netkit.testing._memory import MemoryConnection, MemorySocket, memory_pair
 from netkit.testing._network import FakeDatagramEndpoint, FakeDatagramNetwork
 
 __all__ = [
     "FakeDatagramEndpoint",
     "FakeDatagramNetwork",
     "FakeResolver",
+    "MemoryConnection",
+    "MemorySocket",
     "check_connection_pair",
     "fake_resolver",
+    "memory_pair",
     "run_case",
 ]
 
