@@ -17,6 +17,7 @@ module             decides
 ``connect``        the connect planner: argument checks, Happy Eyeballs, ConnectFailed
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
+``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``server``         server argument rules and defaults, how handler errors are logged
 ``conformance``    the table of situations every stream transport must pass
 =================  =====================================================================
