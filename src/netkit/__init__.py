@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from netkit.options import KeepAlive, SocketOptions
     from netkit.tcp import TcpClient, TcpConnection, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
+    from netkit.unix.datagram import UnixDatagramEndpoint
 
 # module -> the public names it defines; the table behind lazy loading.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -82,6 +83,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "netkit.options": ("KeepAlive", "SocketOptions"),
     "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
+    "netkit.unix.datagram": ("UnixDatagramEndpoint",),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -105,6 +107,7 @@ __all__ = [
     "TcpConnection",
     "TcpServer",
     "UdpEndpoint",
+    "UnixDatagramEndpoint",
     "__version__",
     "host_address",
     "hostname",

@@ -18,6 +18,7 @@ module             decides
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
+``unixdatagram``   Unix datagram sizes, senders, missing peers; bind/connect messages
 ``server``         server argument rules and defaults, how handler errors are logged
 ``conformance``    the table of situations every stream transport must pass
 =================  =====================================================================

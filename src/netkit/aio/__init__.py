@@ -12,5 +12,7 @@ from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
 from netkit.aio.server import TcpServer
 from netkit.aio.udp import Datagram, UdpEndpoint
+from netkit.aio.unix_datagram import UnixDatagramEndpoint
 
 __all__ = ["Datagram", "TcpClient", "TcpConnection", "TcpServer", "UdpEndpoint"]
+__all__ += ["UnixDatagramEndpoint"]

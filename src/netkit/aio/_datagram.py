@@ -84,6 +84,11 @@ class MessageEngine(Generic[_S]):
         """The error of any operation after ``close()``."""
         raise NotImplementedError
 
+    def _send_error(self, exc: OSError, target: Any, size: int) -> BaseException:
+        """The netkit error for a failed send of *size* bytes to *target* (``None``:
+        the peer); by default :meth:`_error`'s."""
+        return self._error(exc)
+
     def _timeout_error(self, timeout: float | None, *, sending: bool) -> BaseException:
         """The error of a receive (or send) whose deadline passed."""
         raise NotImplementedError
@@ -148,12 +153,20 @@ class MessageEngine(Generic[_S]):
         for waiter in waiters:
             _ready(waiter)
 
-    async def _retry(self, call: Callable[[], _T], reading: bool, timeout: object) -> _T:
+    async def _retry(
+        self,
+        call: Callable[[], _T],
+        reading: bool,
+        timeout: object,
+        target: Any = None,
+        size: int = 0,
+    ) -> _T:
         """Run the non-blocking *call* until the socket is ready for it (or the deadline).
 
         A send the kernel refuses while the socket polls writable (an unconnected Unix
         datagram socket facing a full receiver queue, which no readiness event reports)
-        is retried after growing pauses, as the sync engine does.
+        is retried after growing pauses, as the sync engine does. *target* and *size*
+        are for the error of a failed send (:meth:`_send_error`).
         """
         seconds = check_timeout("timeout", timeout)  # even when no wait is needed
         if seconds is None and (reading or self._SEND_DEFAULT):
@@ -167,7 +180,9 @@ class MessageEngine(Generic[_S]):
             except BlockingIOError:
                 pass
             except OSError as exc:
-                raise self._error(exc) from exc
+                if reading:
+                    raise self._error(exc) from exc
+                raise self._send_error(exc, target, size) from exc
             loop = asyncio.get_running_loop()
             if first:  # the clock is read only when the call has to wait
                 deadline = None if seconds is None else loop.time() + seconds

@@ -97,6 +97,11 @@ class MessageEngine(Generic[_S]):
         """The error of any operation after ``close()``."""
         raise NotImplementedError
 
+    def _send_error(self, exc: OSError, target: Any, size: int) -> BaseException:
+        """The netkit error for a failed send of *size* bytes to *target* (``None``:
+        the peer); by default :meth:`_error`'s."""
+        return self._error(exc)
+
     def _timeout_error(self, timeout: float | None, *, sending: bool) -> BaseException:
         """The error of a receive (or send) whose deadline passed."""
         raise NotImplementedError
@@ -197,7 +202,13 @@ class MessageEngine(Generic[_S]):
 
     # -- sending ------------------------------------------------------------------------
 
-    def _send_call(self, call: Callable[[int], object], timeout: object) -> None:
+    def _check_open(self) -> None:
+        if self._closed:
+            raise self._closed_error()
+
+    def _send_call(
+        self, call: Callable[[int], object], timeout: object, target: Any = None, size: int = 0
+    ) -> None:
         """Run the send ``call(flags)``, waiting for room up to *timeout* seconds.
 
         With no deadline and the socket in blocking mode, the send is the bare blocking
@@ -206,7 +217,8 @@ class MessageEngine(Generic[_S]):
         Otherwise the send is tried with ``MSG_DONTWAIT``; a refusal waits with ``poll``
         while the socket is not writable, and, if it is writable yet the kernel still
         refuses (a full receiver queue, which ``poll`` cannot see), pauses at growing
-        intervals (:func:`~netkit._core.datagram.next_send_retry`).
+        intervals (:func:`~netkit._core.datagram.next_send_retry`). *target* and
+        *size* are for the error of a failed send (:meth:`_send_error`).
         """
         seconds = check_timeout("timeout", timeout)
         if seconds is None and self._SEND_DEFAULT:
@@ -220,7 +232,7 @@ class MessageEngine(Generic[_S]):
             except BlockingIOError:
                 pass  # another thread switched the socket to non-blocking mode
             except OSError as exc:
-                raise self._error(exc) from exc
+                raise self._send_error(exc, target, size) from exc
         deadline = None if seconds is None else time.monotonic() + seconds
         pause = core.SEND_RETRY_FIRST
         while True:
@@ -230,7 +242,7 @@ class MessageEngine(Generic[_S]):
             except BlockingIOError:
                 pass
             except OSError as exc:
-                raise self._error(exc) from exc
+                raise self._send_error(exc, target, size) from exc
             if self._closed:
                 raise self._closed_error()
             remaining = None if deadline is None else deadline - time.monotonic()
