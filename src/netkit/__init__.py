@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from netkit.tcp import TcpClient, TcpConnection, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
     from netkit.unix.datagram import UnixDatagramEndpoint
+    from netkit.unix.seqpacket import SeqpacketClient, SeqpacketConnection
 
 # module -> the public names it defines; the table behind lazy loading.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -84,6 +85,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
     "netkit.unix.datagram": ("UnixDatagramEndpoint",),
+    "netkit.unix.seqpacket": ("SeqpacketClient", "SeqpacketConnection"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -102,6 +104,8 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "SeqpacketClient",
+    "SeqpacketConnection",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",

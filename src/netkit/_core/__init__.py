@@ -19,6 +19,7 @@ module             decides
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unixdatagram``   Unix datagram sizes, senders, missing peers; bind/connect messages
+``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
 ``server``         server argument rules and defaults, how handler errors are logged
 ``conformance``    the table of situations every stream transport must pass
 =================  =====================================================================

@@ -105,6 +105,9 @@ class MessageEngine(Generic[_S]):
         """A receive's validated ``max_size``."""
         raise NotImplementedError
 
+    def _set_default_timeout(self, timeout: float | None) -> None:
+        self._default_timeout = timeout
+
     # -- properties ---------------------------------------------------------------------
 
     @property

@@ -137,7 +137,10 @@ class MessageEngine(Generic[_S]):
     # -- receiving ----------------------------------------------------------------------
 
     def _before_receive(self, max_size: object) -> int:
-        """Raise an error left pending by recv_many; return the validated max_size."""
+        """Raise the error of a closed endpoint, or one left pending by recv_many;
+        return the validated max_size (the order the asyncio engine checks in)."""
+        if self._closed:
+            raise self._closed_error()
         error = self._pending
         if error is not None:
             self._pending = None
