@@ -372,6 +372,50 @@ def test_after_close(face: Face, sock_dir: Dir) -> None:
     peer.close()
 
 
+@pytest.mark.parametrize("connected", [False, True], ids=["sendto", "send"])
+def test_close_wakes_a_send_waiting_for_room(face: Face, sock_dir: Dir, connected: bool) -> None:
+    """A send waiting on a full receiver queue (where the kernel itself would block on
+    the receiver, out of close()'s reach) ends with ConnectionClosed."""
+    U, run = face.UnixDatagramEndpoint, face.run
+    with run(U.bind(_p(sock_dir, "r"))) as r:
+        ep = run(U.connect(r.address) if connected else U.bind(_p(sock_dir, "s")))
+
+        def send(**kwargs: Any) -> Any:
+            return ep.send(b"x", **kwargs) if connected else ep.sendto(b"x", r.address, **kwargs)
+
+        def fill() -> None:
+            for _ in range(10_000):
+                run(send(timeout=0))
+
+        with pytest.raises(NetkitTimeout):
+            fill()  # the queue is full
+        if face.aio:
+
+            async def main() -> None:
+                pending = asyncio.ensure_future(send())
+                await asyncio.sleep(0)
+                ep.close()
+                with pytest.raises(ConnectionClosed):
+                    await pending
+
+            run(main())
+            return
+        errors: list[BaseException] = []
+
+        def sender() -> None:
+            try:
+                send()
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=sender)
+        thread.start()
+        ep.close()  # before or after the send starts waiting: either way it ends
+        thread.join(10)
+        assert not thread.is_alive()
+        assert [type(e) for e in errors] == [ConnectionClosed]
+
+
 def test_close_wakes_a_blocked_receive(face: Face, sock_dir: Dir) -> None:
     U, run = face.UnixDatagramEndpoint, face.run
     ep = run(U.bind(_p(sock_dir, "w")))

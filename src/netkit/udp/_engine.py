@@ -214,29 +214,23 @@ class MessageEngine(Generic[_S]):
     ) -> None:
         """Run the send ``call(flags)``, waiting for room up to *timeout* seconds.
 
-        With no deadline and the socket in blocking mode, the send is the bare blocking
-        call: the kernel itself waits for room (in this socket's buffer, or in an
-        unconnected Unix datagram receiver's queue) and wakes it when there is some.
-        Otherwise the send is tried with ``MSG_DONTWAIT``; a refusal waits with ``poll``
-        while the socket is not writable, and, if it is writable yet the kernel still
-        refuses (a full receiver queue, which ``poll`` cannot see), pauses at growing
-        intervals (:func:`~netkit._core.datagram.next_send_retry`). *target* and
-        *size* are for the error of a failed send (:meth:`_send_error`).
+        The send is always tried with ``MSG_DONTWAIT``, never left to block in the
+        kernel: a Unix datagram send blocked on a full receiver queue waits on the
+        *receiver*, where ``close()`` from another thread could not wake it. A refusal
+        waits with ``poll`` while the socket is not writable (``close`` wakes that), and,
+        if it is writable yet the kernel still refuses (a full queue of an unconnected
+        receiver, which ``poll`` cannot see), pauses at growing intervals
+        (:func:`~netkit._core.datagram.next_send_retry`, at most 50 ms, after which a
+        ``close`` is noticed). *target* and *size* are for the error of a failed send
+        (:meth:`_send_error`).
         """
         seconds = check_timeout("timeout", timeout)
         if seconds is None and self._SEND_DEFAULT:
             seconds = self._default_timeout
         if self._closed:
             raise self._closed_error()
-        if seconds is None and self._blocking:
-            try:
-                call(0)
-                return
-            except BlockingIOError:
-                pass  # another thread switched the socket to non-blocking mode
-            except OSError as exc:
-                raise self._send_error(exc, target, size) from exc
-        deadline = None if seconds is None else time.monotonic() + seconds
+        deadline: float | None = None
+        first = True
         pause = core.SEND_RETRY_FIRST
         while True:
             try:
@@ -248,6 +242,9 @@ class MessageEngine(Generic[_S]):
                 raise self._send_error(exc, target, size) from exc
             if self._closed:
                 raise self._closed_error()
+            if first:  # the clock is read only when the send has to wait
+                deadline = None if seconds is None else time.monotonic() + seconds
+                first = False
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout_error(seconds, sending=True)

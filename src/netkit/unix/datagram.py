@@ -41,7 +41,9 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
       consumed, never silently cut.
     - **Sends wait for room.** A receiver's queue holds few datagrams
       (``net.unix.max_dgram_qlen``); a send to a full one waits (up to its
-      ``timeout=``) instead of dropping, unlike UDP.
+      ``timeout=``) instead of dropping, unlike UDP. An unconnected sender gets no
+      wake-up from the kernel when room comes, so it retries after pauses growing
+      from 1 ms to 50 ms.
     - **A missing peer is an error**: ``sendto`` a path where nothing is bound raises
       ``ConnectionRefused`` (``errno`` ``ENOENT`` or ``ECONNREFUSED``); a connected
       endpoint whose peer closed raises it on its next send.
@@ -49,7 +51,7 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
       still that file; a stale file (a socket nobody is bound to) is replaced at bind.
 
     Several threads may use one endpoint; :meth:`close` from another thread wakes a
-    blocked receive, which then raises ``ConnectionClosed``.
+    blocked receive or send, which then raises ``ConnectionClosed``.
 
     Parameters:
         sock: an ``AF_UNIX`` ``SOCK_DGRAM`` socket, bound, connected or neither.
