@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import netkit
 import netkit.aio
@@ -150,6 +152,10 @@ def test_deadlines(face: Face) -> None:
 
         with pytest.raises(NetkitTimeout, match=r"^timed out sending$"):
             fill()
+        a.timeout = 0.01  # sends use the default deadline too, as on stream connections
+        with pytest.raises(NetkitTimeout, match=r"^timed out sending$"):
+            run(a.send_message(b"one more"))
+        a.timeout = None
         got = [run(b.recv_message(timeout=5)) for _ in sent]
         assert got == sent
         with pytest.raises(NetkitTimeout):
@@ -386,3 +392,13 @@ def test_names() -> None:
     assert netkit.SeqpacketConnection is netkit.unix.seqpacket.SeqpacketConnection
     assert netkit.aio.SeqpacketClient.__module__ == "netkit.aio.seqpacket"
     assert issubclass(netkit.SeqpacketClient, netkit.SeqpacketConnection)
+
+
+@given(messages=st.lists(st.binary(min_size=1, max_size=20_000), min_size=1, max_size=8))
+@settings(max_examples=50)
+def test_any_messages_keep_their_boundaries(messages: list[bytes]) -> None:
+    a, b = netkit.SeqpacketConnection.pair()
+    with a, b:
+        for message in messages:
+            a.send_message(message)
+        assert [b.recv_message(max_size=20_000, timeout=5) for _ in messages] == messages

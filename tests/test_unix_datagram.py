@@ -12,6 +12,8 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import netkit
 import netkit.aio
@@ -457,3 +459,17 @@ def test_names_and_types() -> None:
     assert Datagram[str] is not None  # subscriptable at run time
     assert Datagram[str](b"a", "x") == Datagram(b"a", "x")
     assert netkit.Datagram is netkit.aio.Datagram
+
+
+@given(payload=st.binary(min_size=0, max_size=70_000))
+@settings(max_examples=50)
+def test_any_payload_round_trips_whole(payload: bytes) -> None:
+    one, two = netkit.UnixDatagramEndpoint.pair()
+    with one, two:
+        one.send(payload)
+        assert two.recv(max_size=len(payload), timeout=5) == payload
+        if payload:
+            one.send(payload)
+            with pytest.raises(FrameTooLarge) as info:
+                two.recv(max_size=len(payload) - 1, timeout=5)
+            assert info.value.size == len(payload)

@@ -45,6 +45,7 @@ __all__ = [
     "Target",
     "as_endpoint",
     "bind_failed",
+    "buffer_for",
     "check_interface",
     "check_max_count",
     "check_max_size",
@@ -108,6 +109,17 @@ else:  # pragma: no cover - netkit is tested on Linux
     RECV_EXTRA: Final = 1
 #: The receive buffer size for the default ``max_size``.
 DEFAULT_BUFFER: Final = DEFAULT_MAX_SIZE + RECV_EXTRA
+
+
+def buffer_for(max_size: int) -> int:
+    """The receive buffer for *max_size*: :data:`RECV_EXTRA` more, and never 0.
+
+    ``sock.recv(0)`` returns ``b""`` without reading (CPython skips the system call):
+    the datagram would stay queued and look empty, while a 1-byte buffer with
+    ``MSG_TRUNC`` reports it as too large. (The fast paths inline ``... or 1``.)
+    """
+    return max_size + RECV_EXTRA or 1
+
 
 #: Size of the per-endpoint caches (kernel address -> Endpoint, target -> sockaddr). A
 #: full cache is cleared: lookups stay O(1) and memory bounded under a flood of senders.

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from netkit._core import datagram as core
 from netkit._core.checks import check_timeout
-from netkit._core.datagram import DEFAULT_MAX_SIZE, RECV_EXTRA, RECV_FLAGS, Datagram
+from netkit._core.datagram import DEFAULT_MAX_SIZE, RECV_FLAGS, Datagram
 from netkit.errors import FrameTooLarge
 
 __all__ = ["DatagramEngine", "MessageEngine"]
@@ -216,7 +216,7 @@ class MessageEngine(Generic[_S]):
         connection); FrameTooLarge if it was over *max_size*."""
         self._check_open()
         size = self._check_max_size(max_size)
-        call = functools.partial(self._sock.recv, size + RECV_EXTRA, RECV_FLAGS)
+        call = functools.partial(self._sock.recv, core.buffer_for(size), RECV_FLAGS)
         data: bytes = await self._retry(call, True, timeout)
         if len(data) > size:
             raise self._truncated(len(data), size, None)
@@ -287,7 +287,7 @@ class DatagramEngine(MessageEngine[_S]):
         """
         self._check_open()
         size = self._check_max_size(max_size)
-        call = functools.partial(self._sock.recvfrom, size + RECV_EXTRA, RECV_FLAGS)
+        call = functools.partial(self._sock.recvfrom, core.buffer_for(size), RECV_FLAGS)
         data, addr = await self._retry(call, True, timeout)
         senders = self._senders
         sender = senders.get(addr)
@@ -302,6 +302,19 @@ class DatagramEngine(MessageEngine[_S]):
     ) -> bytes:
         """Receive one datagram's payload (meant for a connected endpoint).
 
-        Same limits, deadline and errors as :meth:`recvfrom`.
+        Parameters:
+            max_size: the largest payload accepted, in bytes.
+            timeout: seconds for the whole call (``None``: the endpoint's default,
+                usually no limit).
+
+        Returns:
+            The payload (``b""`` for an empty datagram).
+
+        Raises:
+            FrameTooLarge: the datagram is longer than *max_size* (it is dropped).
+            NetkitTimeout: nothing arrived within *timeout* seconds.
+            ConnectionRefused: the peer of a connected endpoint refused a datagram.
+            ConnectionClosed: the endpoint is (or gets) closed.
+            TypeError, ValueError: a bad *max_size* or *timeout*.
         """
         return await self._recv_message(max_size, timeout)

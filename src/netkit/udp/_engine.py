@@ -173,7 +173,7 @@ class MessageEngine(Generic[_S]):
         elif deadline is not None and self._blocking:
             self._set_blocking(False)
         sock = self._sock
-        bufsize = max_size + RECV_EXTRA
+        bufsize = core.buffer_for(max_size)
         while True:
             try:
                 if with_address:
@@ -357,8 +357,8 @@ class DatagramEngine(MessageEngine[_S]):
             and max_size.__class__ is int
             and 0 <= max_size <= DEFAULT_MAX_SIZE
         ):
-            try:
-                data, addr = self._sock.recvfrom(max_size + RECV_EXTRA, RECV_FLAGS)
+            try:  # `or 1`: never a 0-byte buffer (see core.buffer_for)
+                data, addr = self._sock.recvfrom(max_size + RECV_EXTRA or 1, RECV_FLAGS)
             except OSError as exc:
                 data, addr = self._recv_slow(True, max_size, None, exc)
         else:
@@ -375,7 +375,20 @@ class DatagramEngine(MessageEngine[_S]):
     def recv(self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None) -> bytes:
         """Receive one datagram's payload (meant for a connected endpoint).
 
-        Same limits, deadline and errors as :meth:`recvfrom`.
+        Parameters:
+            max_size: the largest payload accepted, in bytes.
+            timeout: seconds for the whole call (``None``: the endpoint's default,
+                usually no limit).
+
+        Returns:
+            The payload (``b""`` for an empty datagram).
+
+        Raises:
+            FrameTooLarge: the datagram is longer than *max_size* (it is dropped).
+            NetkitTimeout: nothing arrived within *timeout* seconds.
+            ConnectionRefused: the peer of a connected endpoint refused a datagram.
+            ConnectionClosed: the endpoint is (or gets) closed.
+            TypeError, ValueError: a bad *max_size* or *timeout*.
         """
         if (
             timeout is None
@@ -383,8 +396,8 @@ class DatagramEngine(MessageEngine[_S]):
             and max_size.__class__ is int
             and 0 <= max_size <= DEFAULT_MAX_SIZE
         ):
-            try:
-                data: bytes = self._sock.recv(max_size + RECV_EXTRA, RECV_FLAGS)
+            try:  # `or 1`: never a 0-byte buffer (see core.buffer_for)
+                data: bytes = self._sock.recv(max_size + RECV_EXTRA or 1, RECV_FLAGS)
             except OSError as exc:
                 data = self._recv_slow(False, max_size, None, exc)[0]
         else:

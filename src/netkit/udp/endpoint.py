@@ -23,7 +23,6 @@ from netkit._core.checks import buffer_size, check_timeout
 from netkit._core.datagram import (
     DEFAULT_MAX_SIZE,
     MAX_PAYLOAD_IPV4,
-    RECV_EXTRA,
     RECV_FLAGS,
     Datagram,
     Target,
@@ -295,7 +294,7 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
             self._set_blocking(False)
         recvfrom = self._sock.recvfrom
         senders = self._senders
-        bufsize = max_size + RECV_EXTRA
+        bufsize = core.buffer_for(max_size)
         batch: list[Datagram] = []
         while True:
             try:
