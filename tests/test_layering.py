@@ -30,6 +30,7 @@ _RANK = {
     "netkit._sockets": 4,
     "netkit.tcp": 5,
     "netkit.udp": 5,
+    "netkit.unix": 5,
     "netkit.aio": 5,
     "netkit.testing": 6,
     "netkit.aio.testing": 5,
@@ -38,6 +39,7 @@ _RANK = {
 }
 # The two faces over the core; a module of one never imports a module of the other.
 _FACE = {"netkit.tcp": "sync", "netkit.udp": "sync", "netkit.aio": "aio"}
+_FACE["netkit.unix"] = "sync"
 
 
 def _lookup(table: dict[str, object], module: str) -> object:
