@@ -182,6 +182,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def reason(exc: BaseException) -> str:
+    """The short text of an error, without the ``[Errno N]`` prefix of an OSError.
+
+    The file name of an OSError that has one is kept (``No such file or directory:
+    'cert.pem'``), as Python's own message has it.
+    """
+    text = (getattr(exc, "strerror", None) if isinstance(exc, OSError) else None) or str(exc)
+    filename = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+    if filename is not None and isinstance(exc, OSError) and exc.strerror:
+        text = f"{text}: {os.fsdecode(filename)!r}"
+    return text or type(exc).__name__
+
+
 def log(message: str) -> None:
     """One status line on stderr (stdout is for data and for the "listening on" line)."""
     print(message, file=sys.stderr, flush=True)
