@@ -345,6 +345,26 @@ def wait_acknowledged(
 # --- TLS -------------------------------------------------------------------------------
 
 
+def quiet_ragged_eof(context: ssl.SSLContext) -> ssl.SSLContext:
+    """Make a peer that closes TCP without a TLS close_notify an ordinary EOF.
+
+    Python already reports that as EOF (``suppress_ragged_eofs``), but OpenSSL 3 also
+    answers it with a fatal alert, written to a peer that is gone: those bytes are
+    never acknowledged, so :func:`wait_acknowledged` would fail a session that lost
+    nothing. Many servers close that way. The option (OpenSSL 3) keeps OpenSSL quiet,
+    and changes nothing else: the ragged close still ends the receiving side.
+
+    Parameters:
+        context: a context not yet used for a connection (options are copied into
+            each connection when it is made).
+
+    Returns:
+        *context*, changed.
+    """
+    context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+    return context
+
+
 def tls_session(
     sock: ssl.SSLSocket,
     peer: str,

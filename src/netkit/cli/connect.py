@@ -15,11 +15,19 @@ import ssl
 from typing import Any
 
 from netkit.cli import EXIT_OK, Failed, Misuse
-from netkit.cli._common import add_command, nonzero_port, reason, seconds, server_name
+from netkit.cli._common import (
+    add_command,
+    interruptible,
+    nonzero_port,
+    reason,
+    seconds,
+    server_name,
+)
 from netkit.cli._session import (
     TLS_LINGER,
     UDP_LINGER,
     Stdin,
+    quiet_ragged_eof,
     tcp_session,
     tls_session,
     udp_session,
@@ -31,6 +39,7 @@ $ printf 'GET / HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' | netkit connect loca
 $ netkit connect 127.0.0.1 9000 < backup.tar   # every byte, or exit status 1
 $ echo ping | netkit connect --udp 127.0.0.1 9999 --timeout 2
 $ netkit connect --tls --cafile ca.pem localhost 8443
+$ netkit connect --tls --pin 3B:9F:...:A0 127.0.0.1 8443   # as 'netkit listen --tls' said
 """
 
 
@@ -58,6 +67,10 @@ def register(subparsers: Any) -> None:
             f"{UDP_LINGER:g}). TLS cannot half-close: after stdin ends (and all of it "
             "is sent), a TLS session reads until the peer closes or is silent for "
             f"--timeout seconds (default {TLS_LINGER:g})."
+            "\n\n"
+            "--pin trusts exactly one certificate, by its SHA-256 fingerprint (as "
+            "'netkit listen --tls' prints it for its throwaway certificate), instead of "
+            "CAs and names: a self-signed certificate passes, and any other fails."
         ),
         example=_EXAMPLE,
     )
@@ -70,6 +83,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tls", action="store_true", help="use TLS (certificate verified)")
     parser.add_argument(
         "--cafile", metavar="FILE", help="trust the CA certificates in FILE (PEM) for --tls"
+    )
+    parser.add_argument(
+        "--pin",
+        type=sha256_fingerprint,
+        metavar="SHA256",
+        help="with --tls, trust only the certificate with this SHA-256 fingerprint",
     )
     parser.add_argument(
         "--server-name",
@@ -85,11 +104,16 @@ def run(args: argparse.Namespace) -> int:
     # `is not None`: an empty value is a value the user typed, never "not given".
     if args.udp and (args.tls or args.cafile is not None or args.server_name is not None):
         raise Misuse("--tls cannot be used with --udp")
-    for option, value in (("--cafile", args.cafile), ("--server-name", args.server_name)):
+    if args.udp and args.pin is not None:
+        raise Misuse("--tls cannot be used with --udp")
+    options = (("--cafile", args.cafile), ("--server-name", args.server_name), ("--pin", args.pin))
+    for option, value in options:
         if value is not None and not args.tls:
             raise Misuse(f"{option} needs --tls (without it there is no certificate to check)")
     if args.cafile == "":
         raise Misuse("--cafile needs a file name")
+    if args.pin is not None and args.cafile is not None:
+        raise Misuse("--pin and --cafile cannot be used together (a pin trusts one certificate)")
     if args.udp:
         return _run_udp(args)
     return _run_tcp(args)
@@ -107,11 +131,17 @@ def _run_tcp(args: argparse.Namespace) -> int:
         from netkit.tls import client_context
 
         try:
-            tls = client_context(cafile=args.cafile)
+            tls = quiet_ragged_eof(client_context(cafile=args.cafile))
         except (OSError, ValueError) as exc:  # missing file, not PEM, no certificate
             raise Failed(f"cannot load --cafile {args.cafile!r}: {reason(exc)}") from exc
+        if args.pin is not None:
+            # The fingerprint is checked after the handshake, before a byte is sent:
+            # chain and name checks would refuse the self-signed certificate it pins.
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
     try:
-        conn = TcpClient.connect(
+        conn = interruptible(
+            TcpClient.connect,
             args.host,
             args.port,
             timeout=args.timeout,
@@ -124,12 +154,43 @@ def _run_tcp(args: argparse.Namespace) -> int:
         peer = str(conn.remote_address)
         sock = conn.socket
         if isinstance(sock, ssl.SSLSocket):
+            if args.pin is not None:
+                _check_pin(sock, peer, args.pin)
             tls_session(sock, peer, args.timeout, Stdin())
         else:
             tcp_session(conn, peer, args.timeout, Stdin())
         # TLS cannot half-close: no FIN was sent there.
         wait_acknowledged(sock, peer, args.timeout, fin_sent=not isinstance(sock, ssl.SSLSocket))
     return EXIT_OK
+
+
+def sha256_fingerprint(text: str) -> str:
+    """argparse type: a SHA-256 fingerprint, 64 hex digits, colons between pairs optional.
+
+    Parameters:
+        text: what the user typed (any case; ``AB:CD:...`` or ``abcd...``).
+
+    Returns:
+        The fingerprint as :func:`netkit.cli._throwaway.fingerprint` writes it.
+
+    Raises:
+        argparse.ArgumentTypeError: not 64 hex digits.
+    """
+    digits = text.replace(":", "").upper()
+    if len(digits) != 64 or not all(c in "0123456789ABCDEF" for c in digits):
+        raise argparse.ArgumentTypeError(
+            f"expected a SHA-256 fingerprint (64 hex digits, colons allowed), not {text[:40]!r}"
+        )
+    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+
+
+def _check_pin(sock: ssl.SSLSocket, peer: str, pin: str) -> None:
+    from netkit.cli._throwaway import fingerprint
+
+    der = sock.getpeercert(binary_form=True)
+    actual = fingerprint(der) if der else "none (no certificate)"
+    if actual != pin:
+        raise Failed(f"TLS certificate of {peer} does not match --pin: its SHA-256 is {actual}")
 
 
 # --- UDP -------------------------------------------------------------------------------
@@ -141,7 +202,7 @@ def _run_udp(args: argparse.Namespace) -> int:
 
     linger = args.timeout if args.timeout is not None else UDP_LINGER
     try:
-        endpoint = UdpEndpoint.connect(args.host, args.port)
+        endpoint = interruptible(UdpEndpoint.connect, args.host, args.port)
     except AddressError as exc:  # HOST is not a valid address or name: a bad argument
         raise Misuse(str(exc)) from exc
     with endpoint:
