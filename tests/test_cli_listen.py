@@ -531,6 +531,13 @@ def test_pin_misuse(args: list[str], message: str, capsys: pytest.CaptureFixture
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args", [["-l", "8080"], ["-l", "127.0.0.1", "8080"], ["--listen", "0"]])
+def test_connect_l_points_to_listen(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert call(["connect", *args]) == 2
+    err = capsys.readouterr().err
+    assert err == "netkit connect: error: to listen (ncat's -l), run 'netkit listen [HOST] PORT'\n"
+
+
 def test_listen_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert call(["listen", "--help"]) == 0
     out = capsys.readouterr().out

@@ -96,7 +96,29 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="name to verify in the certificate, with --tls (default: HOST)",
     )
+    parser.add_argument("--listen", "-l", action=_ListenHint)
     parser.set_defaults(func=run)
+
+
+class _ListenHint(argparse.Action):
+    """ncat's ``-l``: one line pointing to ``netkit listen`` (exit status 2), instead of
+    argparse's "the following arguments are required" about the HOST a listener lacks.
+
+    Parsing runs an option's action when it meets the option, before it checks the
+    positional arguments, so this line is the one the user sees.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=argparse.SUPPRESS)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error("to listen (ncat's -l), run 'netkit listen [HOST] PORT'")
 
 
 def run(args: argparse.Namespace) -> int:
