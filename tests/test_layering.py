@@ -28,6 +28,7 @@ _RANK = {
     "netkit._sockets": 4,
     "netkit.tcp": 5,
     "netkit.udp": 5,
+    "netkit.unix": 5,
     "netkit.aio": 5,
     "netkit.testing": 6,
     "netkit.aio.testing": 5,
@@ -35,7 +36,12 @@ _RANK = {
     "netkit.__main__": 7,
 }
 # The two faces over the core; a module of one never imports a module of the other.
-_FACE = {"netkit.tcp": "sync", "netkit.udp": "sync", "netkit.aio": "aio"}
+_FACE = {
+    "netkit.tcp": "sync",
+    "netkit.udp": "sync",
+    "netkit.unix": "sync",
+    "netkit.aio": "aio",
+}
 
 
 def _lookup(table: dict[str, object], module: str) -> object:

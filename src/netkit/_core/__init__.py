@@ -12,12 +12,14 @@ module             decides
 ``checks``         argument rules and their messages (sizes, timeouts, ports, hosts)
 ``deadline``       whole-call deadlines and the timeout errors they raise
 ``oserrors``       the one table turning OS/ssl errors into netkit errors
-``sockaddr``       socket addresses to :class:`~netkit.Endpoint` and back (one home)
+``sockaddr``       socket addresses to :class:`~netkit.Endpoint` (one home), families per class
 ``stream``         the stream reader: buffer, EOF policy, read requests and their errors
 ``connect``        the connect planner: argument checks, Happy Eyeballs, ConnectFailed
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
 ``server``         server argument rules and defaults, how handler errors are logged
+``unix``           Unix socket paths, addresses, credentials, passing descriptors
+``activation``     socket activation: the inherited listeners that are ours
 ``conformance``    the table of situations every stream transport must pass
 =================  =====================================================================
 
