@@ -23,7 +23,9 @@ from _aio_util import run  # noqa: F401  (the fixture)
 from netkit import TcpConnection
 from netkit._core.conformance import CASES, Case, Outcome, Step
 from netkit.aio import TcpConnection as AioConnection
+from netkit.aio import UnixConnection as AioUnixConnection
 from netkit.errors import ConnectionClosed
+from netkit.unix import UnixConnection
 
 pytestmark = pytest.mark.timeout(120)
 Run = Callable[..., Any]
@@ -104,18 +106,29 @@ def test_aio_tls_conforms(
     run(aio_testing.check_connection_pair(make, half_close=False))
 
 
-def test_both_faces_give_identical_outcomes(run: Run) -> None:  # noqa: F811
+def test_sync_unix_pair_conforms() -> None:
+    sync_testing.check_connection_pair(UnixConnection.pair)
+
+
+def test_aio_unix_pair_conforms(run: Run) -> None:  # noqa: F811
+    run(aio_testing.check_connection_pair(AioUnixConnection.pair))
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_both_faces_give_identical_outcomes(run: Run, kind: str) -> None:  # noqa: F811
     # Not only "each matches the table": the recorded outcomes are equal case by case.
+    sync_pair = _sync_tcp if kind == "tcp" else UnixConnection.pair
+    aio_pair = _aio_tcp if kind == "tcp" else AioUnixConnection.pair
     sync_results = []
     for case in CASES:
-        a, b = _sync_tcp()
+        a, b = sync_pair()
         with a, b:
             sync_results.append(sync_testing.run_case(case, a, b))
 
     async def aio_side() -> list[list[tuple[int, Outcome]]]:
         out = []
         for case in CASES:
-            a, b = await _aio_tcp()
+            a, b = await aio_pair()
             try:
                 out.append(await aio_testing.run_case(case, a, b))
             finally:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from netkit.options import KeepAlive, SocketOptions
     from netkit.tcp import TcpClient, TcpConnection, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
+    from netkit.unix import PeerCredentials, UnixClient, UnixConnection
 
 # module -> the public names it defines; the table behind lazy loading.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -82,6 +83,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "netkit.options": ("KeepAlive", "SocketOptions"),
     "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
+    "netkit.unix": ("PeerCredentials", "UnixClient", "UnixConnection"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -100,11 +102,14 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "PeerCredentials",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",
     "TcpServer",
     "UdpEndpoint",
+    "UnixClient",
+    "UnixConnection",
     "__version__",
     "host_address",
     "hostname",

@@ -1,18 +1,22 @@
-"""Unix socket calls both faces share, none of which waits.
+"""Unix socket calls both faces share.
 
 Credentials (``SO_PEERCRED``), descriptors passed with ``SCM_RIGHTS`` (what to send,
 how much room to receive them, and taking them out of a received message so that none
-is ever left open by mistake), a connected pair, and the first, non-blocking step of a
-connect. The rules and messages are :mod:`netkit._core.unix`'s.
+is ever left open by mistake), none of which waits; and :func:`connect_waiting`, the
+one call that does (a connect to a full backlog waits in the kernel): the sync face
+runs it in the caller's thread, the asyncio face in the loop's executor. The rules
+and messages are :mod:`netkit._core.unix`'s.
 """
 
 from __future__ import annotations
 
 import array
+import errno
 import os
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
 
 from netkit._core.unix import (
@@ -28,6 +32,7 @@ __all__ = [
     "ancillary_room",
     "check_open",
     "close_fds",
+    "connect_waiting",
     "peer_credentials",
     "rights",
     "send_timeout",
@@ -123,3 +128,55 @@ def send_timeout(sock: socket.socket, seconds: float) -> None:
     if seconds and not whole and not micros:
         micros = 1  # a positive timeout below 1 us must not become "no timeout"
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.pack(whole, micros))
+
+
+def _connected(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
+
+
+def connect_waiting(
+    sock: socket.socket,
+    path: str,
+    deadline: float | None,
+    *,
+    stop: Callable[[], bool] | None = None,
+    slice_: float | None = None,
+) -> None:
+    """Connect *sock* to *path*, waiting in the kernel while the listener's backlog is full.
+
+    *deadline* is a :func:`time.monotonic` instant (None: no limit). With *slice_*,
+    the kernel waits at most that long at a time and *stop* is asked in between (for
+    a caller that may give up). Leaves *sock* blocking, with no send timeout.
+
+    Raises:
+        BlockingIOError: the deadline passed, or *stop* said so, with the backlog full.
+        OSError: the connect failed (no such file, refused, ...).
+    """
+    sock.setblocking(True)
+    try:
+        while True:
+            if deadline is None:
+                wait = slice_ or 0.0  # 0: no send timeout, the kernel waits as needed
+            else:
+                left = deadline - monotonic()
+                if left <= 0:
+                    raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+                wait = left if slice_ is None else min(left, slice_)
+            if stop is not None and stop():
+                raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+            send_timeout(sock, wait)
+            try:
+                sock.connect(path)
+            except (BlockingIOError, InterruptedError):
+                continue  # still full after this wait
+            if _connected(sock):
+                return
+            # CPython takes a connect interrupted by a signal (EINTR) for one in
+            # progress and reports success once the socket is writable, which an
+            # unconnected Unix socket always is: not connected yet, wait again.
+    finally:
+        send_timeout(sock, 0)

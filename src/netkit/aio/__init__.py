@@ -12,5 +12,15 @@ from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
 from netkit.aio.server import TcpServer
 from netkit.aio.udp import Datagram, UdpEndpoint
+from netkit.aio.unix import PeerCredentials, UnixClient, UnixConnection
 
-__all__ = ["Datagram", "TcpClient", "TcpConnection", "TcpServer", "UdpEndpoint"]
+__all__ = [
+    "Datagram",
+    "PeerCredentials",
+    "TcpClient",
+    "TcpConnection",
+    "TcpServer",
+    "UdpEndpoint",
+    "UnixClient",
+    "UnixConnection",
+]

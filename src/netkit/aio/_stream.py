@@ -185,7 +185,12 @@ class AioStream:
 
     def _after_read(self) -> None:
         protocol = self._protocol
-        if protocol.reading_paused and len(protocol.buffer) <= READ_LOW_WATER:
+        # (An on-demand protocol stays paused: the next read that waits resumes it.)
+        if (
+            protocol.reading_paused
+            and len(protocol.buffer) <= READ_LOW_WATER
+            and not protocol.on_demand
+        ):
             protocol.resume()
 
     async def _read(self, request: stream.Read, timeout: float | None) -> bytes:

@@ -381,7 +381,7 @@ class TcpConnection(StreamConnection):
         """
         check_stream_socket(sock, cls.__name__, "TcpConnection")
         # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
-        default_timeout = (sock.gettimeout() or None) if isinstance(sock, socket.socket) else None
+        default_timeout = sock.gettimeout() or None
         transport, protocol = await _wrap(
             sock, tls=tls, server_side=server_side, server_hostname=server_hostname,
             timeout=timeout,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from time import monotonic
 from typing import Any, TypeVar
 
 from netkit._core.checks import buffer_size, check_timeout
@@ -269,18 +270,15 @@ def _connect(sock: socket.socket, path: str, limit: float | None) -> None:
     """Connect *sock* to *path*, giving up after *limit* seconds of full backlog."""
     try:
         if limit == 0:
-            # SO_SNDTIMEO 0 would mean "forever": one non-blocking try instead.
+            # A deadline already passed still gets one try that does not wait.
             sock.setblocking(False)
             try:
                 sock.connect(path)
             finally:
                 sock.setblocking(True)
-        elif limit is not None:
-            _unix.send_timeout(sock, limit)
-            sock.connect(path)
-            _unix.send_timeout(sock, 0)  # sends are bounded by netkit's deadlines
         else:
-            sock.connect(path)
+            deadline = None if limit is None else monotonic() + limit
+            _unix.connect_waiting(sock, path, deadline)
     except BlockingIOError:
         raise connect_timeout(path, limit or 0.0) from None
     except OSError as exc:
