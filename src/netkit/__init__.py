@@ -49,9 +49,16 @@ if TYPE_CHECKING:
         service_port,
     )
     from netkit.options import KeepAlive, SocketOptions
-    from netkit.tcp import TcpClient, TcpConnection, TcpServer
+    from netkit.tcp import TcpClient, TcpConnection, TcpListener, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
-    from netkit.unix import PeerCredentials, UnixClient, UnixConnection
+    from netkit.unix import (
+        PeerCredentials,
+        UnixClient,
+        UnixConnection,
+        UnixListener,
+        UnixServer,
+        inherited_listeners,
+    )
 
 # module -> the public names it defines; the table behind lazy loading.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -81,9 +88,16 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "service_port",
     ),
     "netkit.options": ("KeepAlive", "SocketOptions"),
-    "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
+    "netkit.tcp": ("TcpClient", "TcpConnection", "TcpListener", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
-    "netkit.unix": ("PeerCredentials", "UnixClient", "UnixConnection"),
+    "netkit.unix": (
+        "PeerCredentials",
+        "UnixClient",
+        "UnixConnection",
+        "UnixListener",
+        "UnixServer",
+        "inherited_listeners",
+    ),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -106,16 +120,20 @@ __all__ = [
     "SocketOptions",
     "TcpClient",
     "TcpConnection",
+    "TcpListener",
     "TcpServer",
     "UdpEndpoint",
     "UnixClient",
     "UnixConnection",
+    "UnixListener",
+    "UnixServer",
     "__version__",
     "host_address",
     "hostname",
     "htonl",
     "htonll",
     "htons",
+    "inherited_listeners",
     "ip_version",
     "is_global",
     "is_ip",

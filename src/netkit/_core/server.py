@@ -24,11 +24,14 @@ from netkit.options import SocketOptions
 __all__ = [
     "CONNECTION_FIELDS",
     "LISTENER_FIELDS",
+    "check_listen_args",
+    "check_options",
     "check_server_args",
     "check_unix_server_args",
     "connection_options",
     "handler_error",
     "listener_conflict",
+    "listener_kind_error",
     "listener_options",
     "peer_text",
     "pick",
@@ -62,10 +65,24 @@ def check_server_args(
         tls_handshake_timeout is None
     ):
         raise ValueError(f"tls_handshake_timeout must be > 0, not {tls_handshake_timeout!r}")
-    if options is not None and not isinstance(options, SocketOptions):
-        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
+    check_options(options)
     if tls is not None and not isinstance(tls, ssl.SSLContext):
         raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+
+
+def check_listen_args(host: object, port: object, backlog: object, options: object) -> None:
+    """Validate ``TcpListener.bind``'s arguments: TypeError, ValueError or AddressError."""
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    check_port(port, allow_zero=True)
+    check_size("backlog", backlog)
+    check_options(options)
+
+
+def check_options(options: object) -> None:
+    """``options=``: a :class:`SocketOptions` or None."""
+    if options is not None and not isinstance(options, SocketOptions):
+        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
 
 
 def check_unix_server_args(
@@ -98,6 +115,20 @@ def check_unix_server_args(
 def listener_conflict(what: str) -> str:
     """The message for arguments that a server given ``listener=`` cannot use."""
     return f"{what} apply when the server binds; with listener= the socket is already listening"
+
+
+def listener_kind_error(server: str, wanted: str, got: object) -> TypeError:
+    """The error for a ``listener=`` that *server* cannot take (it wants *wanted*).
+
+    A twin's listener (a UnixListener given to a TcpServer) names the twin server.
+    """
+    kind = type(got).__name__
+    twin = "Unix" + wanted[3:] if wanted.startswith("Tcp") else "Tcp" + wanted[4:]
+    hint = f"; use {'Unix' + server[3:] if server.startswith('Tcp') else 'Tcp' + server[4:]}"
+    return TypeError(
+        f"listener must be a {wanted} or a listening socket.socket, not {kind}"
+        + (hint if kind == twin else "")
+    )
 
 
 def _check_handler(handler: object) -> None:

@@ -61,22 +61,24 @@ def _family_name(family: int) -> str:
 
 
 def family_error(kind: str, family: int) -> TypeError | None:
-    """Why a stream connection class of *kind* cannot wrap a socket of *family*, or None.
+    """Why the class *kind* cannot take a socket of *family*, or None.
 
-    *kind* is ``"TcpConnection"`` (AF_INET, AF_INET6) or ``"UnixConnection"``
-    (AF_UNIX); the message names the class that does take the socket. One class per
-    family keeps the addresses typed: a TcpConnection's are :class:`Endpoint` s, a
-    UnixConnection's are ``str`` paths.
+    *kind* names a TCP class (``"TcpConnection"``, ``"TcpListener"``, ``"TcpServer"``:
+    AF_INET, AF_INET6) or its Unix twin (``"UnixConnection"``...: AF_UNIX); the
+    message names the twin that does take the socket. One class per family keeps the
+    addresses typed: a TCP class's are :class:`Endpoint` s, a Unix class's ``str`` paths.
     """
     unix = family == getattr(socket, "AF_UNIX", None)
-    if kind == "UnixConnection":
+    if kind.startswith("Unix"):
         if unix:
             return None
-        wanted, other = "an AF_UNIX", "TcpConnection" if family in IP_FAMILIES else None
+        wanted = "an AF_UNIX"
+        other = "Tcp" + kind[4:] if family in IP_FAMILIES else None
     else:
         if family in IP_FAMILIES:
             return None
-        wanted, other = "an AF_INET or AF_INET6", "UnixConnection" if unix else None
+        wanted = "an AF_INET or AF_INET6"
+        other = "Unix" + kind[3:] if unix else None
     hint = f"; use {other}" if other else ""
     return TypeError(f"{kind} needs {wanted} socket, not {_family_name(family)}{hint}")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
-from netkit.aio.server import TcpServer
+from netkit.aio.listener import TcpListener, UnixListener, inherited_listeners
+from netkit.aio.server import TcpServer, UnixServer
 from netkit.aio.udp import Datagram, UdpEndpoint
 from netkit.aio.unix import PeerCredentials, UnixClient, UnixConnection
 
@@ -19,8 +20,12 @@ __all__ = [
     "PeerCredentials",
     "TcpClient",
     "TcpConnection",
+    "TcpListener",
     "TcpServer",
     "UdpEndpoint",
     "UnixClient",
     "UnixConnection",
+    "UnixListener",
+    "UnixServer",
+    "inherited_listeners",
 ]

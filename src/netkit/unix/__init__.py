@@ -1,5 +1,6 @@
 """Unix sockets: stream connections and clients (:class:`UnixConnection`,
-:class:`UnixClient`), servers and listeners.
+:class:`UnixClient`), :class:`UnixServer`, :class:`UnixListener`, and
+:func:`inherited_listeners` (socket activation).
 
 Paths are ``str`` (or path-like) and a Linux abstract name is a ``str`` starting with
 ``"\\0"``, as in the :mod:`socket` module.
@@ -8,9 +9,14 @@ Paths are ``str`` (or path-like) and a Linux abstract name is a ``str`` starting
 from __future__ import annotations
 
 from netkit.unix.connection import PeerCredentials, UnixClient, UnixConnection
+from netkit.unix.listener import UnixListener, inherited_listeners
+from netkit.unix.server import UnixServer
 
 __all__ = [
     "PeerCredentials",
     "UnixClient",
     "UnixConnection",
+    "UnixListener",
+    "UnixServer",
+    "inherited_listeners",
 ]
