@@ -21,7 +21,7 @@ import pytest
 
 import netkit.aio as aio
 from _aio_util import run  # noqa: F401  (the fixture)
-from _unix_util import (
+from _unixstream_util import (
     aio_outcome,
     fill_backlog,
     is_cloexec,
@@ -538,19 +538,21 @@ def test_connect_errors_are_the_same(tmp_path: Path, run: Run) -> None:  # noqa:
     missing = str(tmp_path / "missing.sock")
     result = _connect_outcomes(run, missing)
     assert result == Outcome(
-        error=ConnectFailed, message=f"cannot connect to unix:{missing}: No such file or directory"
+        error=ConnectFailed,
+        message=f"cannot connect to {missing!r}: no such file (nothing listens there)",
     )
     stale = str(tmp_path / "stale.sock")
     listening(stale).close()  # the file stays, nobody listens
     assert _connect_outcomes(run, stale).message == (
-        f"cannot connect to unix:{stale}: Connection refused"
+        f"cannot connect to {stale!r}: connection refused (no socket is bound there, "
+        "or it does not accept)"
     )
     regular = tmp_path / "file"
     regular.write_text("not a socket")
     assert _connect_outcomes(run, str(regular)).error is ConnectFailed
     too_long = "/" + "x" * 200
     assert _connect_outcomes(run, too_long).error is AddressError
-    assert _connect_outcomes(run, b"/bytes").error is TypeError
+    assert _connect_outcomes(run, 3).error is TypeError
     with pytest.raises(ConnectFailed) as info:
         UnixClient.connect(missing)
     assert info.value.errno == errno.ENOENT
@@ -566,7 +568,7 @@ def test_connect_to_a_full_backlog_times_out(tmp_path: Path, run: Run) -> None: 
                 result = _connect_outcomes(run, path, timeout=timeout)
                 assert result == Outcome(
                     error=NetkitTimeout,
-                    message=f"connect to unix:{path} timed out after {timeout:g} s",
+                    message=f"connect to {path!r} timed out after {timeout:g} s",
                 )
         finally:
             for client in clients:

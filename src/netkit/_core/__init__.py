@@ -18,7 +18,8 @@ module             decides
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
 ``server``         server argument rules and defaults, how handler errors are logged
-``unix``           Unix socket paths, addresses, credentials, passing descriptors
+``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
+``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours
 ``conformance``    the table of situations every stream transport must pass
 =================  =====================================================================

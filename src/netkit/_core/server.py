@@ -17,7 +17,8 @@ import ssl
 
 from netkit._core.checks import check_port, check_size, check_timeout
 from netkit._core.sockaddr import endpoint_or_none
-from netkit._core.unix import check_mode, check_path, unix_text
+from netkit._core.unix import check_mode, unix_text
+from netkit._core.unixpath import check_path
 from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
 

@@ -1,17 +1,16 @@
-"""Unix socket rules both faces share: paths, addresses, credentials and their errors.
+"""Unix stream rules both faces share: credentials, passing descriptors, binds, connects.
 
-* :func:`check_path`: what a Unix socket path may be (type, empty, NUL bytes, the
-  ``sun_path`` size, abstract names) and the :class:`~netkit.AddressError` messages;
-* :func:`unix_address`: a socket address from the kernel (``getsockname``,
-  ``getpeername``, ``accept``, an event loop's extra info) as the ``str`` netkit
-  reports: the path, ``""`` for an unnamed socket, ``"\\0name"`` for a Linux abstract
-  name (the ``socket`` module gives those as ``bytes``);
-* :func:`unix_text`: an address for messages and logs;
 * :class:`PeerCredentials` and :func:`peer_credentials`: ``SO_PEERCRED`` decoded;
-* :func:`check_fds` / :func:`check_mode`: arguments of ``send_fds`` and ``mode=``;
-* the messages of the file-descriptor calls and of connects and binds on a path.
+* :func:`check_fds`, :func:`check_recv_fds`, :func:`fds_over_limit`: the arguments and
+  errors of ``send_fds``/``recv_fds``;
+* :func:`check_mode`: ``mode=`` of a listener;
+* the messages of a bind or connect on a path (:func:`bind_failed`, :func:`in_use`,
+  :func:`not_a_socket`, :func:`connect_failed`, :func:`connect_timed_out`), word for
+  word those of the Unix datagram and SEQPACKET kinds (one wording for every kind);
+* :func:`unix_text`: an address for ``repr`` and log lines.
 
-IO-free: nothing here touches a socket or the file system.
+Paths and addresses themselves (what a path may be, the kernel's form, ``show``) are
+:mod:`netkit._core.unixpath`'s. IO-free: nothing here touches a socket or a file.
 """
 
 from __future__ import annotations
@@ -19,97 +18,38 @@ from __future__ import annotations
 import errno
 import os
 import struct
-import sys
 from typing import NamedTuple
 
 from netkit._core.checks import check_size
-from netkit.errors import AddressError, ConnectFailed, FrameTooLarge, NetkitTimeout, describe
+from netkit._core.unixpath import is_abstract, show
+from netkit.errors import ConnectFailed, FrameTooLarge, NetkitTimeout, describe
 
 __all__ = [
-    "ABSTRACT_NAMES",
-    "MAX_ABSTRACT",
     "MAX_FDS",
-    "MAX_PATH",
+    "UCRED_SIZE",
     "PeerCredentials",
-    "bind_error",
+    "bind_failed",
     "check_fds",
     "check_mode",
-    "check_path",
-    "connect_error",
-    "connect_timeout",
+    "check_recv_fds",
+    "connect_failed",
+    "connect_timed_out",
     "fds_over_limit",
     "in_use",
+    "mode_on_abstract",
+    "no_fds_on_empty",
     "not_a_socket",
+    "not_an_fd",
     "peer_credentials",
-    "unix_address",
     "unix_text",
 ]
 
-#: Linux keeps abstract socket names (a first byte of NUL, no file) apart from paths.
-ABSTRACT_NAMES = sys.platform.startswith("linux")
-# sun_path is 108 bytes on Linux (104 on the BSDs and macOS). A path needs its
-# terminating NUL inside it, an abstract name (which starts with NUL) does not.
-_SUN_PATH = 108 if sys.platform.startswith("linux") else 104
-#: The longest path, in bytes of the file system encoding.
-MAX_PATH = _SUN_PATH - 1
-#: The longest abstract name, in bytes, its leading NUL included.
-MAX_ABSTRACT = _SUN_PATH
 #: The most descriptors one message may carry (Linux's SCM_MAX_FD).
 MAX_FDS = 253
 
 
-def check_path(path: object, *, name: str = "path") -> str:
-    """A Unix socket path (``str`` or ``os.PathLike[str]``) as ``str``, or why not.
-
-    A first character ``"\\0"`` makes a Linux abstract name (no file is created).
-
-    Raises:
-        TypeError: *path* is not a ``str`` or path-like giving a ``str``.
-        AddressError: it is empty, holds a NUL byte (other than an abstract name's
-            first), is longer than ``sun_path`` holds, or is an abstract name on a
-            platform without them.
-    """
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"{name} must be a str or os.PathLike, not {type(path).__name__}")
-    if not path:
-        raise AddressError(f"{name} must not be empty")
-    abstract = path.startswith("\0")
-    if abstract and not ABSTRACT_NAMES:
-        raise AddressError(
-            f"{name} {describe(path)} is an abstract socket name, which only Linux has"
-        )
-    if not abstract and "\0" in path:
-        raise AddressError(f"{name} {describe(path)} contains a NUL byte")
-    size = len(os.fsencode(path))
-    limit = MAX_ABSTRACT if abstract else MAX_PATH
-    if size > limit:
-        kind = "abstract name" if abstract else "path"
-        raise AddressError(
-            f"unix socket {kind} {describe(path)} is {size} bytes, over the {limit} "
-            f"that sun_path holds"
-        )
-    return path
-
-
-def unix_address(sockaddr: object) -> str:
-    """The ``str`` netkit reports for a Unix socket address from the kernel.
-
-    Raises:
-        TypeError: *sockaddr* is not a Unix socket address (an IP tuple, say).
-    """
-    if isinstance(sockaddr, str):
-        return str(sockaddr)
-    if isinstance(sockaddr, (bytes, bytearray)):
-        return os.fsdecode(bytes(sockaddr))  # an abstract name: b"\0name"
-    if sockaddr is None:
-        return ""  # some event loops report an unnamed socket as None
-    raise TypeError(f"not a unix socket address: {describe(sockaddr)}")
-
-
 def unix_text(address: str) -> str:
-    """*address* for a message or a log line: ``unix:/path``, ``unix:@name``, ``unix:(unnamed)``.
+    """*address* for ``repr`` and log lines: ``unix:/path``, ``unix:@name``, ``unix:(unnamed)``.
 
     An abstract name is written with ``@`` for its NUL, as ``ss`` and ``netstat`` do.
     """
@@ -212,37 +152,52 @@ def mode_on_abstract(path: str) -> ValueError:
     )
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def bind_failed(path: str, exc: OSError) -> OSError:
+    """``bind`` failed: an OSError of the same errno (so the same builtin subclass,
+    ``FileNotFoundError`` for a missing directory) whose message names the path."""
+    if exc.errno == errno.ENOENT and not is_abstract(path):
+        folder = os.path.dirname(path) or "."
+        reason = f"directory {show(folder)} does not exist"
+    else:
+        reason = _reason(exc)
+    return OSError(exc.errno, f"cannot bind to {show(path)}: {reason}")
+
+
 def in_use(path: str) -> OSError:
-    """``EADDRINUSE`` for *path*, where a live listener accepts (it is left alone)."""
+    """The path is held by a live socket: ``EADDRINUSE``, left alone."""
+    return OSError(errno.EADDRINUSE, f"cannot bind to {show(path)}: a live socket holds it")
+
+
+def not_a_socket(path: str) -> OSError:
+    """The path exists and is not a socket: ``EADDRINUSE``, never removed."""
     return OSError(
-        errno.EADDRINUSE, f"{os.strerror(errno.EADDRINUSE)}: a listener accepts on it", path
+        errno.EADDRINUSE, f"cannot bind to {show(path)}: the file exists and is not a socket"
     )
 
 
-def not_a_socket(path: str) -> FileExistsError:
-    """The error for *path*, which exists and is not a socket (it is left alone)."""
-    return FileExistsError(errno.EEXIST, "exists and is not a socket; not replacing it", path)
+def connect_failed(path: str, exc: OSError) -> ConnectFailed:
+    """A Unix ``connect`` to *path* failed: one error naming the path and the reason.
 
-
-def bind_error(exc: OSError, path: str) -> OSError:
-    """*exc* from binding *path*, as the same type with the path named (``filename``)."""
-    if exc.filename is not None or exc.errno is None:
-        return exc
-    return type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), path)
-
-
-def connect_error(path: str, exc: OSError) -> ConnectFailed:
-    """The error for a connect to *path* that failed with *exc* (its ``errno`` kept).
-
-    The caller chains *exc* as the cause. (Setting ``filename`` too would make
-    ``str()`` of the error the OS's text instead of this message.)
+    Its ``errno`` is the system call's, and *exc* should be chained as its cause.
     """
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    error = ConnectFailed(f"cannot connect to {unix_text(path)}: {reason}")
-    error.errno = exc.errno
+    code = exc.errno
+    if code == errno.ENOENT:
+        reason = "no such file (nothing listens there)"
+    elif code == errno.ECONNREFUSED:
+        reason = "connection refused (no socket is bound there, or it does not accept)"
+    elif code == errno.EPROTOTYPE:
+        reason = "a socket of another type is bound there"
+    else:
+        reason = _reason(exc)
+    error = ConnectFailed(f"cannot connect to {show(path)}: {reason}")
+    error.errno = code
     return error
 
 
-def connect_timeout(path: str, timeout: float) -> NetkitTimeout:
-    """The error for a connect to *path* still waiting (a full backlog) after *timeout*."""
-    return NetkitTimeout(f"connect to {unix_text(path)} timed out after {timeout:g} s")
+def connect_timed_out(path: str, timeout: float) -> NetkitTimeout:
+    """A connect to *path* still waiting (a full backlog) after *timeout* seconds."""
+    return NetkitTimeout(f"connect to {show(path)} timed out after {timeout:g} s")

@@ -19,7 +19,8 @@ from typing import Any
 
 from netkit._core.server import listener_options
 from netkit._core.sockaddr import check_stream_socket
-from netkit._core.unix import bind_error, in_use, mode_on_abstract, not_a_socket
+from netkit._core.unix import bind_failed, in_use, mode_on_abstract, not_a_socket
+from netkit._core.unixpath import is_abstract, sockaddr
 from netkit.addr import is_ip
 from netkit.lookup import resolve
 from netkit.options import SocketOptions
@@ -92,10 +93,11 @@ def unix_listen_socket(
 ) -> tuple[socket.socket, FileId | None]:
     """A Unix stream socket bound to *path* and listening; and the file it created.
 
-    *path* is checked already (:func:`netkit._core.unix.check_path`). A path whose
-    socket file has no listener (a stale file from a process that died) is replaced;
-    one with a live listener raises ``EADDRINUSE`` and is left alone (it sees one probe
-    connection close at once); any other file is refused.
+    *path* is checked already (:func:`netkit._core.unixpath.check_path`). A path whose
+    socket file nobody is bound to (a stale file from a process that died) is replaced;
+    a live socket's path raises ``EADDRINUSE`` and is left alone; so is a file that is
+    not a socket. Liveness is probed with a datagram ``connect``, which a stream
+    listener refuses with ``EPROTOTYPE`` without seeing a connection.
 
     *mode*: the file gets exactly these permissions, and never more than them at any
     instant, without touching the process umask (other threads share it). On Linux
@@ -109,13 +111,12 @@ def unix_listen_socket(
         The socket and the ``(st_dev, st_ino)`` of its file (None for an abstract name).
 
     Raises:
-        OSError: ``EADDRINUSE`` (a live listener), ``FileExistsError`` (not a socket),
-            ``FileNotFoundError`` (no such directory), ``PermissionError``...: each
-            with the path as ``filename``.
+        OSError: naming the path: ``EADDRINUSE`` (a live socket, or a file that is not
+            a socket), ``FileNotFoundError`` (no such directory), ``PermissionError``...
         ValueError: *mode* with an abstract name.
         NotImplementedError: *mode* on a platform where sockets cannot be ``fchmod``-ed.
     """
-    abstract = path.startswith("\0")
+    abstract = is_abstract(path)
     if mode is not None and abstract:
         raise mode_on_abstract(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -143,67 +144,52 @@ def unix_listen_socket(
     return sock, created
 
 
+_BIND_ATTEMPTS = 3  # a stale file removed, then the path taken by a racing process
+
+
 def _bind(sock: socket.socket, path: str, abstract: bool) -> None:
-    for _ in range(3):  # another process may replace the file between our steps
+    for attempt in range(_BIND_ATTEMPTS):
         try:
-            sock.bind(path)
+            sock.bind(sockaddr(path))
             return
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
-                raise bind_error(exc, path) from None
-            if abstract or not _remove_if_stale(path):
-                raise in_use(path) from None
-    raise in_use(path)
+                raise bind_failed(path, exc) from exc
+            # An abstract name vanishes with its socket: in use means live.
+            if abstract or attempt == _BIND_ATTEMPTS - 1:
+                raise in_use(path) from exc
+            _remove_stale(path)
 
 
-def _remove_if_stale(path: str) -> bool:
-    """True when nothing listens on *path* any more (the stale file is removed by now)."""
+def _is_live(path: str) -> bool:
+    """Whether a socket (of any type) is bound at *path*, asked without connecting to it.
+
+    A datagram ``connect`` finds the socket bound to the file: ``ECONNREFUSED`` means
+    none is (the file is stale); anything else (``EPROTOTYPE`` from a stream listener,
+    a datagram socket that accepts, ``EACCES``...) counts as live and is left alone.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(sockaddr(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:
+            return True
+    return True
+
+
+def _remove_stale(path: str) -> None:
+    """Remove the socket file at *path* if nothing is bound to it; else raise why not."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return True  # gone meanwhile: bind again
+        return  # gone meanwhile: bind again
     if not stat.S_ISSOCK(info.st_mode):
         raise not_a_socket(path)
-    if _listed_as_listening(path):
-        return False  # seen without connecting to it
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.setblocking(False)  # a live listener with a full backlog answers EAGAIN
-        code = probe.connect_ex(path)
-    if code == errno.ECONNREFUSED:
-        try:
-            again = os.lstat(path)
-        except FileNotFoundError:
-            return True
-        if (again.st_dev, again.st_ino) == (info.st_dev, info.st_ino):
-            os.unlink(path)  # still the stale file we probed (not a new listener's)
-        return True
-    if code == errno.ENOENT:
-        return True
-    if code in (0, errno.EAGAIN, errno.EWOULDBLOCK):
-        return False  # a live listener: leave it alone
-    raise OSError(code, os.strerror(code), path)
-
-
-def _listed_as_listening(path: str) -> bool:
-    """True when ``/proc/net/unix`` shows a listening socket bound to *path* (Linux).
-
-    Asked before probing with a connect, which a live listener would see as a client
-    that closes at once. A listener in another network namespace (which shares the
-    file system, not this table), or bound with a relative path, is not listed: then
-    the probe decides.
-    """
-    try:
-        with open("/proc/net/unix", "rb") as table:
-            rows = table.read().splitlines()[1:]
-    except OSError:
-        return False
-    wanted = os.fsencode(path)
-    for row in rows:
-        fields = row.split(maxsplit=7)
-        # Num RefCount Protocol Flags Type St Inode Path; __SO_ACCEPTCON is 0x10000
-        if len(fields) == 8 and fields[7] == wanted and int(fields[3], 16) & 0x10000:
-            return True
-    return False
+    if _is_live(path):
+        raise in_use(path)
+    # Unlink only the file just probed, not one a racing process bound since.
+    remove_socket_file(path, (info.st_dev, info.st_ino))
 
 
 def remove_socket_file(path: str, created: FileId) -> None:

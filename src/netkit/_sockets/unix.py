@@ -140,7 +140,7 @@ def _connected(sock: socket.socket) -> bool:
 
 def connect_waiting(
     sock: socket.socket,
-    path: str,
+    path: str | bytes,
     deadline: float | None,
     *,
     stop: Callable[[], bool] | None = None,

@@ -20,7 +20,9 @@ from netkit._core.checks import check_size
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.server import check_listen_args, check_options, connection_options
 from netkit._core.sockaddr import endpoint
-from netkit._core.unix import check_mode, check_path, unix_address, unix_text
+from netkit._core.unix import check_mode, unix_text
+from netkit._core.unixpath import address as unix_address
+from netkit._core.unixpath import check_path
 from netkit._sockets.activation import inherited_sockets
 from netkit._sockets.listen import (
     FileId,
@@ -98,7 +100,7 @@ class Listener:
         return self._address
 
     @staticmethod
-    def _convert(sockaddr: Any) -> Any:
+    def _convert(sockaddr: Any, /) -> Any:
         return sockaddr
 
     @staticmethod

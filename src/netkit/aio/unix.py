@@ -38,14 +38,14 @@ from netkit._core.sockaddr import check_stream_socket
 from netkit._core.unix import (
     PeerCredentials,
     check_fds,
-    check_path,
     check_recv_fds,
-    connect_error,
-    connect_timeout,
+    connect_failed,
+    connect_timed_out,
     no_fds_on_empty,
-    unix_address,
     unix_text,
 )
+from netkit._core.unixpath import address as unix_address
+from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import unix as _unix
 from netkit.aio._lazy import LazyTransport
 from netkit.aio._protocol import WRITE_HIGH_WATER, WRITE_LOW_WATER, OnDemandProtocol, expire
@@ -353,14 +353,14 @@ class UnixClient(UnixConnection):
         try:
             sock.setblocking(False)
             try:
-                sock.connect(where)
+                sock.connect(sockaddr(where))
             except BlockingIOError:
                 if limit == 0:
-                    raise connect_timeout(where, 0.0) from None
+                    raise connect_timed_out(where, 0.0) from None
                 deadline = None if limit is None else started + limit
                 await _connect_in_thread(sock, where, deadline, limit, waiting)
             except OSError as exc:
-                raise connect_error(where, exc) from exc
+                raise connect_failed(where, exc) from exc
             return await cls.from_socket(sock)
         except BaseException:
             if not waiting.handed_over:
@@ -413,7 +413,11 @@ async def _connect_in_thread(
     def work() -> None:
         try:
             _unix.connect_waiting(
-                sock, path, deadline, stop=lambda: waiting.handed_over, slice_=_CONNECT_SLICE
+                sock,
+                sockaddr(path),
+                deadline,
+                stop=lambda: waiting.handed_over,
+                slice_=_CONNECT_SLICE,
             )
             sock.setblocking(False)
         finally:
@@ -426,6 +430,6 @@ async def _connect_in_thread(
         waiting.let_go(sock)
         raise
     except BlockingIOError:
-        raise connect_timeout(path, limit or 0.0) from None
+        raise connect_timed_out(path, limit or 0.0) from None
     except OSError as exc:
-        raise connect_error(path, exc) from exc
+        raise connect_failed(path, exc) from exc

@@ -170,7 +170,7 @@ class SocketStream:
         return len(self._buffer)
 
     @staticmethod
-    def _convert(sockaddr: Any) -> Any:
+    def _convert(sockaddr: Any, /) -> Any:
         """A socket address from the kernel as the class reports it (subclasses)."""
         return sockaddr
 

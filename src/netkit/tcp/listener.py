@@ -89,7 +89,7 @@ class Listener:
         return self._address
 
     @staticmethod
-    def _convert(sockaddr: Any) -> Any:
+    def _convert(sockaddr: Any, /) -> Any:
         return sockaddr
 
     def __repr__(self) -> str:

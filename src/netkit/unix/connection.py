@@ -28,14 +28,14 @@ from netkit._core.oserrors import closed
 from netkit._core.unix import (
     PeerCredentials,
     check_fds,
-    check_path,
     check_recv_fds,
-    connect_error,
-    connect_timeout,
+    connect_failed,
+    connect_timed_out,
     no_fds_on_empty,
-    unix_address,
     unix_text,
 )
+from netkit._core.unixpath import address as unix_address
+from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import unix as _unix
 from netkit.errors import ConnectionClosed
 from netkit.tcp.connection import StreamConnection
@@ -273,13 +273,13 @@ def _connect(sock: socket.socket, path: str, limit: float | None) -> None:
             # A deadline already passed still gets one try that does not wait.
             sock.setblocking(False)
             try:
-                sock.connect(path)
+                sock.connect(sockaddr(path))
             finally:
                 sock.setblocking(True)
         else:
             deadline = None if limit is None else monotonic() + limit
-            _unix.connect_waiting(sock, path, deadline)
+            _unix.connect_waiting(sock, sockaddr(path), deadline)
     except BlockingIOError:
-        raise connect_timeout(path, limit or 0.0) from None
+        raise connect_timed_out(path, limit or 0.0) from None
     except OSError as exc:
-        raise connect_error(path, exc) from exc
+        raise connect_failed(path, exc) from exc

@@ -15,7 +15,9 @@ import socket
 from typing import Any
 
 from netkit._core.checks import check_size
-from netkit._core.unix import check_mode, check_path, unix_address, unix_text
+from netkit._core.unix import check_mode, unix_text
+from netkit._core.unixpath import address as unix_address
+from netkit._core.unixpath import check_path
 from netkit._sockets.activation import inherited_sockets
 from netkit._sockets.listen import FileId, remove_socket_file, unix_listen_socket
 from netkit.tcp.listener import Listener, TcpListener

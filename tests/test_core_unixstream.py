@@ -1,67 +1,22 @@
-"""The IO-free Unix rules: paths, addresses, credentials, fd arguments, socket activation."""
+"""The IO-free Unix stream rules: addresses in logs, credentials, fd arguments, binds and
+connects, listener arguments, and socket activation. (Paths themselves: unixpath.)"""
 
 from __future__ import annotations
 
 import errno
 import os
-import pathlib
 import socket
 
 import pytest
 
-from netkit import AddressError, ConnectFailed, FrameTooLarge, NetkitTimeout
-from netkit._core import activation, unix
+from netkit import ConnectFailed, FrameTooLarge, NetkitTimeout
+from netkit._core import activation, unix, unixpath
 from netkit._core.server import check_unix_server_args, peer_text
 from netkit._core.sockaddr import check_stream_socket, family_error
 
 
-def test_paths_are_str_or_path_like() -> None:
-    assert unix.check_path("/run/app.sock") == "/run/app.sock"
-    assert unix.check_path(pathlib.Path("/run/app.sock")) == "/run/app.sock"
-    assert unix.check_path("relative.sock") == "relative.sock"
-    with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike, not bytes"):
-        unix.check_path(b"/run/app.sock")
-    with pytest.raises(TypeError, match="not int"):
-        unix.check_path(3)
-
-
-def test_bad_paths_are_address_errors() -> None:
-    with pytest.raises(AddressError, match=r"^path must not be empty$"):
-        unix.check_path("")
-    with pytest.raises(AddressError, match="contains a NUL byte"):
-        unix.check_path("/run/a\0b")
-
-
-def test_the_sun_path_limit_in_bytes() -> None:
-    # 107 bytes fit (sun_path keeps a terminating NUL); 108 do not.
-    fits = "/" + "x" * (unix.MAX_PATH - 1)
-    assert unix.check_path(fits) == fits
-    with pytest.raises(AddressError) as info:
-        unix.check_path(fits + "x")
-    assert str(info.value).endswith("is 108 bytes, over the 107 that sun_path holds")
-    # counted in bytes of the file system encoding, not characters
-    wide = "/" + "é" * 54  # 109 bytes
-    with pytest.raises(AddressError, match="109 bytes"):
-        unix.check_path(wide)
-
-
-@pytest.mark.skipif(not unix.ABSTRACT_NAMES, reason="Linux only")
-def test_abstract_names() -> None:
-    assert unix.check_path("\0name") == "\0name"
-    longest = "\0" + "n" * (unix.MAX_ABSTRACT - 1)
-    assert unix.check_path(longest) == longest
-    with pytest.raises(AddressError, match=r"abstract name .* is 109 bytes, over the 108"):
-        unix.check_path(longest + "n")
-    assert unix.check_path("\0a\0b") == "\0a\0b"  # NULs after the first are part of it
-
-
-def test_addresses_from_the_kernel() -> None:
-    assert unix.unix_address("/run/x") == "/run/x"
-    assert unix.unix_address("") == ""
-    assert unix.unix_address(b"\0abstract") == "\0abstract"
-    assert unix.unix_address(None) == ""
-    with pytest.raises(TypeError, match="not a unix socket address"):
-        unix.unix_address(("127.0.0.1", 80))
+def test_addresses_in_logs() -> None:
+    assert unixpath.address(b"\0abstract") == "\0abstract"
     assert unix.unix_text("") == "unix:(unnamed)"
     assert unix.unix_text("/run/x") == "unix:/run/x"
     assert unix.unix_text("\0name\n") == "unix:@name\\n"
@@ -109,19 +64,25 @@ def test_mode_argument() -> None:
 
 
 def test_errors_name_the_path() -> None:
-    error = unix.connect_error("/run/x", FileNotFoundError(errno.ENOENT, "No such file"))
+    error = unix.connect_failed("/run/x", FileNotFoundError(errno.ENOENT, "No such file"))
     assert isinstance(error, ConnectFailed)
-    assert str(error) == "cannot connect to unix:/run/x: No such file"
+    assert str(error) == "cannot connect to '/run/x': no such file (nothing listens there)"
     assert error.errno == errno.ENOENT
-    timeout = unix.connect_timeout("/run/x", 0.5)
+    refused = unix.connect_failed("/run/x", ConnectionRefusedError(errno.ECONNREFUSED, "x"))
+    assert "connection refused" in str(refused)
+    timeout = unix.connect_timed_out("/run/x", 0.5)
     assert isinstance(timeout, NetkitTimeout)
-    assert str(timeout) == "connect to unix:/run/x timed out after 0.5 s"
+    assert str(timeout) == "connect to '/run/x' timed out after 0.5 s"
     in_use = unix.in_use("/run/x")
-    assert (in_use.errno, in_use.filename) == (errno.EADDRINUSE, "/run/x")
-    assert isinstance(unix.not_a_socket("/run/x"), FileExistsError)
-    bound = unix.bind_error(PermissionError(errno.EACCES, "Permission denied"), "/run/x")
+    assert in_use.errno == errno.EADDRINUSE
+    assert str(in_use) == "[Errno 98] cannot bind to '/run/x': a live socket holds it"
+    assert unix.not_a_socket("/run/x").errno == errno.EADDRINUSE
+    bound = unix.bind_failed("/run/x", PermissionError(errno.EACCES, "Permission denied"))
     assert isinstance(bound, PermissionError)
-    assert str(bound) == "[Errno 13] Permission denied: '/run/x'"
+    assert str(bound) == "[Errno 13] cannot bind to '/run/x': Permission denied"
+    missing = unix.bind_failed("/no/x", FileNotFoundError(errno.ENOENT, "No such file"))
+    assert isinstance(missing, FileNotFoundError)
+    assert str(missing) == "[Errno 2] cannot bind to '/no/x': directory '/no' does not exist"
 
 
 def test_family_rules() -> None:
