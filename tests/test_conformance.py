@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,6 +113,57 @@ def test_sync_unix_pair_conforms() -> None:
 
 def test_aio_unix_pair_conforms(run: Run) -> None:  # noqa: F811
     run(aio_testing.check_connection_pair(AioUnixConnection.pair))
+
+
+def test_sync_unix_server_connections_conform(tmp_path: Path) -> None:
+    # The connection a UnixServer hands its handler, against a UnixClient.
+    import queue
+
+    from netkit.unix import UnixClient, UnixServer
+
+    path = str(tmp_path / "conform.sock")
+    handed: queue.Queue[Any] = queue.Queue()
+    release = threading.Event()
+
+    def handler(conn: UnixConnection) -> None:
+        handed.put(conn)
+        release.wait(120)  # the connection stays ours until the checks are done
+
+    def make() -> tuple[UnixConnection, UnixConnection]:
+        client = UnixClient.connect(path, timeout=10)
+        return handed.get(timeout=10), client
+
+    with UnixServer(handler, path):
+        try:
+            sync_testing.check_connection_pair(make)
+        finally:
+            release.set()
+
+
+def test_aio_unix_server_connections_conform(run: Run, tmp_path: Path) -> None:  # noqa: F811
+    from netkit.aio import UnixClient, UnixServer
+
+    path = str(tmp_path / "conform.sock")
+
+    async def main() -> None:
+        handed: asyncio.Queue[Any] = asyncio.Queue()
+        release = asyncio.Event()
+
+        async def handler(conn: AioUnixConnection) -> None:
+            await handed.put(conn)
+            await release.wait()
+
+        async def make() -> tuple[AioUnixConnection, AioUnixConnection]:
+            client = await UnixClient.connect(path, timeout=10)
+            return await asyncio.wait_for(handed.get(), 10), client
+
+        async with UnixServer(handler, path):
+            try:
+                await aio_testing.check_connection_pair(make)
+            finally:
+                release.set()
+
+    run(main())
 
 
 @pytest.mark.parametrize("kind", ["tcp", "unix"])

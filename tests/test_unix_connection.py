@@ -39,6 +39,7 @@ from netkit import (
     TcpConnection,
 )
 from netkit._core.conformance import Outcome
+from netkit._core.unixpath import show
 from netkit.unix import PeerCredentials, UnixClient, UnixConnection
 
 pytestmark = pytest.mark.timeout(60)
@@ -539,12 +540,12 @@ def test_connect_errors_are_the_same(tmp_path: Path, run: Run) -> None:  # noqa:
     result = _connect_outcomes(run, missing)
     assert result == Outcome(
         error=ConnectFailed,
-        message=f"cannot connect to {missing!r}: no such file (nothing listens there)",
+        message=f"cannot connect to {show(missing)}: no such file (nothing listens there)",
     )
     stale = str(tmp_path / "stale.sock")
     listening(stale).close()  # the file stays, nobody listens
     assert _connect_outcomes(run, stale).message == (
-        f"cannot connect to {stale!r}: connection refused (no socket is bound there, "
+        f"cannot connect to {show(stale)}: connection refused (no socket is bound there, "
         "or it does not accept)"
     )
     regular = tmp_path / "file"
@@ -568,7 +569,7 @@ def test_connect_to_a_full_backlog_times_out(tmp_path: Path, run: Run) -> None: 
                 result = _connect_outcomes(run, path, timeout=timeout)
                 assert result == Outcome(
                     error=NetkitTimeout,
-                    message=f"connect to {path!r} timed out after {timeout:g} s",
+                    message=f"connect to {show(path)} timed out after {timeout:g} s",
                 )
         finally:
             for client in clients:
