@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import netkit
 import netkit.aio as aio
 from _aio_util import run  # noqa: F401  (the fixture)
 from _unixstream_util import (
@@ -626,3 +627,55 @@ def test_a_cancelled_connect_leaks_nothing(tmp_path: Path, run: Run) -> None:  #
                 client.close()
 
     run(main())
+
+
+def test_a_close_while_the_loop_takes_over_flushes_first(run: Run) -> None:  # noqa: F811
+    # An asyncio Unix connection is attached to the loop only once something waits:
+    # here a write the socket cannot take at once. Closed meanwhile, it still delivers
+    # what was written, then closes.
+    blob = bytes(range(256)) * 1024  # 256 KiB: more than the socket buffer takes
+
+    async def main() -> None:
+        x, y = await aio.UnixConnection.pair()
+        sending = asyncio.ensure_future(x.sendall(blob, timeout=WAIT))
+        await asyncio.sleep(0)  # the write is queued, the transport being made
+        x.close()
+        assert await y.recv_all(timeout=WAIT) == blob
+        await sending
+        await asyncio.gather(x.aclose(), y.aclose())
+
+    run(main())
+
+
+def test_a_server_stop_wakes_a_handler_in_recv_fds(tmp_path: Path, run: Run) -> None:  # noqa: F811
+    path = str(tmp_path / "fds.sock")
+    seen: list[Any] = []
+    waiting = threading.Event()
+
+    def handler(conn: UnixConnection) -> None:
+        waiting.set()
+        seen.append(conn.recv_fds(10, 1))  # the client never sends
+
+    server = netkit.UnixServer(handler, path).start()
+    client = UnixClient.connect(path, timeout=WAIT)
+    assert waiting.wait(WAIT)
+    server.stop(timeout=0.05)
+    client.close()
+    assert seen == [(b"", [])]  # woken: the server shut the connection down
+
+    async def main() -> list[Any]:
+        found: list[Any] = []
+        ready = asyncio.Event()
+
+        async def handler(conn: aio.UnixConnection) -> None:
+            ready.set()
+            found.append(await conn.recv_fds(10, 1))
+
+        server = await aio.UnixServer(handler, path).start()
+        client = await aio.UnixClient.connect(path, timeout=WAIT)
+        await asyncio.wait_for(ready.wait(), WAIT)
+        await server.stop(timeout=0.05)
+        await client.aclose()
+        return found
+
+    assert run(main()) == seen
