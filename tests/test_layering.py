@@ -38,8 +38,12 @@ _RANK = {
     "netkit.__main__": 7,
 }
 # The two faces over the core; a module of one never imports a module of the other.
-_FACE = {"netkit.tcp": "sync", "netkit.udp": "sync", "netkit.aio": "aio"}
-_FACE["netkit.unix"] = "sync"
+_FACE = {
+    "netkit.tcp": "sync",
+    "netkit.udp": "sync",
+    "netkit.unix": "sync",
+    "netkit.aio": "aio",
+}
 
 
 def _lookup(table: dict[str, object], module: str) -> object:

@@ -50,8 +50,16 @@ if TYPE_CHECKING:
         service_port,
     )
     from netkit.options import KeepAlive, SocketOptions
-    from netkit.tcp import TcpClient, TcpConnection, TcpServer
+    from netkit.tcp import TcpClient, TcpConnection, TcpListener, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
+    from netkit.unix import (
+        PeerCredentials,
+        UnixClient,
+        UnixConnection,
+        UnixListener,
+        UnixServer,
+        inherited_listeners,
+    )
     from netkit.unix.datagram import UnixDatagramEndpoint
     from netkit.unix.seqpacket import SeqpacketClient, SeqpacketConnection
 
@@ -83,8 +91,16 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "service_port",
     ),
     "netkit.options": ("KeepAlive", "SocketOptions"),
-    "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
+    "netkit.tcp": ("TcpClient", "TcpConnection", "TcpListener", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
+    "netkit.unix": (
+        "PeerCredentials",
+        "UnixClient",
+        "UnixConnection",
+        "UnixListener",
+        "UnixServer",
+        "inherited_listeners",
+    ),
     "netkit.unix.datagram": ("UnixDatagramEndpoint",),
     "netkit.unix.seqpacket": ("SeqpacketClient", "SeqpacketConnection"),
 }
@@ -105,21 +121,28 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "PeerCredentials",
     "ProxyProtocolError",
     "SeqpacketClient",
     "SeqpacketConnection",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",
+    "TcpListener",
     "TcpServer",
     "UdpEndpoint",
+    "UnixClient",
+    "UnixConnection",
     "UnixDatagramEndpoint",
+    "UnixListener",
+    "UnixServer",
     "__version__",
     "host_address",
     "hostname",
     "htonl",
     "htonll",
     "htons",
+    "inherited_listeners",
     "ip_version",
     "is_global",
     "is_ip",

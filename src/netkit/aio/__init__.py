@@ -10,10 +10,27 @@ from __future__ import annotations
 
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
+from netkit.aio.listener import TcpListener, UnixListener, inherited_listeners
 from netkit.aio.seqpacket import SeqpacketClient, SeqpacketConnection
-from netkit.aio.server import TcpServer
+from netkit.aio.server import TcpServer, UnixServer
 from netkit.aio.udp import Datagram, UdpEndpoint
+from netkit.aio.unix import PeerCredentials, UnixClient, UnixConnection
 from netkit.aio.unix_datagram import UnixDatagramEndpoint
 
-__all__ = ["Datagram", "TcpClient", "TcpConnection", "TcpServer", "UdpEndpoint"]
-__all__ += ["SeqpacketClient", "SeqpacketConnection", "UnixDatagramEndpoint"]
+__all__ = [
+    "Datagram",
+    "PeerCredentials",
+    "SeqpacketClient",
+    "SeqpacketConnection",
+    "TcpClient",
+    "TcpConnection",
+    "TcpListener",
+    "TcpServer",
+    "UdpEndpoint",
+    "UnixClient",
+    "UnixConnection",
+    "UnixDatagramEndpoint",
+    "UnixListener",
+    "UnixServer",
+    "inherited_listeners",
+]
