@@ -15,14 +15,18 @@ Paths and addresses themselves (what a path may be, the kernel's form, ``show``)
 
 from __future__ import annotations
 
-import errno
-import os
 import struct
 from typing import NamedTuple
 
 from netkit._core.checks import check_size
-from netkit._core.unixpath import is_abstract, show
-from netkit.errors import ConnectFailed, FrameTooLarge, NetkitTimeout, describe
+from netkit._core.unixpath import (
+    bind_failed,
+    connect_failed,
+    in_use,
+    not_a_socket,
+    show,
+)
+from netkit.errors import FrameTooLarge, NetkitTimeout, describe
 
 __all__ = [
     "MAX_FDS",
@@ -150,52 +154,6 @@ def mode_on_abstract(path: str) -> ValueError:
     return ValueError(
         f"mode= applies to a socket file; the abstract name {describe(path)} has none"
     )
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
-def bind_failed(path: str, exc: OSError) -> OSError:
-    """``bind`` failed: an OSError of the same errno (so the same builtin subclass,
-    ``FileNotFoundError`` for a missing directory) whose message names the path."""
-    if exc.errno == errno.ENOENT and not is_abstract(path):
-        folder = os.path.dirname(path) or "."
-        reason = f"directory {show(folder)} does not exist"
-    else:
-        reason = _reason(exc)
-    return OSError(exc.errno, f"cannot bind to {show(path)}: {reason}")
-
-
-def in_use(path: str) -> OSError:
-    """The path is held by a live socket: ``EADDRINUSE``, left alone."""
-    return OSError(errno.EADDRINUSE, f"cannot bind to {show(path)}: a live socket holds it")
-
-
-def not_a_socket(path: str) -> OSError:
-    """The path exists and is not a socket: ``EADDRINUSE``, never removed."""
-    return OSError(
-        errno.EADDRINUSE, f"cannot bind to {show(path)}: the file exists and is not a socket"
-    )
-
-
-def connect_failed(path: str, exc: OSError) -> ConnectFailed:
-    """A Unix ``connect`` to *path* failed: one error naming the path and the reason.
-
-    Its ``errno`` is the system call's, and *exc* should be chained as its cause.
-    """
-    code = exc.errno
-    if code == errno.ENOENT:
-        reason = "no such file (nothing listens there)"
-    elif code == errno.ECONNREFUSED:
-        reason = "connection refused (no socket is bound there, or it does not accept)"
-    elif code == errno.EPROTOTYPE:
-        reason = "a socket of another type is bound there"
-    else:
-        reason = _reason(exc)
-    error = ConnectFailed(f"cannot connect to {show(path)}: {reason}")
-    error.errno = code
-    return error
 
 
 def connect_timed_out(path: str, timeout: float) -> NetkitTimeout:
