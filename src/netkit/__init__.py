@@ -20,6 +20,7 @@ from netkit.errors import (
     LookupFailed,
     NetkitError,
     NetkitTimeout,
+    PingNotPermitted,
     ProxyProtocolError,
 )
 
@@ -39,11 +40,14 @@ if TYPE_CHECKING:
         unpack_ip,
     )
     from netkit.byteorder import htonl, htonll, htons, ntohl, ntohll, ntohs
+    from netkit.icmp import PingReply, PingReport, ping
     from netkit.lookup import (
         AddrInfo,
         HostInfo,
         host_address,
         hostname,
+        protocol_name,
+        protocol_number,
         resolve,
         reverse,
         service_name,
@@ -72,11 +76,14 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "unpack_ip",
     ),
     "netkit.byteorder": ("htonl", "htonll", "htons", "ntohl", "ntohll", "ntohs"),
+    "netkit.icmp": ("PingReply", "PingReport", "ping"),
     "netkit.lookup": (
         "AddrInfo",
         "HostInfo",
         "host_address",
         "hostname",
+        "protocol_name",
+        "protocol_number",
         "resolve",
         "reverse",
         "service_name",
@@ -105,6 +112,9 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "PingNotPermitted",
+    "PingReply",
+    "PingReport",
     "ProxyProtocolError",
     "SeqpacketClient",
     "SeqpacketConnection",
@@ -133,6 +143,9 @@ __all__ = [
     "ntohs",
     "pack_ip",
     "parse_endpoint",
+    "ping",
+    "protocol_name",
+    "protocol_number",
     "resolve",
     "reverse",
     "service_name",

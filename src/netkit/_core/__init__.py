@@ -20,6 +20,7 @@ module             decides
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unixdatagram``   Unix datagram sizes, senders, missing peers; bind/connect messages
 ``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
+``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
 ``conformance``    the table of situations every stream transport must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults

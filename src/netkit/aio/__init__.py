@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
+from netkit.aio.icmp import PingReply, PingReport, ping
 from netkit.aio.seqpacket import SeqpacketClient, SeqpacketConnection
 from netkit.aio.server import TcpServer
 from netkit.aio.udp import Datagram, UdpEndpoint
@@ -17,3 +18,4 @@ from netkit.aio.unix_datagram import UnixDatagramEndpoint
 
 __all__ = ["Datagram", "TcpClient", "TcpConnection", "TcpServer", "UdpEndpoint"]
 __all__ += ["SeqpacketClient", "SeqpacketConnection", "UnixDatagramEndpoint"]
+__all__ += ["PingReply", "PingReport", "ping"]

@@ -26,7 +26,9 @@ EXIT_FAILED = 1
 EXIT_MISUSE = 2
 
 # Subcommand modules, in the order `netkit --help` lists them.
+_COMMANDS: tuple[str, ...]
 _COMMANDS = ("demo", "serve", "connect", "udp", "check", "lookup", "bench")
+_COMMANDS += ("ping",)
 
 
 class Misuse(Exception):
