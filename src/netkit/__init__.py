@@ -20,6 +20,7 @@ from netkit.errors import (
     LookupFailed,
     NetkitError,
     NetkitTimeout,
+    PingNotPermitted,
     ProxyProtocolError,
 )
 
@@ -39,11 +40,14 @@ if TYPE_CHECKING:
         unpack_ip,
     )
     from netkit.byteorder import htonl, htonll, htons, ntohl, ntohll, ntohs
+    from netkit.icmp import PingReply, PingReport, ping
     from netkit.lookup import (
         AddrInfo,
         HostInfo,
         host_address,
         hostname,
+        protocol_name,
+        protocol_number,
         resolve,
         reverse,
         service_name,
@@ -80,11 +84,14 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "unpack_ip",
     ),
     "netkit.byteorder": ("htonl", "htonll", "htons", "ntohl", "ntohll", "ntohs"),
+    "netkit.icmp": ("PingReply", "PingReport", "ping"),
     "netkit.lookup": (
         "AddrInfo",
         "HostInfo",
         "host_address",
         "hostname",
+        "protocol_name",
+        "protocol_number",
         "resolve",
         "reverse",
         "service_name",
@@ -122,6 +129,9 @@ __all__ = [
     "NetkitError",
     "NetkitTimeout",
     "PeerCredentials",
+    "PingNotPermitted",
+    "PingReply",
+    "PingReport",
     "ProxyProtocolError",
     "SeqpacketClient",
     "SeqpacketConnection",
@@ -156,6 +166,9 @@ __all__ = [
     "ntohs",
     "pack_ip",
     "parse_endpoint",
+    "ping",
+    "protocol_name",
+    "protocol_number",
     "resolve",
     "reverse",
     "service_name",

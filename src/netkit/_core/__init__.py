@@ -20,6 +20,7 @@ module             decides
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unixdatagram``   Unix datagram sizes, senders, missing peers; bind/connect messages
 ``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
+``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects

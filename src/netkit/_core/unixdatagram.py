@@ -52,6 +52,7 @@ __all__ = [
     "sender",
     "too_large_to_send",
     "truncated",
+    "truncated_into",
     "unnamed_target",
 ]
 
@@ -94,6 +95,16 @@ def truncated(size: int, max_size: int, sender: str | None) -> FrameTooLarge:
     return FrameTooLarge(
         f"datagram of {size} bytes{source} exceeds max_size={max_size} (it was dropped)",
         limit=max_size,
+        size=size,
+    )
+
+
+def truncated_into(size: int, capacity: int, sender: str) -> FrameTooLarge:
+    """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
+    return FrameTooLarge(
+        f"datagram of {size} bytes from {show(sender)} exceeds the {capacity}-byte buffer"
+        " (it was dropped)",
+        limit=capacity,
         size=size,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
+from netkit.aio.icmp import PingReply, PingReport, ping
 from netkit.aio.listener import TcpListener, UnixListener, inherited_listeners
 from netkit.aio.seqpacket import SeqpacketClient, SeqpacketConnection
 from netkit.aio.server import TcpServer, UnixServer
@@ -20,6 +21,8 @@ from netkit.aio.unix_datagram import UnixDatagramEndpoint
 __all__ = [
     "Datagram",
     "PeerCredentials",
+    "PingReply",
+    "PingReport",
     "SeqpacketClient",
     "SeqpacketConnection",
     "TcpClient",
@@ -33,4 +36,5 @@ __all__ = [
     "UnixListener",
     "UnixServer",
     "inherited_listeners",
+    "ping",
 ]
