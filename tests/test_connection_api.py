@@ -202,3 +202,18 @@ def test_a_reset_mid_message_keeps_what_arrived_in_partial(method: str, run: Run
         assert str(error) == "connection lost: Connection reset by peer"
         assert error.partial == prefix
         assert error.errno == errno.ECONNRESET
+
+
+def test_close_with_linger_zero_still_resets_the_peer() -> None:
+    # close() shuts the socket down to wake other threads; with SO_LINGER 0 it must not
+    # send a FIN first, or the reset the caller asked for becomes a clean EOF.
+    from netkit import SocketOptions
+
+    c, d = _pair()
+    conn2 = TcpConnection(c)
+    SocketOptions(linger=0).apply(c)
+    conn2.close()  # nothing unread: only linger 0 makes this a reset
+    d.settimeout(10)
+    with pytest.raises(ConnectionResetError):
+        d.recv(100)
+    d.close()

@@ -22,6 +22,7 @@ call can be retried. A reset, broken pipe, TLS EOF or keepalive timeout is raise
 from __future__ import annotations
 
 import socket
+import struct
 from collections.abc import Iterator
 from functools import partial
 from types import TracebackType
@@ -43,6 +44,19 @@ from netkit.tcp._socketstream import CHUNK as _CHUNK
 from netkit.tcp._socketstream import DIRECT_MIN, SocketStream
 
 __all__ = ["StreamConnection", "TcpConnection"]
+
+_LINGER = struct.Struct("ii")
+
+
+def _resets_on_close(sock: socket.socket) -> bool:
+    """True when *sock* has SO_LINGER on with a zero timeout (close() sends a reset)."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER.size)
+    except (AttributeError, OSError):  # a stand-in socket, or one already gone
+        return False
+    onoff, seconds = _LINGER.unpack(raw)
+    return bool(onoff) and seconds == 0
+
 
 _Self = TypeVar("_Self", bound="StreamConnection")
 
@@ -368,8 +382,10 @@ class StreamConnection(SocketStream):
         try:
             # Wakes a recv/send/poll blocked in another thread before the descriptor
             # goes away (close alone leaves it blocked). Data already queued is still
-            # delivered before the FIN, as with close().
-            self._shutdown_socket(socket.SHUT_RDWR)
+            # delivered before the FIN, as with close(). With SO_LINGER 0 the close is
+            # meant to reset: then only the read side is shut, which sends nothing.
+            how = socket.SHUT_RD if _resets_on_close(self._sock) else socket.SHUT_RDWR
+            self._shutdown_socket(how)
         except OSError:
             pass
         self._sock.close()
