@@ -37,6 +37,7 @@ class AioStream:
     __slots__ = (
         "_closed",
         "_default_timeout",
+        "_eof_sent",
         "_idle_expired",
         "_idle_timeout",
         "_local",
@@ -67,6 +68,7 @@ class AioStream:
         self._update_untimed()
         self._closed = False
         self._idle_expired = False
+        self._eof_sent = False  # shutdown_write() was called: sends fail as in sync
         self._local: Any = self._convert(transport.get_extra_info("sockname"))
         self._remote: Any = self._convert(transport.get_extra_info("peername"))
 
@@ -217,7 +219,7 @@ class AioStream:
     def _check_writable(self) -> None:
         self._check_open()
         protocol = self._protocol
-        if protocol.closed.done() or self._transport.is_closing():
+        if protocol.closed.done() or self._transport.is_closing() or self._eof_sent:
             error = protocol.error or BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
             raise lost(error) from protocol.error
 

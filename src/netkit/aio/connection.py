@@ -23,6 +23,8 @@ next read. A cancelled or timed-out ``sendall`` may have sent a prefix of its da
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import ssl
 from typing import Any, BinaryIO, TypeVar
@@ -226,7 +228,7 @@ class StreamConnection(AioStream):
             NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
             ConnectionClosed: the connection was lost, or closed by this process.
         """
-        if self._closed or self._protocol.lost:
+        if self._closed or self._protocol.lost or self._eof_sent:
             self._check_writable()
         if timeout is not None:
             check_timeout("timeout", timeout)  # even when no wait turns out to be needed
@@ -300,8 +302,18 @@ class StreamConnection(AioStream):
             raise NotImplementedError(
                 "shutdown_write is not supported on TLS connections; use close()"
             )
-        if not transport.is_closing():
-            transport.write_eof()
+        if self._protocol.lost:
+            # The socket is gone: what shutdown(SHUT_WR) says on an ended connection.
+            raise lost(OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN)))
+        if not transport.is_closing() and not self._eof_sent:
+            self._eof_sent = True
+            try:
+                transport.write_eof()
+            except OSError as exc:  # the connection ended already: the sync face's error
+                mapped = stream_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
 
     def shutdown(self, how: int) -> None:
         """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``, ``SHUT_RDWR``).
