@@ -70,7 +70,7 @@ zone = st.text(
     alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="%/[]"),
     min_size=1,
     max_size=64,
-)
+).filter(lambda z: not z.isdigit() or int(z) <= 0xFFFFFFFF)  # an index fits 32 bits
 valid_ip = st.one_of(ipv4_text, ipv6_text())
 valid_zoned = st.builds(lambda a, z: f"{a}%{z}", ipv6_text(), zone)
 
@@ -117,6 +117,8 @@ def _strict_zoned(text: str) -> bool:
         bool(pct)
         and 1 <= len(z) <= 64
         and all(0x21 <= ord(c) <= 0x7E and c not in "%/[]" for c in z)
+        # a numeric zone is an interface index, which the kernel keeps in 32 bits
+        and not (z.isascii() and z.isdigit() and int(z) > 0xFFFFFFFF)
         and _pton_ok(socket.AF_INET6, address)
     )
 
@@ -284,6 +286,8 @@ _zone_chars = st.one_of(
 @given(ipv6_text(), st.one_of(st.text(max_size=70), st.text(_zone_chars, max_size=70)))
 @example("fe80::1", "a" * 65)
 @example("fe80::1", "eth0\n")
+@example("fe80::1", "4294967296")
+@example("fe80::1", "4294967295")
 def test_zone_rule(address: str, zone_text: str) -> None:
     text = f"{address}%{zone_text}"
     expected = _strict_zoned(text)
