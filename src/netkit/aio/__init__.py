@@ -8,9 +8,17 @@ loop and on uvloop (``pip install netkit-sockets[fast]``).
 
 from __future__ import annotations
 
+from netkit.aio._stream import TransportSocketLike
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
 from netkit.aio.server import TcpServer
 from netkit.aio.udp import Datagram, UdpEndpoint
 
-__all__ = ["Datagram", "TcpClient", "TcpConnection", "TcpServer", "UdpEndpoint"]
+__all__ = [
+    "Datagram",
+    "TcpClient",
+    "TcpConnection",
+    "TcpServer",
+    "TransportSocketLike",
+    "UdpEndpoint",
+]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,13 @@ from typing import Any
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit._core.server import check_server_args, connection_options, handler_error, peer_text
+from netkit._core.server import (
+    check_server_args,
+    connection_options,
+    handler_error,
+    logger,
+    peer_text,
+)
 from netkit._core.sockaddr import endpoint
 from netkit._sockets.listen import listen_address, listen_socket, needs_lookup
 from netkit.addr import Endpoint
@@ -28,8 +33,6 @@ from netkit.aio.connection import TcpConnection
 from netkit.options import SocketOptions
 
 __all__ = ["Handler", "TcpServer"]
-
-logger = logging.getLogger("netkit")
 
 #: ``async def handler(conn: TcpConnection) -> None``
 Handler = Callable[[TcpConnection], Awaitable[Any]]

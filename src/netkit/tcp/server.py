@@ -21,7 +21,6 @@ options, log levels) live in :mod:`netkit._core.server`; this module only waits.
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
 import threading
@@ -31,7 +30,13 @@ from types import TracebackType
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit._core.server import check_server_args, connection_options, handler_error, peer_text
+from netkit._core.server import (
+    check_server_args,
+    connection_options,
+    handler_error,
+    logger,
+    peer_text,
+)
 from netkit._core.sockaddr import endpoint
 from netkit._sockets.listen import listen_address, listen_socket
 from netkit.addr import Endpoint
@@ -40,8 +45,6 @@ from netkit.tcp.connection import TcpConnection
 from netkit.tls import handshake_timeout
 
 __all__ = ["TcpServer"]
-
-logger = logging.getLogger("netkit")
 
 Handler = Callable[[TcpConnection], None]
 
