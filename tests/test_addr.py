@@ -13,6 +13,7 @@ import pytest
 
 import netkit
 from netkit import addr
+from netkit._core import checks
 from netkit.addr import (
     Endpoint,
     classify,
@@ -389,6 +390,60 @@ def test_endpoint_validates(host: object, port: object, error: type[Exception]) 
         Endpoint(host, port)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("port", "error", "message"),
+    [
+        (-1, AddressError, "port -1 is out of range 0..65535"),
+        (65536, AddressError, "port 65536 is out of range 0..65535"),
+        (10**400, AddressError, "port <1329-bit integer> is out of range 0..65535"),
+        (True, TypeError, "port must be an int, not bool"),
+        (80.0, TypeError, "port must be an int, not float"),
+        ("80", TypeError, "port must be an int, not str"),
+    ],
+)
+def test_endpoint_port_messages(port: object, error: type[Exception], message: str) -> None:
+    # One rule, one wording: Endpoint, parse_endpoint's default_port and check_port.
+    for call in (
+        lambda: Endpoint("1.2.3.4", port),  # type: ignore[arg-type]
+        lambda: parse_endpoint("h", default_port=port),  # type: ignore[arg-type]
+        lambda: checks.check_port(port, allow_zero=True),
+    ):
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("h:65536", "port 65536 is out of range 0..65535"),
+        ("h:99999", "port 99999 is out of range 0..65535"),
+        ("h:123456", "port '123456' is not 1 to 5 decimal digits"),
+        ("h:", "port '' is not 1 to 5 decimal digits"),
+        ("h:+80", "port '+80' is not 1 to 5 decimal digits"),
+        ("h:\uff18\uff10", "port '\uff18\uff10' is not 1 to 5 decimal digits"),
+    ],
+)
+def test_endpoint_port_text_messages(text: str, message: str) -> None:
+    with pytest.raises(AddressError) as caught:
+        parse_endpoint(text)
+    assert str(caught.value) == f"invalid endpoint {text!r}: {message}"
+    assert checks.parse_port_text(text[2:], allow_zero=True) == message
+
+
+def test_port_text_rule() -> None:
+    assert checks.parse_port_text("080", allow_zero=True) == 80
+    assert checks.parse_port_text("0", allow_zero=True) == 0
+    assert checks.parse_port_text("00000", allow_zero=True) == 0
+    assert checks.parse_port_text("65535", allow_zero=False) == 65535
+    assert checks.parse_port_text("0", allow_zero=False) == "port 0 is out of range 1..65535"
+    assert checks.parse_port_text("x" * 100, allow_zero=True) == (
+        "port 'xxxxxxxxxxxxxxxxxxx... (100 chars) is not 1 to 5 decimal digits"
+    )
+    with pytest.raises(AddressError, match=r"^port 0 is out of range 1\.\.65535$"):
+        checks.check_port(0, allow_zero=False)
+
+
 def test_endpoint_port_zero_and_max() -> None:
     assert Endpoint("0.0.0.0", 0).port == 0
     assert Endpoint("::", 65535).port == 65535
@@ -559,3 +614,24 @@ def test_self_test_rejects_a_different_formatter(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(socket, "inet_ntop", uncompressed)
     assert addr._c_library_is_strict() is False
+
+
+@pytest.mark.parametrize("zone", ["4294967296", "4294967297", "99999999999", "0" + "9" * 20])
+def test_a_numeric_zone_must_fit_32_bits(zone: str) -> None:
+    # fe80::1%4294967297 used to be accepted and wrap to interface 1 in the kernel.
+    text = f"fe80::1%{zone}"
+    assert not addr.is_ipv6(text, allow_zone=True)
+    assert not addr.is_ip(text, allow_zone=True)
+    with pytest.raises(AddressError, match="is over 32 bits"):
+        addr.normalize_ip(text)
+    with pytest.raises(AddressError, match="is over 32 bits"):
+        addr.parse_endpoint(f"[{text}]:80")
+    with pytest.raises(AddressError):
+        addr.Endpoint(text, 80)
+
+
+def test_the_largest_numeric_zone_is_kept() -> None:
+    text = "fe80::1%4294967295"
+    assert addr.is_ip(text, allow_zone=True)
+    assert addr.Endpoint(text, 80).to_sockaddr() == ("fe80::1", 80, 0, 4294967295)
+    assert addr.is_ip("fe80::1%0004", allow_zone=True)  # leading zeros: still 4

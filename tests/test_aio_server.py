@@ -380,3 +380,37 @@ def test_bad_host_fails_at_start_like_the_sync_server(host: str) -> None:
         lambda: netkit.TcpServer(lambda conn: None, host=host).start(), start, NetkitError
     )
     assert open_fds() == before  # nothing was left open by the failed starts
+
+
+def test_tls_connections_close_without_asyncio_warnings(
+    run: Run, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asyncio warned "returning true from eof_received() has no effect when using ssl"
+    # on every normal TLS close: a log line per connection an attacker gets for free.
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def main() -> None:
+        async def echo(conn: TcpConnection) -> None:
+            await conn.sendall(await conn.readline())
+
+        async with TcpServer(echo, tls=server_ctx) as server:
+            for _ in range(3):
+                async with await TcpClient.connect(
+                    "127.0.0.1", server.address.port, tls=client_ctx, timeout=10
+                ) as client:
+                    await client.sendall(b"hi\n")
+                    assert await client.readline(timeout=10) == b"hi\n"
+                    assert await client.recv(timeout=10) == b""  # the server closed
+
+    with caplog.at_level(logging.DEBUG, logger="asyncio"):
+        run(main())
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []

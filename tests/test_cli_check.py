@@ -210,7 +210,7 @@ def test_subprocess_stdin_and_exit_codes() -> None:
     )
     proc = _netkit("--endpoint", "--default-port", "x")
     assert proc.returncode == 2
-    assert b"invalid port" in proc.stderr
+    assert proc.stderr.endswith(b"--default-port: port 'x' is not 1 to 5 decimal digits\n")
 
 
 def test_subprocess_help_has_an_example() -> None:

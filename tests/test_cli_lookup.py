@@ -74,11 +74,11 @@ def test_resolve_failure_is_status_1(capsys: pytest.CaptureFixture[str]) -> None
     ("argv", "message"),
     [
         (["resolve", "127.1"], "legacy IPv4 shorthand"),
-        (["resolve", "127.0.0.1", "99999"], "out of range"),
+        (["resolve", "127.0.0.1", "99999"], "error: port 99999 is out of range 0..65535\n"),
         (["resolve", "127.0.0.1", "not a port"], "not a service name"),
         (["reverse", "localhost"], "not an IP address: 'localhost'"),
         (["address", "a b"], "whitespace"),
-        (["service", "123456"], "out of range"),
+        (["service", "123456"], "error: port '123456' is not 1 to 5 decimal digits\n"),
         (["service", "bad name"], "not a service name"),
     ],
 )

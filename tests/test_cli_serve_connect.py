@@ -168,12 +168,12 @@ def test_connect_udp_against_udp_listen_echo() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["connect", "127.0.0.1", "99999"], b"invalid port"),
-        (["connect", "127.0.0.1", "0"], b"port 0"),
+        (["connect", "127.0.0.1", "99999"], b"port: port 99999 is out of range 1..65535\n"),
+        (["connect", "127.0.0.1", "0"], b"port: port 0 is out of range 1..65535\n"),
         (["connect", "127.0.0.1", "80", "--timeout", "-1"], b"seconds"),
         (["connect", "127.0.0.1", "80", "--udp", "--tls"], b"--tls cannot be used"),
         (["connect", "127.0.0.1", "80", "--cafile", "x"], b"--cafile needs --tls"),
-        (["serve", "--port", "http"], b"invalid port"),
+        (["serve", "--port", "http"], b"-p: port 'http' is not 1 to 5 decimal digits\n"),
         (["serve", "shout"], b"invalid choice"),
         (["serve", "--tls-key", "k.pem"], b"--tls-key needs --tls-cert"),
         (["connect", "127.0.0.1"], b"required"),

@@ -4,6 +4,7 @@ close() from another thread, and a socket timeout set by hand."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import threading
 from collections.abc import Callable
@@ -156,3 +157,48 @@ def test_aio_timeout_fileno_shutdown(run: Run) -> None:  # noqa: F811
         await peer.aclose()
 
     run(main())
+
+
+def _reset(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+@pytest.mark.parametrize("method", ["recv_frame", "recv_exactly", "readline", "recv_all"])
+def test_a_reset_mid_message_keeps_what_arrived_in_partial(method: str, run: Run) -> None:  # noqa: F811
+    # Both faces: what was buffered before the reset comes back in .partial.
+    calls: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+        "recv_frame": ((), {}),
+        "recv_exactly": ((100,), {}),
+        "readline": ((), {}),
+        "recv_all": ((), {}),
+    }
+    args, kwargs = calls[method]
+    prefix = b"\x00\x00\x00\x10ab"
+
+    a, b = _pair()
+    with TcpConnection(a) as conn:
+        b.sendall(prefix)
+        with pytest.raises(NetkitTimeout):
+            getattr(conn, method)(*args, timeout=0.2, **kwargs)
+        _reset(b)
+        with pytest.raises(ConnectionClosed) as sync_info:
+            getattr(conn, method)(*args, timeout=10, **kwargs)
+
+    async def main() -> ConnectionClosed:
+        a, b = _pair()
+        conn = await AioConnection.from_socket(a)
+        b.sendall(prefix)
+        with pytest.raises(NetkitTimeout):
+            await getattr(conn, method)(*args, timeout=0.2, **kwargs)
+        _reset(b)
+        with pytest.raises(ConnectionClosed) as info:
+            await getattr(conn, method)(*args, timeout=10, **kwargs)
+        await conn.aclose()
+        return info.value
+
+    aio_error = run(main())
+    for error in (sync_info.value, aio_error):
+        assert str(error) == "connection lost: Connection reset by peer"
+        assert error.partial == prefix
+        assert error.errno == errno.ECONNRESET

@@ -250,19 +250,19 @@ def test_non_str_host_is_a_type_error(host: object) -> None:
 @pytest.mark.parametrize(
     ("port", "error", "message"),
     [
-        (-1, AddressError, "port -1 is out of range"),
-        (65536, AddressError, "65536"),
-        ("65536", AddressError, "65536"),
-        ("1234567", AddressError, "'1234567' is out of range"),
-        (10**4000, AddressError, "bit integer"),
+        (-1, AddressError, r"^port -1 is out of range 0\.\.65535$"),
+        (65536, AddressError, r"^port 65536 is out of range 0\.\.65535$"),
+        ("65536", AddressError, r"^port 65536 is out of range 0\.\.65535$"),
+        ("1234567", AddressError, r"^port '1234567' is not 1 to 5 decimal digits$"),
+        (10**4000, AddressError, r"^port <13288-bit integer> is out of range 0\.\.65535$"),
         ("", AddressError, "not a service name"),
         ("+80", AddressError, "not a service name"),
         (" 80", AddressError, "not a service name"),
         ("8 0", AddressError, "not a service name"),
         ("١٢", AddressError, "not a service name"),  # Arabic-Indic digits
-        (True, TypeError, "port must be an int or a str"),
-        (80.0, TypeError, "port"),
-        (b"80", TypeError, "port"),
+        (True, TypeError, "^port must be an int or a str, not bool$"),
+        (80.0, TypeError, "^port must be an int or a str, not float$"),
+        (b"80", TypeError, "^port must be an int or a str, not bytes$"),
     ],
 )
 def test_bad_ports(port: object, error: type[Exception], message: str) -> None:
@@ -450,13 +450,21 @@ def test_unknown_services(no_services_file: None) -> None:
         pytest.param(
             lambda: service_port("x" * 10**6), AddressError, "not a service name", id="megabyte"
         ),
-        (lambda: service_port("99999"), AddressError, "out of range"),
-        (lambda: service_port("000000443"), AddressError, "out of range"),
+        (
+            lambda: service_port("99999"),
+            AddressError,
+            r"^port 99999 is out of range 0\.\.65535$",
+        ),
+        (
+            lambda: service_port("000000443"),
+            AddressError,
+            r"^port '000000443' is not 1 to 5 decimal digits$",
+        ),
         (lambda: service_port(80), TypeError, "service name must be a str"),  # type: ignore[arg-type]
-        (lambda: service_name(-1), AddressError, "port -1 is out of range"),
-        (lambda: service_name(65536), AddressError, "65536"),
-        (lambda: service_name("22"), TypeError, "port must be an int"),  # type: ignore[arg-type]
-        (lambda: service_name(True), TypeError, "port must be an int"),
+        (lambda: service_name(-1), AddressError, r"^port -1 is out of range 0\.\.65535$"),
+        (lambda: service_name(65536), AddressError, r"^port 65536 is out of range 0\.\.65535$"),
+        (lambda: service_name("22"), TypeError, "^port must be an int, not str$"),  # type: ignore[arg-type]
+        (lambda: service_name(True), TypeError, "^port must be an int, not bool$"),
     ],
 )
 def test_service_errors(call: Any, error: type[Exception], message: str) -> None:

@@ -20,6 +20,7 @@ from netkit.errors import (
     LookupFailed,
     NetkitError,
     NetkitTimeout,
+    ProxyProtocolError,
 )
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "ProxyProtocolError",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",

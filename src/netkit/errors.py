@@ -25,6 +25,7 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "ProxyProtocolError",
     "describe",
 ]
 
@@ -121,4 +122,12 @@ class ConnectionRefused(NetkitError, ConnectionRefusedError):
     Raised by a connected :class:`netkit.UdpEndpoint` on the call after the refused
     send (the kernel reports the ICMP error on the socket's next operation), instead of
     the error being silently lost.
+    """
+
+
+class ProxyProtocolError(NetkitError, ValueError):
+    """A PROXY protocol header (HAProxy's v1 or v2) is malformed, too long or missing.
+
+    Raised by :class:`netkit.proxy.ProxyHeaderReader`; a server that expects the header
+    closes the connection (the bytes are never handed to a handler).
     """

@@ -25,6 +25,7 @@ import socket
 from typing import NamedTuple, TypeAlias
 
 from netkit import _services
+from netkit._core.checks import check_port, parse_port_text
 from netkit.addr import Endpoint, is_ip, normalize_ip
 from netkit.errors import AddressError, LookupFailed, describe
 
@@ -46,7 +47,6 @@ _PROTOCOLS = ("tcp", "udp")
 _MAX_HOST = 255
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
 _NOT_IN_HOSTNAMES = frozenset(":[]/@")
-_PORT_DIGITS = re.compile(r"[0-9]{1,5}")
 # Service names as in /etc/services and the IANA registry (letters, digits, "-",
 # plus a few historic characters); anything else cannot name a service.
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,63}")
@@ -129,16 +129,12 @@ def _is_invalid_tld(host: str) -> bool:
 
 
 def _check_port(port: object, protocol: str) -> int:
-    if isinstance(port, bool) or not isinstance(port, (int, str)):
-        raise TypeError(f"port must be an int or a str, not {type(port).__name__}")
+    """An int port (the rule in check_port), a decimal string or a service name."""
     if isinstance(port, str):
-        if _PORT_DIGITS.fullmatch(port):
-            port = int(port)
-        else:
-            return service_port(port, protocol)
-    if not 0 <= port <= 65535:
-        raise AddressError(f"port {_show(port)} is out of range 0..65535")
-    return port
+        return service_port(port, protocol)  # decimal strings are their own port
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"port must be an int or a str, not {type(port).__name__}")
+    return check_port(port, allow_zero=True)
 
 
 def _check_protocol(protocol: object) -> str:
@@ -288,9 +284,10 @@ def service_port(name: str, protocol: str = "tcp") -> int:
     protocol = _check_protocol(protocol)
     name = _check_service(name)
     if name.isdigit():  # ASCII digits only, as _check_service allowed no others
-        if not _PORT_DIGITS.fullmatch(name):
-            raise AddressError(f"port {describe(name)} is out of range 0..65535")
-        return _check_port(name, protocol)
+        number = parse_port_text(name, allow_zero=True)
+        if isinstance(number, str):
+            raise AddressError(number)
+        return number
     port = _system_port(name, protocol)
     if port is None and name != name.lower():
         port = _system_port(name.lower(), protocol)
@@ -307,10 +304,7 @@ def service_name(port: int, protocol: str = "tcp") -> str:
     Asks the system first, then netkit's built-in table of well-known ports.
     """
     protocol = _check_protocol(protocol)
-    if isinstance(port, bool) or not isinstance(port, int):
-        raise TypeError(f"port must be an int, not {type(port).__name__}")
-    if not 0 <= port <= 65535:
-        raise AddressError(f"port {_show(port)} is out of range 0..65535")
+    port = check_port(port, allow_zero=True)
     name = _system_name(port, protocol)
     if name is None:
         name = _services.BY_PORT.get((port, protocol))

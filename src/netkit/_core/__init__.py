@@ -17,7 +17,9 @@ module             decides
 ``connect``        the connect planner: argument checks, Happy Eyeballs, ConnectFailed
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
-``server``         server argument rules and defaults
+``server``         server argument rules and defaults, how handler errors are logged
+``conformance``    the table of situations every stream transport must pass
+``fakenet``        the testing kit's fake datagram network: addresses, seeded faults
 =================  =====================================================================
 
 Socket set-up that both faces share and that never waits (create, set options, bind,

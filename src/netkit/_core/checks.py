@@ -1,13 +1,13 @@
 """Argument checks shared by every layer, so each rule and its message live in one place.
 
-Pure: imports only :mod:`netkit.errors` and :mod:`netkit.addr` (for :func:`check_host`).
+Pure: imports only :mod:`netkit.errors` (and :mod:`netkit.addr` inside
+:func:`check_host`, so that :mod:`netkit.addr` can use the port rules here).
 """
 
 from __future__ import annotations
 
 import math
 
-from netkit.addr import is_ip
 from netkit.errors import AddressError, describe
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "check_port",
     "check_size",
     "check_timeout",
+    "parse_port_text",
 ]
 
 #: Timeouts longer than this (about 31 years, or math.inf) mean "no limit": they cannot
@@ -54,14 +55,36 @@ def check_delimiter(delimiter: object) -> bytes:
     return bytes(delimiter)
 
 
-def check_port(port: object, *, allow_zero: bool) -> int:
-    """A port number: int in 1..65535 (0..65535 with *allow_zero*), else AddressError."""
+def check_port(port: object, *, allow_zero: bool, name: str = "port") -> int:
+    """A port number: int in 1..65535 (0..65535 with *allow_zero*).
+
+    The one home of the port rule and its messages: TypeError for anything but an int
+    (bool refused), AddressError outside the range. An int subclass (an IntEnum member)
+    comes back as a plain int. *name* is what the messages call it (``"source port"``).
+    """
     if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"port must be an int, not {type(port).__name__}")
-    low = 0 if allow_zero else 1
-    if not low <= port <= 65535:
-        raise AddressError(f"port {describe(port)} out of range {low}..65535")
+        raise TypeError(f"{name} must be an int, not {type(port).__name__}")
+    if not (0 if allow_zero else 1) <= port <= 65535:
+        raise AddressError(_out_of_range(port, allow_zero, name))
     return int(port)
+
+
+def parse_port_text(text: str, *, allow_zero: bool) -> int | str:
+    """The port that *text* writes, or why it is not one (for the caller to raise).
+
+    A port in text is 1 to 5 ASCII decimal digits (``080`` is 80; no sign, space or
+    other digits) with a value in the range :func:`check_port` allows.
+    """
+    if len(text) <= 5 and text.isascii() and text.isdigit():
+        port = int(text)
+        if port <= 65535 and (allow_zero or port):
+            return port
+        return _out_of_range(port, allow_zero)
+    return f"port {describe(text, 20)} is not 1 to 5 decimal digits"
+
+
+def _out_of_range(port: object, allow_zero: bool, name: str = "port") -> str:
+    return f"{name} {describe(port)} is out of range {0 if allow_zero else 1}..65535"
 
 
 def check_host(host: object) -> str:
@@ -73,6 +96,8 @@ def check_host(host: object) -> str:
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     if host.startswith("[") and host.endswith("]"):
+        from netkit.addr import is_ip  # here: netkit.addr imports this module
+
         inner = host[1:-1]
         if ":" not in inner or not is_ip(inner, allow_zone=True):
             raise AddressError(f"invalid bracketed host {describe(host)}")

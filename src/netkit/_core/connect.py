@@ -154,10 +154,7 @@ def _source_endpoint(source: object) -> tuple[str, int] | None:
         host, port = source
         if not isinstance(host, str):
             raise TypeError(f"source host must be a str, not {type(host).__name__}")
-        if not isinstance(port, int) or isinstance(port, bool):
-            raise TypeError(f"source port must be an int, not {type(port).__name__}")
-        if not 0 <= port <= 65535:
-            raise AddressError(f"source port {describe(port)} is out of range 0..65535")
+        port = check_port(port, allow_zero=True, name="source port")
     else:
         raise TypeError(
             f"source must be an Endpoint or a (host, port) tuple, not {describe(source)}"

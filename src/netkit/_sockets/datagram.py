@@ -14,7 +14,7 @@ import errno
 import socket
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from netkit._core import datagram as core
@@ -341,3 +341,74 @@ def set_multicast_loop(sock: socket.socket, family: int, loop: object) -> None:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, value)
     else:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, value)
+
+
+class DatagramOptions:
+    """Multicast membership and options, and error translation, for both UDP faces.
+
+    None of these calls waits, so the sync and asyncio ``UdpEndpoint`` share them.
+    A subclass provides ``_sock``, ``_family``, ``_closed`` and ``_peer``.
+    """
+
+    __slots__ = ()
+
+    _sock: socket.socket
+    _family: int
+    _closed: bool
+    _peer: Endpoint | None
+
+    def _error(self, exc: OSError) -> BaseException:
+        """The netkit error for a failed socket call (or *exc* itself)."""
+        return core.datagram_error(exc, is_closed=self._closed, peer=self._peer)
+
+    def join_multicast(self, group: str, interface: str | int | None = None) -> None:
+        """Join multicast *group* (``224.0.0.0/4`` or ``ff00::/8``) to receive its traffic.
+
+        *interface*: ``None`` lets the kernel choose (by route), an interface name
+        (``"eth0"``) or index, or for IPv4 also a local address (``"127.0.0.1"``).
+        Bind to the group's port on ``"0.0.0.0"``/``"::"`` (or the group address) to
+        receive. IPv4 groups may be joined on a dual-stack IPv6 endpoint (Linux).
+        """
+        self._option(membership, group, interface, join=True)
+
+    def leave_multicast(self, group: str, interface: str | int | None = None) -> None:
+        """Leave a group joined with :meth:`join_multicast` (same arguments)."""
+        self._option(membership, group, interface, join=False)
+
+    def set_multicast_interface(self, interface: str | int | None) -> None:
+        """Send multicast through *interface* (name, index, or IPv4 local address;
+        ``None``: the kernel's choice by route)."""
+        self._option(set_multicast_interface, interface)
+
+    @property
+    def multicast_ttl(self) -> int:
+        """Hop limit of sent multicast (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS), 0..255.
+
+        The system default is 1 (stay on the local network); 0 keeps it on this host.
+        """
+        ttl: int = self._option(get_multicast_ttl)
+        return ttl
+
+    @multicast_ttl.setter
+    def multicast_ttl(self, ttl: int) -> None:
+        self._option(set_multicast_ttl, ttl)
+
+    @property
+    def multicast_loop(self) -> bool:
+        """Whether multicast this endpoint sends is also delivered to this host."""
+        loop: bool = self._option(get_multicast_loop)
+        return loop
+
+    @multicast_loop.setter
+    def multicast_loop(self, loop: bool) -> None:
+        self._option(set_multicast_loop, loop)
+
+    def _option(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a :mod:`netkit._sockets.datagram` call on this socket, errors translated."""
+        try:
+            return call(self._sock, self._family, *args, **kwargs)
+        except OSError as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc

@@ -71,6 +71,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
         "read_waiter",
         "reading_paused",
         "scratch",
+        "tls",
         "transport",
         "want",
         "write_paused",
@@ -94,11 +95,13 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.drain_waiters: list[asyncio.Future[bool]] = []
         self.closed: asyncio.Future[None] = loop.create_future()
         self.scratch: memoryview = scratch_view()
+        self.tls: bool = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
+        self.tls = transport.get_extra_info("sslcontext") is not None
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -133,7 +136,9 @@ class StreamProtocol(asyncio.BufferedProtocol):
     def eof_received(self) -> bool:
         self.eof = True
         self.wake_reader()
-        return True  # keep our side open: the peer only half-closed
+        # Keep our side open: the peer only half-closed. TLS cannot half-close, and
+        # asyncio logs a warning per connection when a TLS protocol returns True.
+        return not self.tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True

@@ -18,8 +18,9 @@ from netkit._core.conformance import (
     deviation,
     error_outcome,
 )
+from netkit.aio._fakenet import FakeDatagramEndpoint, FakeDatagramNetwork
 
-__all__ = ["check_connection_pair", "run_case"]
+__all__ = ["FakeDatagramEndpoint", "FakeDatagramNetwork", "check_connection_pair", "run_case"]
 
 PairFactory = Callable[[], Awaitable["tuple[Any, Any]"]]
 

@@ -38,7 +38,7 @@ def _expire(waiter: asyncio.Future[bool]) -> None:
         waiter.set_result(False)
 
 
-class UdpEndpoint:
+class UdpEndpoint(setup.DatagramOptions):
     """A UDP socket for asyncio: ``await recvfrom()``, ``await sendto(data, target)``.
 
     Build one with ``await UdpEndpoint.bind(...)`` or ``await UdpEndpoint.connect(...)``
@@ -224,9 +224,6 @@ class UdpEndpoint:
             if not await self._wait(reading, deadline):
                 raise core.timed_out(seconds, sending=not reading)
 
-    def _error(self, exc: OSError) -> BaseException:
-        return core.datagram_error(exc, is_closed=self._closed, peer=self._peer)
-
     # -- sending -----------------------------------------------------------------------
 
     async def sendto(
@@ -326,49 +323,6 @@ class UdpEndpoint:
         return data
 
     # -- multicast (no waiting) --------------------------------------------------------
-
-    def join_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Join multicast *group* (see :meth:`netkit.UdpEndpoint.join_multicast`)."""
-        self._option(setup.membership, group, interface, join=True)
-
-    def leave_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Leave a group joined with :meth:`join_multicast` (same arguments)."""
-        self._option(setup.membership, group, interface, join=False)
-
-    def set_multicast_interface(self, interface: str | int | None) -> None:
-        """Send multicast through *interface* (name, index, or IPv4 local address;
-        ``None``: the kernel's choice by route)."""
-        self._option(setup.set_multicast_interface, interface)
-
-    @property
-    def multicast_ttl(self) -> int:
-        """Hop limit of sent multicast, 0..255 (system default 1)."""
-        ttl: int = self._option(setup.get_multicast_ttl)
-        return ttl
-
-    @multicast_ttl.setter
-    def multicast_ttl(self, ttl: int) -> None:
-        self._option(setup.set_multicast_ttl, ttl)
-
-    @property
-    def multicast_loop(self) -> bool:
-        """Whether multicast this endpoint sends is also delivered to this host."""
-        loop: bool = self._option(setup.get_multicast_loop)
-        return loop
-
-    @multicast_loop.setter
-    def multicast_loop(self, loop: bool) -> None:
-        self._option(setup.set_multicast_loop, loop)
-
-    def _option(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a :mod:`netkit._sockets.datagram` call on this socket, errors translated."""
-        try:
-            return call(self._sock, self._family, *args, **kwargs)
-        except OSError as exc:
-            error = self._error(exc)
-            if error is exc:
-                raise
-            raise error from exc
 
     # -- closing -----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from netkit._core.checks import parse_port_text
 from netkit.errors import AddressError, NetkitError, describe
 
 if TYPE_CHECKING:
@@ -54,16 +55,17 @@ def _indent(text: str) -> str:
 
 def port(text: str) -> int:
     """argparse type: a port number 0..65535 written in ASCII decimal digits."""
-    if not (text.isascii() and text.isdigit()) or len(text) > 5 or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {text[:40]!r} (expected 0..65535)")
-    return int(text)
+    value = parse_port_text(text, allow_zero=True)
+    if isinstance(value, str):
+        raise argparse.ArgumentTypeError(value)
+    return value
 
 
 def nonzero_port(text: str) -> int:
     """argparse type: a port number 1..65535 (a destination cannot be port 0)."""
-    value = port(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("port 0 is not a valid destination")
+    value = parse_port_text(text, allow_zero=False)
+    if isinstance(value, str):
+        raise argparse.ArgumentTypeError(value)
     return value
 
 

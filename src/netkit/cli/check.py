@@ -16,6 +16,7 @@ from typing import Any
 
 from netkit import addr
 from netkit.cli import EXIT_FAILED, EXIT_OK
+from netkit.cli._common import port
 
 __all__ = ["check_line", "register", "run"]
 
@@ -71,7 +72,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--default-port",
-        type=_port,
+        type=port,
         metavar="PORT",
         help="port for endpoints given without one (with --endpoint)",
     )
@@ -82,12 +83,6 @@ def register(subparsers: Any) -> None:
         help="also fail (exit 1) for addresses that are not globally reachable (SSRF gate)",
     )
     parser.set_defaults(func=run, check_parser=parser)
-
-
-def _port(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 5 or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {text[:40]!r} (expected 0..65535)")
-    return int(text)
 
 
 def _show(text: str) -> str:

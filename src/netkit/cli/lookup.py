@@ -8,6 +8,7 @@ import socket
 import sys
 from typing import Any
 
+from netkit._core.checks import parse_port_text
 from netkit.cli import EXIT_MISUSE, EXIT_OK, Misuse
 from netkit.errors import AddressError
 from netkit.lookup import (
@@ -177,9 +178,10 @@ def _service(args: argparse.Namespace) -> int:
     text: str = args.service
     try:
         if text.isascii() and text.isdigit():
-            if len(text) > 5:
-                raise Misuse(f"port {text[:20]!r} is out of range 0..65535")
-            print(service_name(int(text), protocol))
+            port = parse_port_text(text, allow_zero=True)
+            if isinstance(port, str):
+                raise Misuse(port)
+            print(service_name(port, protocol))
         else:
             print(service_port(text, protocol))
     except AddressError as exc:

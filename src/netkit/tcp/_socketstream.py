@@ -43,12 +43,15 @@ from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
 
-__all__ = ["CHUNK", "SocketStream"]
+__all__ = ["CHUNK", "DIRECT_MIN", "SocketStream"]
 
 _T = TypeVar("_T")
 
 #: Bytes asked of the kernel per receive when filling the buffer.
 CHUNK = 65536
+#: An exact read (or frame) that still needs more than this is received piece by piece
+#: and joined, instead of growing the receive buffer (fewer copies).
+DIRECT_MIN = 65536
 # The most one receive asks for in direct reads (the kernel fills what it has).
 _BIG_READ = 1 << 20
 
@@ -293,10 +296,21 @@ class SocketStream:
         return data
 
     def _fill(self, request: stream.Read, deadline: float | None) -> bytes:
-        """Receive until *request* completes; the end of the stream is its ``at_eof``."""
+        """Receive until *request* completes; the end of the stream is its ``at_eof``.
+
+        A frame whose payload is still large once its prefix is known is read directly
+        (:meth:`_read_direct`) instead of through the buffer.
+        """
         buffer = self._buffer
+        frame = isinstance(request, stream.Frame)
         try:
             while True:
+                if frame and len(buffer) >= stream.FRAME_PREFIX:
+                    need = buffer.frame_bytes_needed()
+                    if need > DIRECT_MIN:
+                        parts = self._read_direct(len(buffer) + need, request, deadline)
+                        parts[0] = parts[0][stream.FRAME_PREFIX :]
+                        return b"".join(parts)
                 data = self._recv_chunk(CHUNK, deadline)
                 if not data:
                     return request.at_eof(buffer)

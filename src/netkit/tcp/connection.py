@@ -36,15 +36,12 @@ from netkit.framing import (
     encode_frame,
 )
 from netkit.tcp._socketstream import CHUNK as _CHUNK
-from netkit.tcp._socketstream import SocketStream
+from netkit.tcp._socketstream import DIRECT_MIN, SocketStream
 
 __all__ = ["TcpConnection"]
 
 _Self = TypeVar("_Self", bound="TcpConnection")
 
-# An exact read (or frame) that still needs more than this is received piece by piece
-# and joined, instead of growing the receive buffer (fewer copies).
-_DIRECT_MIN = 65536
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
 _COALESCE_MAX = 65536
@@ -149,7 +146,7 @@ class TcpConnection(SocketStream):
         if result is not None:
             return result
         deadline = self._deadline(timeout)
-        if n - len(buffer) > _DIRECT_MIN:
+        if n - len(buffer) > DIRECT_MIN:
             parts = self._read_direct(n, request, deadline)
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if not buffer:
@@ -239,27 +236,7 @@ class TcpConnection(SocketStream):
         frame = request.attempt(buffer)
         if frame is not None:
             return frame
-        deadline = self._deadline(timeout)
-        if len(buffer) >= _FRAME_PREFIX:
-            need = buffer.frame_bytes_needed()
-            if need > _DIRECT_MIN:
-                parts = self._read_direct(len(buffer) + need, request, deadline)
-                parts[0] = parts[0][_FRAME_PREFIX:]
-                return b"".join(parts)
-        while True:
-            data = self._recv_chunk(_CHUNK, deadline)
-            if not data:
-                return request.at_eof(buffer)
-            buffer.feed(data)
-            frame = request.attempt(buffer)
-            if frame is not None:
-                return frame
-            if len(buffer) >= _FRAME_PREFIX and buffer.frame_bytes_needed() > _DIRECT_MIN:
-                parts = self._read_direct(
-                    len(buffer) + buffer.frame_bytes_needed(), request, deadline
-                )
-                parts[0] = parts[0][_FRAME_PREFIX:]
-                return b"".join(parts)
+        return self._fill(request, self._deadline(timeout))
 
     def __iter__(self) -> Iterator[bytes]:
         """Yield lines (with their ``\\n``) until a clean EOF."""

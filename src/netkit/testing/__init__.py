@@ -14,8 +14,9 @@ from functools import partial
 from typing import Any
 
 from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
+from netkit.testing._network import FakeDatagramEndpoint, FakeDatagramNetwork
 
-__all__ = ["check_connection_pair", "run_case"]
+__all__ = ["FakeDatagramEndpoint", "FakeDatagramNetwork", "check_connection_pair", "run_case"]
 
 PairFactory = Callable[[], "tuple[Any, Any]"]
 

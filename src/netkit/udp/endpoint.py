@@ -14,7 +14,7 @@ import math
 import select
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from socket import AddressFamily
 from types import TracebackType
 from typing import Any, Final
@@ -42,7 +42,7 @@ _POLLIN: Final = select.POLLIN
 _POLLOUT: Final = select.POLLOUT
 
 
-class UdpEndpoint:
+class UdpEndpoint(setup.DatagramOptions):
     """A UDP socket: send and receive datagrams, optionally connected to one peer.
 
     Build one with :meth:`bind` or :meth:`connect`, or wrap an existing ``SOCK_DGRAM``
@@ -514,65 +514,6 @@ class UdpEndpoint:
     def _set_fast(self, fast: bool) -> None:
         self._fast = fast
         self._fast_size = DEFAULT_MAX_SIZE if fast else None
-
-    def _error(self, exc: OSError) -> BaseException:
-        """The netkit error for a failed socket call (or *exc* itself)."""
-        return core.datagram_error(exc, is_closed=self._closed, peer=self._peer)
-
-    # ---------------------------------------------------------------------------------
-    # Multicast
-
-    def join_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Join multicast *group* (``224.0.0.0/4`` or ``ff00::/8``) to receive its traffic.
-
-        *interface*: ``None`` lets the kernel choose (by route), an interface name
-        (``"eth0"``) or index, or for IPv4 also a local address (``"127.0.0.1"``).
-        Bind to the group's port on ``"0.0.0.0"``/``"::"`` (or the group address) to
-        receive. IPv4 groups may be joined on a dual-stack IPv6 endpoint (Linux).
-        """
-        self._option(setup.membership, group, interface, join=True)
-
-    def leave_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Leave a group joined with :meth:`join_multicast` (same arguments)."""
-        self._option(setup.membership, group, interface, join=False)
-
-    def set_multicast_interface(self, interface: str | int | None) -> None:
-        """Send multicast through *interface* (name, index, or IPv4 local address;
-        ``None``: the kernel's choice by route)."""
-        self._option(setup.set_multicast_interface, interface)
-
-    @property
-    def multicast_ttl(self) -> int:
-        """Hop limit of sent multicast (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS), 0..255.
-
-        The system default is 1 (stay on the local network); 0 keeps it on this host.
-        """
-        ttl: int = self._option(setup.get_multicast_ttl)
-        return ttl
-
-    @multicast_ttl.setter
-    def multicast_ttl(self, ttl: int) -> None:
-        self._option(setup.set_multicast_ttl, ttl)
-
-    @property
-    def multicast_loop(self) -> bool:
-        """Whether multicast this endpoint sends is also delivered to this host."""
-        loop: bool = self._option(setup.get_multicast_loop)
-        return loop
-
-    @multicast_loop.setter
-    def multicast_loop(self, loop: bool) -> None:
-        self._option(setup.set_multicast_loop, loop)
-
-    def _option(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a :mod:`netkit._sockets.datagram` call on this socket, errors translated."""
-        try:
-            return call(self._sock, self._family, *args, **kwargs)
-        except OSError as exc:
-            error = self._error(exc)
-            if error is exc:
-                raise
-            raise error from exc
 
     # ---------------------------------------------------------------------------------
     # Closing

@@ -1,0 +1,155 @@
+"""The asyncio twin of :class:`netkit.testing.FakeDatagramNetwork`.
+
+Same model (:class:`netkit._core.fakenet.FakeNetworkModel`), so the same faults for the
+same seed and the same errors; receivers wait on futures of the running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from netkit._core import datagram as rules
+from netkit._core.checks import check_timeout
+from netkit._core.fakenet import FakeNetworkModel, NetworkStats, not_connected
+from netkit.addr import Endpoint
+
+__all__ = ["FakeDatagramEndpoint", "FakeDatagramNetwork"]
+
+
+class FakeDatagramNetwork:
+    """An in-memory datagram network for asyncio code; see the sync
+    :class:`netkit.testing.FakeDatagramNetwork` for the parameters. Use it from one
+    event loop."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        loss: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        max_size: int = rules.MAX_PAYLOAD_IPV4,
+    ) -> None:
+        self._model = FakeNetworkModel(
+            seed=seed, loss=loss, duplicate=duplicate, reorder=reorder, max_size=max_size
+        )
+        self._waiters: dict[Endpoint, asyncio.Future[None]] = {}
+
+    @property
+    def stats(self) -> NetworkStats:
+        """Counts of what the network did (sent, delivered, lost, duplicated, ...)."""
+        return self._model.stats
+
+    async def bind(self, host: str = "127.0.0.1", port: int = 0) -> FakeDatagramEndpoint:
+        """An endpoint bound to *host* and *port* (0: a free port); see the sync twin."""
+        return FakeDatagramEndpoint(self, self._model.bind(host, port), None)
+
+    async def connect(
+        self, host: str, port: int, *, source: str = "127.0.0.1"
+    ) -> FakeDatagramEndpoint:
+        """An endpoint on a free port of *source*, connected to *host*:*port*."""
+        peer = rules.host_endpoint(host, port, allow_zero=False)
+        return FakeDatagramEndpoint(self, self._model.bind(source, 0), peer)
+
+    def _wake(self, endpoint: Endpoint) -> None:
+        waiter = self._waiters.pop(endpoint, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class FakeDatagramEndpoint:
+    """One endpoint of an asyncio :class:`FakeDatagramNetwork`."""
+
+    def __init__(
+        self, network: FakeDatagramNetwork, address: Endpoint, peer: Endpoint | None
+    ) -> None:
+        self._network = network
+        self._address = address
+        self._peer = peer
+        self._closed = False
+
+    @property
+    def address(self) -> Endpoint:
+        """The bound address."""
+        return self._address
+
+    @property
+    def remote_address(self) -> Endpoint | None:
+        """The peer of a connected endpoint, else None."""
+        return self._peer
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    async def sendto(self, data: bytes | bytearray | memoryview, endpoint: rules.Target) -> None:
+        """Send one datagram to *endpoint*; see the sync twin for the errors."""
+        if self._closed:
+            raise rules.closed()
+        woken = self._network._model.send(self._address, endpoint, data)
+        if woken is not None:
+            self._network._wake(woken)
+
+    async def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Send one datagram to the peer of a connected endpoint."""
+        if self._peer is None:
+            if self._closed:
+                raise rules.closed()
+            raise not_connected()
+        await self.sendto(data, self._peer)
+
+    async def recvfrom(
+        self, *, max_size: int = rules.DEFAULT_MAX_SIZE, timeout: float | None = None
+    ) -> rules.Datagram:
+        """The next datagram and its sender; see the sync twin for the errors."""
+        limit = rules.check_max_size(max_size)
+        seconds = check_timeout("timeout", timeout)
+        network = self._network
+        loop = asyncio.get_running_loop()
+        deadline = None if seconds is None else loop.time() + seconds
+        while True:
+            if self._closed:
+                raise rules.closed()
+            datagram = network._model.take(self._address, limit, self._peer)
+            if datagram is not None:
+                return datagram
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                raise rules.timed_out(seconds)
+            waiter = network._waiters.get(self._address)
+            if waiter is None or waiter.done():
+                waiter = network._waiters[self._address] = loop.create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), left)
+            except asyncio.TimeoutError:
+                pass  # the loop above raises the timeout with the core's message
+
+    async def recv(
+        self, *, max_size: int = rules.DEFAULT_MAX_SIZE, timeout: float | None = None
+    ) -> bytes:
+        """The next datagram's payload (see :meth:`recvfrom`)."""
+        return (await self.recvfrom(max_size=max_size, timeout=timeout)).data
+
+    def close(self) -> None:
+        """Release the address; a waiting receive raises ``ConnectionClosed``. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._network._model.unbind(self._address)
+            self._network._wake(self._address)
+
+    async def aclose(self) -> None:
+        """:meth:`close`, for ``async with`` symmetry."""
+        self.close()
+
+    async def __aenter__(self) -> FakeDatagramEndpoint:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
