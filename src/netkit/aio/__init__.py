@@ -3,7 +3,7 @@
 ``await TcpClient.connect(host, port)``, ``async with TcpServer(handler) as server``,
 ``await UdpEndpoint.bind(host, port)``; every read goes through the same sans-IO
 :class:`netkit.framing.ReceiveBuffer` as the sync classes. Works on the default event
-loop and on uvloop (``pip install netkit-sockets[fast]``).
+loop and on uvloop (the ``fast`` extra: ``pip install ".[fast]"`` from a clone).
 """
 
 from __future__ import annotations
