@@ -170,11 +170,12 @@ class TcpServer:
     def serve_forever(self) -> None:
         """Start (unless started) and block until :meth:`stop` is called.
 
-        Ctrl-C (KeyboardInterrupt) stops the server gracefully, then propagates.
+        Ctrl-C (KeyboardInterrupt) stops the server gracefully, then propagates (also
+        when it comes while the server is starting).
         """
-        if self._state == "new":
-            self.start()
         try:
+            if self._state == "new":
+                self.start()
             while not self._stopped.wait(0.5):
                 pass
         except KeyboardInterrupt:
