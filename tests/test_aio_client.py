@@ -6,7 +6,6 @@ import asyncio
 import os
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ import pytest
 import trustme
 
 from _aio_util import assert_same_error, open_fds, run, wait_until
+from _resolver_util import answering, stuck
 from netkit import tls
 from netkit._core.connect import HappyEyeballs, Target, check_connect_args, literal_targets
-from netkit._sockets import connect as connect_io
 from netkit.addr import Endpoint
 from netkit.aio import TcpClient, TcpConnection, TcpServer
 from netkit.aio import client as aio_client
@@ -141,21 +140,17 @@ def test_all_attempts_fail_in_start_order(run: Run) -> None:
     run(main())
 
 
-def test_hostname_resolution_interleaves(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostname_resolution_interleaves(run: Run) -> None:
     refused = _closed_port()
 
     async def main() -> None:
         async with TcpServer(lambda conn: conn.sendall(b"ok")) as server:
             port = server.address.port
-
-            def fake_resolve(host: str, _port: int) -> list[Target]:
-                assert host == "example.test"
-                # Two addresses of one family first: the connect must fall through.
-                return [_target("127.0.0.1", refused), _target("127.0.0.1", port)]
-
-            monkeypatch.setattr(connect_io, "resolve_targets", fake_resolve)
-            async with await TcpClient.connect("example.test", port, timeout=5) as client:
-                assert await client.recv_exactly(2, timeout=5) == b"ok"
+            # Two addresses of one family first: the connect must fall through.
+            with answering(("127.0.0.1", refused), ("127.0.0.1", port)) as resolver:
+                async with await TcpClient.connect("example.test", port, timeout=5) as client:
+                    assert await client.recv_exactly(2, timeout=5) == b"ok"
+            assert [call[0] for call in resolver.calls] == ["example.test"]
 
     run(main())
 
@@ -285,13 +280,12 @@ def test_refused_connect_fails_alike(run: Run) -> None:
     )
 
 
-def test_every_address_refused_fails_alike(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    ports = [_closed_port() for _ in range(5)]
-    answers = [_target("127.0.0.1", p) for p in ports]
+def test_every_address_refused_fails_alike(run: Run) -> None:
+    answers: list[tuple[Any, ...]] = [("127.0.0.1", _closed_port()) for _ in range(5)]
     if _has_ipv6():
-        answers.insert(1, _target("::1", _closed_port()))
-    monkeypatch.setattr(connect_io, "resolve_targets", lambda host, port: answers)
-    error = assert_same_connect_error(run, ConnectFailed, "many.test", 80, timeout=5)
+        answers.insert(1, ("::1", _closed_port(), 0, 0))
+    with answering(*answers):
+        error = assert_same_connect_error(run, ConnectFailed, "many.test", 80, timeout=5)
     assert len(_attempts(error)) == len(answers)
     assert str(error).endswith(f"and {len(answers) - 3} more")
 
@@ -324,18 +318,9 @@ def test_connect_timeout_fails_alike(run: Run, blackhole: int) -> None:
     assert _attempts(error.__cause__) == [(f"127.0.0.1:{blackhole}", NetkitTimeout)]
 
 
-def test_resolution_timeout_fails_alike(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    release = threading.Event()
-
-    def stuck(host: str, port: int) -> list[Target]:
-        release.wait(10)
-        return []
-
-    monkeypatch.setattr(connect_io, "resolve_targets", stuck)
-    try:
+def test_resolution_timeout_fails_alike(run: Run) -> None:
+    with stuck():
         error = assert_same_connect_error(run, NetkitTimeout, "stuck.test", 80, timeout=0.1)
-    finally:
-        release.set()
     assert str(error) == "resolving 'stuck.test' took longer than the timeout"
 
 
@@ -441,22 +426,19 @@ def _has_ipv6() -> bool:
 
 
 @pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
-def test_families_interleave_and_every_error_is_kept(
-    run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_families_interleave_and_every_error_is_kept(run: Run) -> None:
     v6_refused = [_closed_port(), _closed_port()]
     v4_refused = _closed_port()
 
     async def main() -> None:
-        def fake_resolve(host: str, port: int) -> list[Target]:
-            return [
-                _target("::1", v6_refused[0]),
-                _target("::1", v6_refused[1]),
-                _target("127.0.0.1", v4_refused),
-            ]
-
-        monkeypatch.setattr(connect_io, "resolve_targets", fake_resolve)
-        with pytest.raises(ConnectFailed) as info:
+        with (
+            answering(
+                ("::1", v6_refused[0], 0, 0),
+                ("::1", v6_refused[1], 0, 0),
+                ("127.0.0.1", v4_refused),
+            ),
+            pytest.raises(ConnectFailed) as info,
+        ):
             await TcpClient.connect("dual.test", 80, timeout=5)
         tried = [str(ep) for ep, _ in info.value.attempts]
         # RFC 8305 order: first family, other family, then the rest of the first.

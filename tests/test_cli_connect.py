@@ -443,6 +443,30 @@ def test_tls_sends_all_of_stdin_before_closing(tls_files: tuple[ssl.SSLContext, 
     assert (count, digest) == (len(PAYLOAD), _digest(PAYLOAD))
 
 
+def test_tls_server_closing_without_close_notify_is_a_normal_end(
+    tls_files: tuple[ssl.SSLContext, Path],
+) -> None:
+    # Many servers close TCP without a TLS close_notify. OpenSSL 3 answered that with
+    # an alert to the departed server, which never acknowledged it, and the session
+    # was reported as a failed send (exit 1) although nothing was lost.
+    context, ca_file = tls_files
+
+    def ragged_peer(raw: socket.socket) -> bytes:
+        conn = context.wrap_socket(raw, server_side=True)
+        request = conn.recv(100)
+        conn.sendall(b"response\n")
+        conn.close()  # no close_notify (SSLSocket.close() sends none)
+        return request
+
+    with Peer(ragged_peer) as peer:
+        args = ["connect", "--tls", "--cafile", str(ca_file), "--server-name", "localhost"]
+        result = run([*args, "127.0.0.1", str(peer.port)], input=b"request\n")
+        assert peer.result() == b"request\n"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"response\n"
+    assert result.stderr == b""
+
+
 def test_tls_reset_while_sending_is_exit_1(tls_files: tuple[ssl.SSLContext, Path]) -> None:
     context, ca_file = tls_files
 

@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
+from _resolver_util import NoServicesFile
 from netkit import lookup
 from netkit.cli import main
+from netkit.lookup import use_resolver
+from netkit.testing import fake_resolver
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -152,14 +155,9 @@ def test_reverse_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "127.0.0.1" in data["addresses"]
 
 
-def test_reverse_failure_is_status_1(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def unknown(address: str) -> None:
-        raise socket.herror(1, "Unknown host")
-
-    monkeypatch.setattr(socket, "gethostbyaddr", unknown)
-    status, out, err = run(capsys, "reverse", "192.0.2.7")
+def test_reverse_failure_is_status_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with fake_resolver():  # no name for anything, and no PTR query
+        status, out, err = run(capsys, "reverse", "192.0.2.7")
     assert (status, out) == (1, "")
     assert err == "netkit lookup: no name for '192.0.2.7': Unknown host\n"
 
@@ -177,17 +175,11 @@ def test_address(capsys: pytest.CaptureFixture[str]) -> None:
         (["service", "--udp", "domain"], "53"),
     ],
 )
-def test_service(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    argv: list[str],
-    expected: str,
-) -> None:
+def test_service(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
     assert run(capsys, *argv) == (0, expected + "\n", "")
     # The same answers from the built-in table alone.
-    monkeypatch.setattr(lookup, "_system_port", lambda name, protocol: None)
-    monkeypatch.setattr(lookup, "_system_name", lambda port, protocol: None)
-    assert run(capsys, *argv) == (0, expected + "\n", "")
+    with use_resolver(NoServicesFile()):
+        assert run(capsys, *argv) == (0, expected + "\n", "")
 
 
 def test_unknown_service_is_status_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from _cli_util import NETKIT, WAIT, background, call, read_line, run
+from _cli_util import NETKIT_INTERRUPTIBLE, WAIT, background, call, read_line, run
 
 
 def test_connect_to_echo_server_half_closes_and_reads_to_eof() -> None:
@@ -213,7 +213,7 @@ def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -
 
 def _interactive_connect(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*NETKIT, "connect", "127.0.0.1", str(port)],
+        [*NETKIT_INTERRUPTIBLE, "connect", "127.0.0.1", str(port)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -23,12 +23,14 @@ _RANK = {
     "netkit.framing": 2,
     "netkit.proxy": 2,
     "netkit.lookup": 2,
+    "netkit._fake_resolver": 2,
     "netkit.options": 2,
     "netkit.tls": 2,
     "netkit._core": 3,
     "netkit._sockets": 4,
     "netkit.tcp": 5,
     "netkit.udp": 5,
+    "netkit.unix": 5,
     "netkit.aio": 5,
     "netkit.testing": 6,
     "netkit.aio.testing": 5,
@@ -37,6 +39,7 @@ _RANK = {
 }
 # The two faces over the core; a module of one never imports a module of the other.
 _FACE = {"netkit.tcp": "sync", "netkit.udp": "sync", "netkit.aio": "aio"}
+_FACE["netkit.unix"] = "sync"
 
 
 def _lookup(table: dict[str, object], module: str) -> object:

@@ -1,10 +1,13 @@
-"""netkit.lookup: loopback names only (no external DNS), fakes for the resolver's errors."""
+"""netkit.lookup: loopback names only (no external DNS); the resolver hook
+(netkit.lookup.use_resolver, netkit.testing.fake_resolver) stands in for the resolver's
+answers and errors."""
 
 from __future__ import annotations
 
 import doctest
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import netkit
+from _resolver_util import NoServicesFile, Refusing, Scripted
 from netkit import lookup
 from netkit._services import BY_NAME, BY_PORT
 from netkit.addr import Endpoint, is_loopback, normalize_ip
@@ -20,48 +24,35 @@ from netkit.errors import AddressError, LookupFailed
 from netkit.lookup import (
     AddrInfo,
     HostInfo,
+    SystemResolver,
     host_address,
     hostname,
     resolve,
     reverse,
     service_name,
     service_port,
+    use_resolver,
 )
+from netkit.testing import fake_resolver
 
 
 @pytest.fixture
-def no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if anything reaches the system resolver."""
-
-    def refuse(*args: object, **kwargs: object) -> Any:
-        raise AssertionError(f"the resolver was asked: {args!r}")
-
-    monkeypatch.setattr(lookup, "_getaddrinfo", refuse)
-    monkeypatch.setattr(socket, "gethostbyname", refuse)
-    monkeypatch.setattr(socket, "gethostbyaddr", refuse)
+def no_resolver() -> Iterator[None]:
+    """Fail the test if any lookup reaches the resolver."""
+    with use_resolver(Refusing()):
+        yield
 
 
 @pytest.fixture
-def no_services_file(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_services_file() -> Iterator[None]:
     """Act as a slim container without /etc/services."""
-    monkeypatch.setattr(lookup, "_system_port", lambda name, protocol: None)
-    monkeypatch.setattr(lookup, "_system_name", lambda port, protocol: None)
+    with use_resolver(NoServicesFile()):
+        yield
 
 
-def fake_resolver(
-    monkeypatch: pytest.MonkeyPatch, answers: list[tuple[Any, ...]] | BaseException
-) -> list[tuple[Any, ...]]:
-    """Make resolve() see *answers* (or raise it); return the list of calls made."""
-    calls: list[tuple[Any, ...]] = []
-
-    def fake(*args: Any) -> list[tuple[Any, ...]]:
-        calls.append(args)
-        if isinstance(answers, BaseException):
-            raise answers
-        return answers
-
-    monkeypatch.setattr(lookup, "_getaddrinfo", fake)
-    return calls
+def scripted(answers: list[tuple[Any, ...]] | BaseException) -> Any:
+    """A use_resolver block in which getaddrinfo gives *answers* (or raises it)."""
+    return use_resolver(Scripted(answers))
 
 
 TCP4 = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))
@@ -152,25 +143,24 @@ def test_resolve_zoned_link_local() -> None:
     assert info.endpoint.host.startswith("fe80::1%")
 
 
-def test_resolve_deduplicates_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_deduplicates_in_order() -> None:
     unix = (socket.AF_UNIX, socket.SOCK_STREAM, 0, "", "/tmp/x")
     raw = (socket.AF_INET, socket.SOCK_RAW, 0, "", ("127.0.0.1", 80))
-    calls = fake_resolver(monkeypatch, [TCP6, TCP4, TCP6, unix, raw, UDP4, TCP4])
-    infos = resolve("example.test", 80, type=0)
+    with scripted([TCP6, TCP4, TCP6, unix, raw, UDP4, TCP4]) as resolver:
+        infos = resolve("example.test", 80, type=0)
     assert [tuple(info) for info in infos] == [TCP6, TCP4, UDP4]
-    assert calls == [("example.test", 80, 0, 0, 0)]
+    assert resolver.calls == [("example.test", 80, 0, 0, 0, 0)]
 
 
-def test_resolve_with_nothing_usable_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_resolver(monkeypatch, [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", "/tmp/x")])
-    with pytest.raises(LookupFailed, match="no IPv4 or IPv6 address"):
-        resolve("example.test")
+def test_resolve_with_nothing_usable_fails() -> None:
+    with scripted([(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", "/tmp/x")]):
+        with pytest.raises(LookupFailed, match="no IPv4 or IPv6 address"):
+            resolve("example.test")
 
 
-def test_resolver_failure_is_lookup_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolver_failure_is_lookup_failed() -> None:
     error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    fake_resolver(monkeypatch, error)
-    with pytest.raises(LookupFailed) as caught:
+    with scripted(error), pytest.raises(LookupFailed) as caught:
         resolve("nothing.example.test", 80)
     assert str(caught.value) == "cannot resolve 'nothing.example.test': Name or service not known"
     assert caught.value.__cause__ is error
@@ -307,10 +297,14 @@ def test_host_address() -> None:
         host_address("::1")  # IPv4 only, like gethostbyname
 
 
-def test_host_address_failure_is_mapped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_host_address_failure_is_mapped() -> None:
     error = socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-    monkeypatch.setattr(socket, "gethostbyname", lambda name: (_ for _ in ()).throw(error))
-    with pytest.raises(LookupFailed, match="Temporary failure") as caught:
+
+    class Failing(Refusing):
+        def gethostbyname(self, name: str) -> str:
+            raise error
+
+    with use_resolver(Failing()), pytest.raises(LookupFailed, match="Temporary") as caught:
         host_address("db.example.test")
     assert caught.value.__cause__ is error
     assert caught.value.errno == socket.EAI_AGAIN
@@ -329,38 +323,32 @@ def test_reverse_loopback() -> None:
 
 
 def test_reverse_ipv6_loopback_answers_or_fails_cleanly() -> None:
-    # ::1 has a name only where /etc/hosts lists it; either way, the error is netkit's.
-    outcome: HostInfo | LookupFailed
-    try:
-        outcome = reverse("::1")
-    except LookupFailed as exc:
-        outcome = exc
-    if isinstance(outcome, LookupFailed):
-        assert "'::1'" in str(outcome)
-        assert isinstance(outcome.__cause__, OSError)
-    else:
-        assert outcome.name
+    # ::1 has a name only where the hosts file lists it (not here: the system resolver
+    # would ask DNS), so both outcomes come from a fake resolver.
+    with fake_resolver({"localhost": ["127.0.0.1", "::1"]}) as resolver:
+        assert reverse("::1") == HostInfo("localhost", (), ("::1",))
+    assert resolver.asked == ["::1"]
+    with fake_resolver({"localhost": "127.0.0.1"}), pytest.raises(LookupFailed) as caught:
+        reverse("::1")
+    assert str(caught.value) == "no name for '::1': Unknown host"
+    assert isinstance(caught.value.__cause__, socket.herror)
 
 
-def test_reverse_asks_with_the_canonical_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[str] = []
-
-    def fake(address: str) -> tuple[str, list[str], list[str]]:
-        asked.append(address)
-        return ("mapped.example.test", ["alias.example.test"], [address])
-
-    monkeypatch.setattr(socket, "gethostbyaddr", fake)
-    info = reverse("::FFFF:127.0.0.1")
-    assert asked == ["::ffff:127.0.0.1"]
+def test_reverse_asks_with_the_canonical_address() -> None:
+    reverse_entries = {"::ffff:127.0.0.1": ["mapped.example.test", "alias.example.test"]}
+    with fake_resolver(reverse=reverse_entries) as resolver:
+        info = reverse("::FFFF:127.0.0.1")
+    assert resolver.asked == ["::ffff:127.0.0.1"]
     assert info == HostInfo("mapped.example.test", ("alias.example.test",), ("::ffff:127.0.0.1",))
 
 
-def test_reverse_failure_is_lookup_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    error = socket.herror(1, "Unknown host")
-    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: (_ for _ in ()).throw(error))
-    with pytest.raises(LookupFailed, match=r"no name for '192\.0\.2\.1': Unknown host") as caught:
+def test_reverse_failure_is_lookup_failed() -> None:
+    with fake_resolver(), pytest.raises(LookupFailed) as caught:
         reverse("192.0.2.1")
-    assert caught.value.__cause__ is error
+    assert str(caught.value) == "no name for '192.0.2.1': Unknown host"
+    error = caught.value.__cause__
+    assert isinstance(error, socket.herror)
+    assert caught.value.errno == error.errno == 1
 
 
 @pytest.mark.usefixtures("no_resolver")
@@ -413,23 +401,27 @@ def test_builtin_table_is_used_without_a_services_file(
 
 
 def test_system_lookup_goes_through_getservbyname(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real _system_port maps the C library's failure to "not known here".
+    # The system resolver's failure (the C library's OSError) means "not known here".
     def missing(name: str, protocol: str) -> int:
         raise OSError("service/proto not found")
 
     monkeypatch.setattr(socket, "getservbyname", missing)
     monkeypatch.setattr(socket, "getservbyport", missing)
-    assert lookup._system_port("https", "tcp") is None
-    assert lookup._system_name(443, "tcp") is None
     assert service_port("https") == 443  # from the table
     assert service_name(443) == "https"
 
 
-def test_system_answer_wins_over_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lookup, "_system_port", lambda name, protocol: 8443)
-    monkeypatch.setattr(lookup, "_system_name", lambda port, protocol: "local-name")
-    assert service_port("https") == 8443
-    assert service_name(443) == "local-name"
+def test_system_answer_wins_over_the_table() -> None:
+    class Local(SystemResolver):
+        def getservbyname(self, name: str, protocol: str) -> int:
+            return 8443
+
+        def getservbyport(self, port: int, protocol: str) -> str:
+            return "local-name"
+
+    with use_resolver(Local()):
+        assert service_port("https") == 8443
+        assert service_name(443) == "local-name"
 
 
 def test_unknown_services(no_services_file: None) -> None:
@@ -489,10 +481,12 @@ def test_builtin_table_is_consistent() -> None:
 def test_builtin_table_agrees_with_the_system() -> None:
     compared = 0
     for (name, protocol), port in BY_NAME.items():
-        system = lookup._system_port(name, protocol)
-        if system is not None:
-            compared += 1
-            assert system == port, (name, protocol)
+        try:
+            system = socket.getservbyname(name, protocol)
+        except OSError:
+            continue  # not in /etc/services: nothing to compare
+        compared += 1
+        assert system == port, (name, protocol)
     assert compared > 50
 
 
@@ -500,9 +494,7 @@ def test_builtin_table_agrees_with_the_system() -> None:
 def test_every_builtin_entry_round_trips(entry: tuple[int, str]) -> None:
     port, protocol = entry
     name = BY_PORT[entry]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lookup, "_system_port", lambda name, protocol: None)
-        patch.setattr(lookup, "_system_name", lambda port, protocol: None)
+    with use_resolver(NoServicesFile()):
         assert service_name(port, protocol) == name
         assert service_port(name, protocol) == port
         assert service_port(name.upper(), protocol) == port

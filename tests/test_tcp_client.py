@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _resolver_util import Refusing, Sockaddrs, stuck
 from _tcpconn_util import EchoServer, blackhole, has_ipv6, open_fd_count, wait_for
 from netkit import (
     AddressError,
@@ -22,8 +22,7 @@ from netkit import (
     TcpClient,
     TcpConnection,
 )
-from netkit._core.connect import Target
-from netkit._sockets import connect as connect_io
+from netkit.lookup import use_resolver
 from netkit.tcp.client import ATTEMPT_DELAY, interleave_addresses
 
 needs_ipv6 = pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback")
@@ -38,23 +37,13 @@ def free_port(family: int = socket.AF_INET) -> int:
     return port
 
 
-def target(sockaddr: tuple[Any, ...]) -> Target:
-    family = socket.AF_INET6 if ":" in sockaddr[0] else socket.AF_INET
-    return Target(family, tuple(sockaddr), Endpoint.from_sockaddr(sockaddr))
-
-
 @pytest.fixture
-def fake_resolver(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """Make every name resolve to the sockaddrs appended to the yielded list."""
-    answers: list[tuple[Any, ...]] = []
-    asked: list[tuple[str, int]] = []
-
-    def resolve(host: str, port: int) -> list[Target]:
-        asked.append((host, port))
-        return [target(a) for a in answers]
-
-    monkeypatch.setattr(connect_io, "resolve_targets", resolve)
-    return answers
+def resolved_to() -> Iterator[list[tuple[Any, ...]]]:
+    """Make every name resolve to the sockaddrs appended to the yielded list (each with
+    its own port, whatever port is asked), through the public resolver hook."""
+    resolver = Sockaddrs()
+    with use_resolver(resolver):
+        yield resolver.sockaddrs
 
 
 @pytest.fixture
@@ -210,9 +199,9 @@ def test_refused_lists_the_attempt() -> None:
 
 
 @needs_ipv6
-def test_every_address_failing_lists_every_attempt(fake_resolver: list[tuple[Any, ...]]) -> None:
+def test_every_address_failing_lists_every_attempt(resolved_to: list[tuple[Any, ...]]) -> None:
     port = free_port()
-    fake_resolver += [("127.0.0.1", port), ("::1", port, 0, 0), ("127.0.0.2", port)]
+    resolved_to += [("127.0.0.1", port), ("::1", port, 0, 0), ("127.0.0.2", port)]
     baseline = open_fd_count()
     with pytest.raises(ConnectFailed) as info:
         TcpClient.connect("example.test", port, timeout=5)
@@ -237,10 +226,10 @@ def test_failures_do_not_leak_fds_over_many_attempts() -> None:
 
 
 def test_failed_attempts_start_the_next_at_once(
-    fake_resolver: list[tuple[Any, ...]], echo4: EchoServer
+    resolved_to: list[tuple[Any, ...]], echo4: EchoServer
 ) -> None:
     refused = free_port()
-    fake_resolver += [("127.0.0.1", refused), ("127.0.0.2", refused), ("127.0.0.1", echo4.port)]
+    resolved_to += [("127.0.0.1", refused), ("127.0.0.2", refused), ("127.0.0.1", echo4.port)]
     start = time.monotonic()
     with TcpClient.connect("example.test", 1234, timeout=5) as conn:
         elapsed = time.monotonic() - start
@@ -251,10 +240,10 @@ def test_failed_attempts_start_the_next_at_once(
 
 @needs_ipv6
 def test_happy_eyeballs_dead_ipv4_live_ipv6(
-    fake_resolver: list[tuple[Any, ...]], echo6: EchoServer
+    resolved_to: list[tuple[Any, ...]], echo6: EchoServer
 ) -> None:
     with blackhole(socket.AF_INET) as dead:
-        fake_resolver += [dead, ("::1", echo6.port, 0, 0)]
+        resolved_to += [dead, ("::1", echo6.port, 0, 0)]
         baseline = open_fd_count()
         start = time.monotonic()
         conn = TcpClient.connect("dual.example.test", echo6.port, timeout=10)
@@ -271,10 +260,10 @@ def test_happy_eyeballs_dead_ipv4_live_ipv6(
 
 
 def test_happy_eyeballs_dead_first_address_same_family(
-    fake_resolver: list[tuple[Any, ...]], echo4: EchoServer
+    resolved_to: list[tuple[Any, ...]], echo4: EchoServer
 ) -> None:
     with blackhole(socket.AF_INET) as dead:
-        fake_resolver += [dead, ("127.0.0.1", echo4.port)]
+        resolved_to += [dead, ("127.0.0.1", echo4.port)]
         baseline = open_fd_count()
         start = time.monotonic()
         with TcpClient.connect("x.example.test", echo4.port, timeout=10) as conn:
@@ -283,9 +272,9 @@ def test_happy_eyeballs_dead_first_address_same_family(
         assert wait_for(lambda: open_fd_count() == baseline)
 
 
-def test_timeout_with_only_dead_addresses(fake_resolver: list[tuple[Any, ...]]) -> None:
+def test_timeout_with_only_dead_addresses(resolved_to: list[tuple[Any, ...]]) -> None:
     with blackhole(socket.AF_INET) as dead, blackhole(socket.AF_INET) as dead2:
-        fake_resolver += [dead, dead2]
+        resolved_to += [dead, dead2]
         baseline = open_fd_count()
         start = time.monotonic()
         with pytest.raises(NetkitTimeout) as info:
@@ -303,21 +292,12 @@ def test_timeout_with_only_dead_addresses(fake_resolver: list[tuple[Any, ...]]) 
     assert isinstance(info.value, TimeoutError)
 
 
-def test_timeout_covers_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    release = threading.Event()
-
-    def stuck_resolver(host: str, port: int) -> list[Target]:
-        release.wait(10)
-        return []
-
-    monkeypatch.setattr(connect_io, "resolve_targets", stuck_resolver)
-    start = time.monotonic()
-    try:
+def test_timeout_covers_resolution() -> None:
+    with stuck():
+        start = time.monotonic()
         with pytest.raises(NetkitTimeout, match="resolving"):
             TcpClient.connect("stuck.example.test", 80, timeout=0.3)
         assert time.monotonic() - start < 1.5
-    finally:
-        release.set()
 
 
 def test_lookup_failure_is_lookup_failed() -> None:
@@ -374,9 +354,9 @@ def test_source_port_is_bound(echo4: EchoServer) -> None:
 
 @needs_ipv6
 def test_source_family_filters_addresses(
-    fake_resolver: list[tuple[Any, ...]], echo4: EchoServer
+    resolved_to: list[tuple[Any, ...]], echo4: EchoServer
 ) -> None:
-    fake_resolver += [("::1", echo4.port, 0, 0), ("127.0.0.1", echo4.port)]
+    resolved_to += [("::1", echo4.port, 0, 0), ("127.0.0.1", echo4.port)]
     with TcpClient.connect(
         "both.example.test", echo4.port, timeout=5, source=("127.0.0.1", 0)
     ) as conn:
@@ -415,10 +395,6 @@ def test_round_trip_through_tcp_server(host: str) -> None:
             conn.send_frame(b"bye")
 
 
-def test_ip_literal_skips_resolution(monkeypatch: pytest.MonkeyPatch, echo4: EchoServer) -> None:
-    def no_resolver(host: str, port: int) -> list[Target]:
-        raise AssertionError(f"resolver asked for {host}")
-
-    monkeypatch.setattr(connect_io, "resolve_targets", no_resolver)
-    with TcpClient.connect("127.0.0.1", echo4.port, timeout=5) as conn:
+def test_ip_literal_skips_resolution(echo4: EchoServer) -> None:
+    with use_resolver(Refusing()), TcpClient.connect("127.0.0.1", echo4.port, timeout=5) as conn:
         assert conn.remote_address.port == echo4.port

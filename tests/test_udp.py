@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _resolver_util import Refusing
 from netkit._core.sockaddr import endpoint as sender_endpoint
 from netkit.addr import Endpoint
 from netkit.errors import (
@@ -24,7 +25,9 @@ from netkit.errors import (
     NetkitError,
     NetkitTimeout,
 )
+from netkit.lookup import use_resolver
 from netkit.options import SocketOptions
+from netkit.testing import fake_resolver
 from netkit.udp import (
     MAX_PAYLOAD_IPV4,
     MAX_PAYLOAD_IPV6,
@@ -457,7 +460,7 @@ def test_ipv6_target_on_ipv4_endpoint() -> None:
         ep.sendto(b"x", "[::1]:9")
 
 
-def test_bind_and_connect_refuse_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bind_and_connect_refuse_bad_input() -> None:
     with pytest.raises(AddressError):
         UdpEndpoint.bind("127.1", 0)
     with pytest.raises(AddressError):
@@ -468,16 +471,17 @@ def test_bind_and_connect_refuse_bad_input(monkeypatch: pytest.MonkeyPatch) -> N
         UdpEndpoint.connect("127.0.0.1", 0)
     with pytest.raises(TypeError):
         UdpEndpoint.bind(b"127.0.0.1", 0)  # type: ignore[arg-type]
-
-    def no_dns(*args: Any, **kwargs: Any) -> Any:
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
-    with pytest.raises(LookupFailed):
-        UdpEndpoint.connect("no-such-host.invalid", 53)
-    with UdpEndpoint.bind() as ep:
-        with pytest.raises(LookupFailed):
-            ep.sendto(b"x" * (MAX_PAYLOAD_IPV4 + 1), "no-such-host.invalid:53")
+    # .invalid names fail at once, as in netkit.lookup.resolve: no resolver is asked.
+    with use_resolver(Refusing()):
+        with pytest.raises(LookupFailed, match=r"\.invalid domain never resolves"):
+            UdpEndpoint.connect("no-such-host.invalid", 53)
+        with UdpEndpoint.bind() as ep:
+            with pytest.raises(LookupFailed, match=r"\.invalid domain never resolves"):
+                ep.sendto(b"x" * (MAX_PAYLOAD_IPV4 + 1), "no-such-host.invalid:53")
+    # Other unknown names fail as the resolver says.
+    with fake_resolver():
+        with pytest.raises(LookupFailed, match=r"'no-such-host\.test'"):
+            UdpEndpoint.connect("no-such-host.test", 53)
 
 
 def test_send_on_unconnected_endpoint() -> None:

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from netkit.options import KeepAlive, SocketOptions
     from netkit.tcp import TcpClient, TcpConnection, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
+    from netkit.unix.datagram import UnixDatagramEndpoint
+    from netkit.unix.seqpacket import SeqpacketClient, SeqpacketConnection
 
 # module -> the public names it defines; the table behind lazy loading.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -83,6 +85,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "netkit.options": ("KeepAlive", "SocketOptions"),
     "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
+    "netkit.unix.datagram": ("UnixDatagramEndpoint",),
+    "netkit.unix.seqpacket": ("SeqpacketClient", "SeqpacketConnection"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -102,11 +106,14 @@ __all__ = [
     "NetkitError",
     "NetkitTimeout",
     "ProxyProtocolError",
+    "SeqpacketClient",
+    "SeqpacketConnection",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",
     "TcpServer",
     "UdpEndpoint",
+    "UnixDatagramEndpoint",
     "__version__",
     "host_address",
     "hostname",

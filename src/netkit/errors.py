@@ -122,6 +122,10 @@ class ConnectionRefused(NetkitError, ConnectionRefusedError):
     Raised by a connected :class:`netkit.UdpEndpoint` on the call after the refused
     send (the kernel reports the ICMP error on the socket's next operation), instead of
     the error being silently lost.
+
+    A :class:`netkit.UnixDatagramEndpoint` raises it when nothing receives at the path
+    it sends to (``errno`` ``ENOENT``: no file; ``ECONNREFUSED``: a stale file), or when
+    its connected peer is gone.
     """
 
 

@@ -16,28 +16,43 @@ Two safety rules on top of the system resolver:
 
 Service lookups ask the system (``/etc/services``) first and fall back to a built-in
 table of well-known IANA ports, so ``service_port("https")`` works in slim containers.
+
+Every lookup netkit makes, here and in the clients, servers and UDP endpoints of both
+faces, goes through one process-wide :class:`Resolver`: the system's by default
+(:class:`SystemResolver`). :func:`set_resolver` replaces it for good (a caching or
+DNS-over-HTTPS resolver, say), :func:`use_resolver` for a ``with`` block, and
+:func:`netkit.testing.fake_resolver` answers from a dict in tests. IP literals are
+parsed, never looked up, so they reach no resolver.
 """
 
 from __future__ import annotations
 
 import re
 import socket
-from typing import NamedTuple, TypeAlias
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from netkit import _services
 from netkit._core.checks import check_port, parse_port_text
 from netkit.addr import Endpoint, is_ip, normalize_ip
-from netkit.errors import AddressError, LookupFailed, describe
+from netkit.errors import AddressError, LookupFailed, NetkitError, describe
 
 __all__ = [
     "AddrInfo",
     "HostInfo",
+    "Resolver",
+    "SystemResolver",
+    "get_resolver",
     "host_address",
     "hostname",
     "resolve",
     "reverse",
     "service_name",
     "service_port",
+    "set_resolver",
+    "use_resolver",
 ]
 
 _FAMILIES = (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6)
@@ -81,6 +96,234 @@ class HostInfo(NamedTuple):
     name: str
     aliases: tuple[str, ...]
     addresses: tuple[str, ...]
+
+
+#: One answer of :meth:`Resolver.getaddrinfo`: ``(family, type, proto, canonname,
+#: sockaddr)``, as :func:`socket.getaddrinfo` gives.
+AddrInfoTuple: TypeAlias = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+@runtime_checkable
+class Resolver(Protocol):
+    """What netkit asks to turn names into addresses, addresses into names and service
+    names into ports: the five lookups of the :mod:`socket` module, with their
+    arguments, answers and errors, so that :class:`SystemResolver` is those functions.
+
+    netkit checks its input before asking: a resolver only sees valid host names (never
+    an IP literal, which is parsed instead of looked up, nor a name under ``.invalid``),
+    ports as ints, and ``"tcp"`` or ``"udp"``. It turns the answers into its own types
+    and drops what it cannot use (families other than IPv4 and IPv6, raw sockets,
+    duplicates). To fail, raise what the :mod:`socket` module raises
+    (:class:`socket.gaierror`, :class:`socket.herror`, or any ``OSError``): netkit
+    reports it as :class:`~netkit.LookupFailed` with the error as ``__cause__`` and its
+    code in ``errno``. A ``LookupFailed`` raised by the resolver is passed on as it is.
+
+    netkit calls a resolver from whichever thread resolves (the asyncio face runs the
+    calls in the loop's executor), concurrently: an implementation must be thread-safe,
+    and may block. Subclass :class:`SystemResolver` to change some lookups and keep the
+    others.
+    """
+
+    def getaddrinfo(
+        self,
+        host: str,
+        port: int,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> Sequence[AddrInfoTuple]:
+        """The addresses of the name *host*, as :func:`socket.getaddrinfo`.
+
+        Parameters:
+            host: a host name (never an IP literal).
+            port: the port to put in each sockaddr.
+            family: ``AF_UNSPEC`` (0), ``AF_INET`` or ``AF_INET6``.
+            type: ``SOCK_STREAM``, ``SOCK_DGRAM`` or 0 for both.
+            proto: always 0 from netkit.
+            flags: ``AI_*`` flags; netkit uses ``AI_CANONNAME``, ``AI_PASSIVE`` and
+                ``AI_V4MAPPED`` (IPv4 answers as ``::ffff:a.b.c.d`` for ``AF_INET6``).
+
+        Returns:
+            ``(family, type, proto, canonname, sockaddr)`` tuples, most preferred first.
+
+        Raises:
+            socket.gaierror: the name has no address (``EAI_NONAME``, ``EAI_AGAIN``...).
+        """
+
+    def gethostbyname(self, name: str) -> str:
+        """One IPv4 address of the name *name*, as :func:`socket.gethostbyname`.
+
+        Raises:
+            socket.gaierror: the name has no IPv4 address.
+        """
+
+    def gethostbyaddr(self, ip: str) -> tuple[str, Sequence[str], Sequence[str]]:
+        """The names of the IP address *ip* (canonical text), as
+        :func:`socket.gethostbyaddr`.
+
+        Returns:
+            ``(name, aliases, addresses)``.
+
+        Raises:
+            socket.herror: no name for the address.
+        """
+
+    def getservbyname(self, name: str, protocol: str) -> int:
+        """The port of the service *name*, as :func:`socket.getservbyname`.
+
+        Raises:
+            OSError: unknown service; netkit then looks in its built-in table.
+        """
+
+    def getservbyport(self, port: int, protocol: str) -> str:
+        """The service name of *port*, as :func:`socket.getservbyport`.
+
+        Raises:
+            OSError: no service on that port; netkit then looks in its built-in table.
+        """
+
+
+class SystemResolver:
+    """The system's resolver, netkit's default :class:`Resolver`: the :mod:`socket`
+    functions (``/etc/hosts``, DNS and the rest of the system's name service, and
+    ``/etc/services``), which block until they have an answer.
+
+    Subclass it to replace some lookups and keep the others, for example to log or cache
+    ``getaddrinfo``.
+    """
+
+    __slots__ = ()
+
+    def getaddrinfo(
+        self,
+        host: str,
+        port: int,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> Sequence[AddrInfoTuple]:
+        """:func:`socket.getaddrinfo`; see :meth:`Resolver.getaddrinfo`."""
+        return socket.getaddrinfo(host, port, family, type, proto, flags)
+
+    def gethostbyname(self, name: str) -> str:
+        """:func:`socket.gethostbyname`."""
+        return socket.gethostbyname(name)
+
+    def gethostbyaddr(self, ip: str) -> tuple[str, Sequence[str], Sequence[str]]:
+        """:func:`socket.gethostbyaddr`."""
+        return socket.gethostbyaddr(ip)
+
+    def getservbyname(self, name: str, protocol: str) -> int:
+        """:func:`socket.getservbyname`."""
+        return socket.getservbyname(name, protocol)
+
+    def getservbyport(self, port: int, protocol: str) -> str:
+        """:func:`socket.getservbyport`."""
+        return socket.getservbyport(port, protocol)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+_SYSTEM = SystemResolver()
+_registry_lock = threading.Lock()
+_default: Resolver = _SYSTEM
+# The resolvers of the use_resolver() blocks still open, oldest first, each with the
+# token its block removes it by (blocks opened in different threads may end in any order).
+_scoped: list[tuple[object, Resolver]] = []
+# The resolver in force: the newest open block's, else the default. Rebuilt under the
+# lock at every change and read without it (one attribute read), so a lookup costs
+# no lock.
+_current: Resolver = _SYSTEM
+
+
+def _as_resolver(resolver: object) -> Resolver:
+    if resolver is None:
+        return _SYSTEM
+    if not isinstance(resolver, Resolver):
+        raise TypeError(
+            "resolver must have the methods getaddrinfo, gethostbyname, gethostbyaddr, "
+            f"getservbyname and getservbyport; {type(resolver).__name__} does not"
+        )
+    return resolver
+
+
+def _refresh() -> None:
+    global _current
+    _current = _scoped[-1][1] if _scoped else _default
+
+
+def get_resolver() -> Resolver:
+    """Return the resolver netkit uses now, in every thread.
+
+    Returns:
+        The resolver of the innermost :func:`use_resolver` block still open, else the
+        one set by :func:`set_resolver` (a :class:`SystemResolver` unless replaced).
+    """
+    return _current
+
+
+def set_resolver(resolver: Resolver | None) -> Resolver:
+    """Make *resolver* the one every netkit lookup uses, in every thread, from now on.
+
+    A :func:`use_resolver` block that is open when this is called keeps its own resolver
+    until it ends.
+
+    Parameters:
+        resolver: a :class:`Resolver`, or ``None`` for the system's.
+
+    Returns:
+        The resolver that was set before (to restore it later).
+
+    Raises:
+        TypeError: *resolver* lacks a method of :class:`Resolver`.
+    """
+    global _default
+    checked = _as_resolver(resolver)
+    with _registry_lock:
+        previous = _default
+        _default = checked
+        _refresh()
+    return previous
+
+
+@contextmanager
+def use_resolver(resolver: Resolver) -> Iterator[Resolver]:
+    """Use *resolver* for every netkit lookup, in every thread, until the block ends.
+
+    The setting is process-wide, not local to a thread or task, because lookups run in
+    other threads (the asyncio face's executor, ``TcpClient.connect``'s resolving thread
+    under a timeout). Blocks nest: the innermost open block wins, and the one outside
+    it is back in force when it ends, also through an exception. Ending a block removes
+    its own resolver even if blocks opened in other threads end in another order.
+
+    Parameters:
+        resolver: the :class:`Resolver` to use.
+
+    Returns:
+        A context manager that gives *resolver*.
+
+    Raises:
+        TypeError: *resolver* lacks a method of :class:`Resolver`.
+    """
+    if resolver is None:
+        raise TypeError("use_resolver needs a resolver, not None")
+    checked = _as_resolver(resolver)
+    token = object()
+    with _registry_lock:
+        _scoped.append((token, checked))
+        _refresh()
+    try:
+        yield checked
+    finally:
+        with _registry_lock:
+            for index, (owner, _) in enumerate(_scoped):
+                if owner is token:
+                    del _scoped[index]
+                    break
+            _refresh()
 
 
 def _show(value: object) -> str:
@@ -128,6 +371,19 @@ def _is_invalid_tld(host: str) -> bool:
     return name == "invalid" or name.endswith(".invalid")
 
 
+def _never_resolves(host: str) -> LookupFailed:
+    return LookupFailed(f"cannot resolve {describe(host)}: the .invalid domain never resolves")
+
+
+def _invalid_name_error(host: str) -> LookupFailed | None:
+    """The error for a name under ``.invalid`` (which no resolver is asked), or None.
+
+    For the UDP set-up in :mod:`netkit._sockets.datagram`, which asks the resolver
+    itself (with flags :func:`resolve` has no argument for) but keeps this rule.
+    """
+    return _never_resolves(host) if _is_invalid_tld(host) else None
+
+
 def _check_port(port: object, protocol: str) -> int:
     """An int port (the rule in check_port), a decimal string or a service name."""
     if isinstance(port, str):
@@ -142,13 +398,6 @@ def _check_protocol(protocol: object) -> str:
         raise ValueError(f"protocol must be 'tcp' or 'udp', not {_show(protocol)}")
     assert isinstance(protocol, str)
     return protocol
-
-
-def _getaddrinfo(
-    host: str, port: int, family: int, type: int, flags: int
-) -> list[tuple[int, int, int, str, SockAddr]]:
-    # Module-level so tests can swap in a fake resolver.
-    return socket.getaddrinfo(host, port, family, type, 0, flags)  # type: ignore[return-value]
 
 
 def hostname() -> str:
@@ -172,8 +421,16 @@ def resolve(
     ``SOCK_STREAM``, ``SOCK_DGRAM`` or ``0`` for every kind. With *canonical*, the
     first result carries the canonical name (``AI_CANONNAME``).
 
-    The result is in the resolver's order (RFC 6724 preference on Linux), without
-    duplicates, and never empty: no address raises :class:`LookupFailed`.
+    A name is asked of the resolver in force (:func:`get_resolver`); an IP literal is
+    parsed (``AI_NUMERICHOST``) and asks nobody. The result is in the resolver's order
+    (RFC 6724 preference on Linux), without duplicates, and never empty.
+
+    Raises:
+        LookupFailed: the resolver found no IPv4 or IPv6 address (its error is the
+            ``__cause__``, its code the ``errno``), or *port* is an unknown service.
+        AddressError: *host* cannot be a host name or IP address, or *port* is out of
+            range.
+        TypeError, ValueError: a *host*, *port*, *family* or *type* of the wrong kind.
     """
     host = _check_host(host)
     if family not in _FAMILIES:
@@ -183,13 +440,19 @@ def resolve(
     protocol = "udp" if type == socket.SOCK_DGRAM else "tcp"
     number = 0 if port is None else _check_port(port, protocol)
     if _is_invalid_tld(host):
-        raise LookupFailed(f"cannot resolve {describe(host)}: the .invalid domain never resolves")
+        raise _never_resolves(host)
     flags = socket.AI_CANONNAME if canonical else 0
     if is_ip(host, allow_zone=True):
-        flags |= socket.AI_NUMERICHOST  # a literal needs no resolver, and must not use one
+        # A literal needs no resolver, and must not use one: parse it (zone included).
+        flags |= socket.AI_NUMERICHOST
+        ask: Any = socket.getaddrinfo
+    else:
+        ask = _current.getaddrinfo
     try:
-        answers = _getaddrinfo(host, number, family, type, flags)
-    except socket.gaierror as exc:
+        answers = ask(host, number, family, type, 0, flags)
+    except NetkitError:
+        raise
+    except OSError as exc:
         raise _failed("cannot resolve", host, exc) from exc
     except UnicodeError as exc:
         # The IDNA codec refuses labels over 63 characters or with invalid code points.
@@ -220,14 +483,23 @@ def resolve(
 def host_address(name: str) -> str:
     """Return one IPv4 address of *name*, as :func:`socket.gethostbyname` does.
 
-    An IPv4 literal comes back canonical. For IPv6 or every address, use :func:`resolve`.
+    A name is asked of the resolver in force (:func:`get_resolver`); an IPv4 literal
+    comes back as it is, without asking. For IPv6 or every address, use :func:`resolve`.
+
+    Raises:
+        LookupFailed: no IPv4 address (an IPv6 literal has none).
+        AddressError: *name* cannot be a host name or IP address.
     """
     name = _check_host(name)
     if _is_invalid_tld(name):
-        raise LookupFailed(f"cannot resolve {describe(name)}: the .invalid domain never resolves")
+        raise _never_resolves(name)
+    # A literal is parsed (an IPv6 one fails: not IPv4), a name goes to the resolver.
+    ask = socket.gethostbyname if is_ip(name, allow_zone=True) else _current.gethostbyname
     try:
-        return socket.gethostbyname(name)
-    except socket.gaierror as exc:
+        return ask(name)
+    except NetkitError:
+        raise
+    except OSError as exc:
         raise _failed("cannot resolve", name, exc) from exc
     except UnicodeError as exc:
         raise AddressError(f"host {describe(name)} is not a valid host name: {exc}") from exc
@@ -236,8 +508,12 @@ def host_address(name: str) -> str:
 def reverse(ip: str) -> HostInfo:
     """Return the names of the IP address *ip* (:func:`socket.gethostbyaddr`).
 
-    *ip* must be an IPv4 or IPv6 address (``AddressError`` otherwise: a host name is
-    not looked up forward first). No name found raises :class:`LookupFailed`.
+    *ip* must be an IPv4 or IPv6 address (a host name is not looked up forward first);
+    the resolver in force (:func:`get_resolver`) is asked with its canonical text.
+
+    Raises:
+        LookupFailed: no name for the address.
+        AddressError: *ip* is not an IP address.
     """
     if not isinstance(ip, str):
         raise TypeError(f"ip must be a str, not {type(ip).__name__}")
@@ -245,8 +521,10 @@ def reverse(ip: str) -> HostInfo:
         raise AddressError(f"not an IP address: {describe(ip)}")
     address = normalize_ip(ip)
     try:
-        name, aliases, addresses = socket.gethostbyaddr(address)
-    except (socket.herror, socket.gaierror) as exc:
+        name, aliases, addresses = _current.gethostbyaddr(address)
+    except NetkitError:
+        raise
+    except OSError as exc:
         raise _failed("no name for", ip, exc) from exc
     return HostInfo(name, tuple(aliases), tuple(addresses))
 
@@ -259,18 +537,18 @@ def _check_service(name: object) -> str:
     return name
 
 
-def _system_port(name: str, protocol: str) -> int | None:
-    """The system's port for *name* (/etc/services via getservbyname), or None."""
+def _resolver_port(name: str, protocol: str) -> int | None:
+    """The resolver's port for *name* (the system's: /etc/services), or None."""
     try:
-        return socket.getservbyname(name, protocol)
+        return _current.getservbyname(name, protocol)
     except OSError:
         return None
 
 
-def _system_name(port: int, protocol: str) -> str | None:
-    """The system's name for *port* (/etc/services via getservbyport), or None."""
+def _resolver_name(port: int, protocol: str) -> str | None:
+    """The resolver's name for *port* (the system's: /etc/services), or None."""
     try:
-        return socket.getservbyport(port, protocol)
+        return _current.getservbyport(port, protocol)
     except OSError:
         return None
 
@@ -278,8 +556,13 @@ def _system_name(port: int, protocol: str) -> str | None:
 def service_port(name: str, protocol: str = "tcp") -> int:
     """Return the port of the service *name* for *protocol* (``"tcp"`` or ``"udp"``).
 
-    Asks the system first, then netkit's built-in table of well-known ports. Matching
-    is case-insensitive. A decimal string is its own port (``"8080"`` gives 8080).
+    Asks the resolver in force first (the system's reads ``/etc/services``), then
+    netkit's built-in table of well-known ports. Matching is case-insensitive. A decimal
+    string is its own port (``"8080"`` gives 8080).
+
+    Raises:
+        LookupFailed: neither knows the service.
+        AddressError: *name* cannot be a service name, or is a port out of range.
     """
     protocol = _check_protocol(protocol)
     name = _check_service(name)
@@ -288,9 +571,9 @@ def service_port(name: str, protocol: str = "tcp") -> int:
         if isinstance(number, str):
             raise AddressError(number)
         return number
-    port = _system_port(name, protocol)
+    port = _resolver_port(name, protocol)
     if port is None and name != name.lower():
-        port = _system_port(name.lower(), protocol)
+        port = _resolver_port(name.lower(), protocol)
     if port is None:
         port = _services.BY_NAME.get((name.lower(), protocol))
     if port is None:
@@ -301,11 +584,16 @@ def service_port(name: str, protocol: str = "tcp") -> int:
 def service_name(port: int, protocol: str = "tcp") -> str:
     """Return the name of the service on *port* for *protocol* (``"tcp"`` or ``"udp"``).
 
-    Asks the system first, then netkit's built-in table of well-known ports.
+    Asks the resolver in force first (the system's reads ``/etc/services``), then
+    netkit's built-in table of well-known ports.
+
+    Raises:
+        LookupFailed: neither knows a service on *port*.
+        AddressError: *port* is out of range 0..65535.
     """
     protocol = _check_protocol(protocol)
     port = check_port(port, allow_zero=True)
-    name = _system_name(port, protocol)
+    name = _resolver_name(port, protocol)
     if name is None:
         name = _services.BY_PORT.get((port, protocol))
     if name is None:

@@ -17,9 +17,13 @@ module             decides
 ``connect``        the connect planner: argument checks, Happy Eyeballs, ConnectFailed
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
 ``datagram``       datagram rules: sizes, truncation, targets, ``Datagram``
+``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
+``unixdatagram``   Unix datagram sizes, senders, missing peers; bind/connect messages
+``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
 ``server``         server argument rules and defaults, how handler errors are logged
 ``conformance``    the table of situations every stream transport must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults
+``memory``         the testing kit's in-memory stream (memory pairs), in TCP's states
 =================  =====================================================================
 
 Socket set-up that both faces share and that never waits (create, set options, bind,

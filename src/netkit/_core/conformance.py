@@ -118,7 +118,17 @@ def _eof_cases() -> list[Case]:
         return (*sends, _b("close"), *steps)
 
     return [
-        Case("recv at EOF", after(b"ab", _a("recv", expect=_ok(b"ab")), _a("recv", expect=_ok(b"")))),
+        Case(
+            "recv at EOF",
+            # recv(1) first: a transport may deliver "ab" in two pieces (the contract's
+            # recv returns what is available), but whatever the split the rest is b"b".
+            after(
+                b"ab",
+                _a("recv", 1, expect=_ok(b"a")),
+                _a("recv", expect=_ok(b"b")),
+                _a("recv", expect=_ok(b"")),
+            ),
+        ),
         Case(
             "recv_exactly at EOF",
             after(

@@ -12,8 +12,9 @@ import errno
 import functools
 import socket
 import sys
+import types
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeAlias
 
 from netkit._core.checks import check_host, check_port, check_size
 from netkit._core.sockaddr import endpoint as sockaddr_endpoint
@@ -39,10 +40,12 @@ __all__ = [
     "RECV_EXTRA",
     "RECV_FLAGS",
     "SAFE_PAYLOAD",
+    "SEND_RETRY_FIRST",
     "Datagram",
     "Target",
     "as_endpoint",
     "bind_failed",
+    "buffer_for",
     "check_interface",
     "check_max_count",
     "check_max_size",
@@ -59,6 +62,7 @@ __all__ = [
     "membership_failed",
     "multicast_group",
     "new_datagram",
+    "next_send_retry",
     "no_address",
     "no_interface",
     "no_source_address",
@@ -106,28 +110,83 @@ else:  # pragma: no cover - netkit is tested on Linux
 #: The receive buffer size for the default ``max_size``.
 DEFAULT_BUFFER: Final = DEFAULT_MAX_SIZE + RECV_EXTRA
 
+
+def buffer_for(max_size: int) -> int:
+    """The receive buffer for *max_size*: :data:`RECV_EXTRA` more, and never 0.
+
+    ``sock.recv(0)`` returns ``b""`` without reading (CPython skips the system call):
+    the datagram would stay queued and look empty, while a 1-byte buffer with
+    ``MSG_TRUNC`` reports it as too large. (The fast paths inline ``... or 1``.)
+    """
+    return max_size + RECV_EXTRA or 1
+
+
 #: Size of the per-endpoint caches (kernel address -> Endpoint, target -> sockaddr). A
 #: full cache is cleared: lookups stay O(1) and memory bounded under a flood of senders.
 CACHE_MAX: Final = 4096
 _MAX_INTERFACE_NAME: Final = 15  # IFNAMSIZ - 1 on Linux
 
+#: The first pause of a send that the kernel refuses (EAGAIN) although the socket polls
+#: writable. That happens to an unconnected Unix datagram socket whose receiver's queue
+#: is full (``net.unix.max_dgram_qlen``): Linux wakes a *blocked* sender when room
+#: comes, but tells a poller nothing, so a send with a deadline (and every asyncio send)
+#: retries at growing intervals (:func:`next_send_retry`) instead of spinning.
+SEND_RETRY_FIRST: Final = 0.001
+_SEND_RETRY_MAX: Final = 0.05
 
-class Datagram(NamedTuple):
-    """One received datagram: its payload and who sent it.
 
-    A tuple, so ``data, sender = endpoint.recvfrom()`` works, and a list of datagrams
-    can be given straight back to :meth:`netkit.UdpEndpoint.send_many` to echo it.
-    """
+def next_send_retry(pause: float) -> float:
+    """The pause after *pause* when a send is refused again: doubled, up to 50 ms."""
+    return min(pause * 2, _SEND_RETRY_MAX)
 
-    data: bytes
-    sender: Endpoint
+
+if TYPE_CHECKING:
+    # Generic for type checkers only (a generic NamedTuple needs Python 3.11 at run
+    # time): ``Datagram[str]`` from a Unix endpoint, and a bare ``Datagram`` still means
+    # ``Datagram[Endpoint]``, so code written for UDP keeps its precise types.
+    from typing_extensions import TypeVar
+
+    _Sender = TypeVar("_Sender", default=Endpoint)
+
+    class Datagram(NamedTuple, Generic[_Sender]):
+        """One received datagram: its payload and who sent it.
+
+        A tuple, so ``data, sender = endpoint.recvfrom()`` works, and a list of
+        datagrams can be given straight back to :meth:`netkit.UdpEndpoint.send_many`
+        to echo it. ``sender`` is an :class:`~netkit.Endpoint` for UDP and the
+        sender's path (``str``, ``""`` when unnamed) for a Unix datagram endpoint:
+        annotate ``Datagram[str]`` for those (a bare ``Datagram`` is
+        ``Datagram[Endpoint]``).
+        """
+
+        data: bytes
+        sender: _Sender
+
+else:
+
+    class Datagram(NamedTuple):
+        """One received datagram: its payload and who sent it.
+
+        A tuple, so ``data, sender = endpoint.recvfrom()`` works, and a list of
+        datagrams can be given straight back to :meth:`netkit.UdpEndpoint.send_many`
+        to echo it. ``sender`` is an :class:`~netkit.Endpoint` for UDP and the
+        sender's path (``str``, ``""`` when unnamed) for a Unix datagram endpoint:
+        annotate ``Datagram[str]`` for those (a bare ``Datagram`` is
+        ``Datagram[Endpoint]``).
+        """
+
+        data: bytes
+        sender: Endpoint | str
+
+        # ``Datagram[str]`` in an annotation evaluated at run time.
+        __class_getitem__ = classmethod(types.GenericAlias)
 
 
 Datagram.__module__ = "netkit.udp"  # where users import it from (and docs point)
 
 #: ``Datagram((data, sender))`` without NamedTuple's Python-level ``__new__``: per
 #: datagram that is the largest cost of a receive, and a C-level partial halves it.
-new_datagram: Callable[[tuple[bytes, Endpoint]], Datagram] = functools.partial(
+new_datagram: Callable[[tuple[bytes, Any]], Datagram[Any]] = functools.partial(
     tuple.__new__, Datagram
 )
 

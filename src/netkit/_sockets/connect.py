@@ -1,9 +1,9 @@
 """The system calls of a connect: start an attempt, read how it ended, and resolve.
 
 Starting and finishing an attempt never wait (the socket is non-blocking). Resolving
-blocks in ``getaddrinfo``, so each face runs it off its own thread of control (a helper
-thread under the deadline, the loop's executor). What to start, when, and what an
-error means is decided by :mod:`netkit._core.connect`.
+blocks in the resolver (``getaddrinfo``), so each face runs it off its own thread of
+control (a helper thread under the deadline, the loop's executor). What to start, when,
+and what an error means is decided by :mod:`netkit._core.connect`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ __all__ = ["finish_attempt", "resolve_targets", "start_attempt"]
 
 
 def resolve_targets(host: str, port: int) -> list[Target]:
-    """The addresses of *host* in the resolver's order (blocks in ``getaddrinfo``).
+    """The addresses of *host* in the resolver's order (blocks in the resolver).
 
-    The one resolver call of both faces (the sync face runs it in a thread under a
-    deadline, the asyncio face in the loop's executor), and so the one place tests
-    replace. Raises :class:`~netkit.LookupFailed` or ``AddressError`` as
-    :func:`netkit.lookup.resolve` does.
+    The one resolver call of both faces' clients (the sync face runs it in a thread
+    under a deadline, the asyncio face in the loop's executor). It asks
+    :func:`netkit.lookup.resolve`, and so the resolver in force
+    (:func:`netkit.lookup.set_resolver`): tests replace that, not this. Raises
+    :class:`~netkit.LookupFailed` or ``AddressError`` as ``resolve`` does.
     """
     return [target(i.family, i.sockaddr) for i in resolve(host, port, type=socket.SOCK_STREAM)]
 

@@ -21,6 +21,8 @@ from netkit._core import datagram as core
 from netkit._core.checks import buffer_size, check_timeout
 from netkit._core.sockaddr import endpoint as sockaddr_endpoint
 from netkit.addr import Endpoint, is_ipv4
+from netkit.errors import FrameTooLarge, NetkitError
+from netkit.lookup import _invalid_name_error, get_resolver
 from netkit.options import SocketOptions
 
 __all__ = [
@@ -53,10 +55,20 @@ _IPV6_MREQ: Final = struct.Struct("=16sI")  # struct ipv6_mreq
 
 
 def resolve(host: str, port: int, family: int, flags: int) -> list[tuple[int, Any]]:
-    """``getaddrinfo`` for UDP as ``(family, sockaddr)`` pairs in the resolver's order."""
+    """The name *host* for UDP as ``(family, sockaddr)`` pairs in the resolver's order.
+
+    Asks the resolver in force (:func:`netkit.lookup.get_resolver`); callers pass names
+    only (an IP literal is used as it is). A name under ``.invalid`` fails at once, as
+    in :func:`netkit.lookup.resolve`.
+    """
+    never = _invalid_name_error(host)
+    if never is not None:
+        raise never
     try:
-        infos = socket.getaddrinfo(host, port, family, socket.SOCK_DGRAM, 0, flags)
-    except (socket.gaierror, UnicodeError) as exc:
+        infos = get_resolver().getaddrinfo(host, port, family, socket.SOCK_DGRAM, 0, flags)
+    except NetkitError:
+        raise
+    except (OSError, UnicodeError) as exc:
         raise core.lookup_failed(host, exc) from exc
     seen: list[tuple[int, Any]] = []
     for fam, _type, _proto, _name, sockaddr in infos:
@@ -108,8 +120,14 @@ def plan_batch(
                 raise TypeError("send_many items are payloads or (payload, target) pairs")
             data, target = item
             size = len(data) if data.__class__ is bytes else buffer_size(data)
-            if target.__class__ is Endpoint and target.port and (":" in target.host) is v6:
-                addr: Any = (target.host, target.port)  # as sendto's fast path
+            if (
+                target.__class__ is Endpoint
+                and target.port
+                and (":" in target.host if v6 else target.host.rpartition(".")[2].isdigit())
+            ):
+                # As sendto's fast path: IP literals only (sendto would resolve a name
+                # itself, past netkit's resolver).
+                addr: Any = (target.host, target.port)
             else:
                 try:
                     addr = cache.get(target)
@@ -344,10 +362,12 @@ def set_multicast_loop(sock: socket.socket, family: int, loop: object) -> None:
 
 
 class DatagramOptions:
-    """Multicast membership and options, and error translation, for both UDP faces.
+    """Multicast membership and options, and UDP's hooks of the message engines
+    (errors, senders, limits), for both UDP faces.
 
     None of these calls waits, so the sync and asyncio ``UdpEndpoint`` share them.
-    A subclass provides ``_sock``, ``_family``, ``_closed`` and ``_peer``.
+    A subclass provides ``_sock``, ``_family``, ``_closed``, ``_peer`` and
+    ``_senders``.
     """
 
     __slots__ = ()
@@ -356,10 +376,26 @@ class DatagramOptions:
     _family: int
     _closed: bool
     _peer: Endpoint | None
+    _senders: dict[Any, Endpoint]
 
     def _error(self, exc: OSError) -> BaseException:
         """The netkit error for a failed socket call (or *exc* itself)."""
         return core.datagram_error(exc, is_closed=self._closed, peer=self._peer)
+
+    def _closed_error(self) -> BaseException:
+        return core.closed()
+
+    def _timeout_error(self, timeout: float | None, *, sending: bool) -> BaseException:
+        return core.timed_out(timeout, sending=sending)
+
+    def _sender_of(self, addr: Any) -> Endpoint:
+        return core.sender(self._senders, addr)
+
+    def _truncated(self, size: int, max_size: int, sender: Any) -> FrameTooLarge:
+        return core.truncated(size, max_size, self._peer if sender is None else sender)
+
+    def _check_max_size(self, value: object) -> int:
+        return core.check_max_size(value)
 
     def join_multicast(self, group: str, interface: str | int | None = None) -> None:
         """Join multicast *group* (``224.0.0.0/4`` or ``ff00::/8``) to receive its traffic.

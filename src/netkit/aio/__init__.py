@@ -11,14 +11,19 @@ from __future__ import annotations
 from netkit.aio._stream import TransportSocketLike
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
+from netkit.aio.seqpacket import SeqpacketClient, SeqpacketConnection
 from netkit.aio.server import TcpServer
 from netkit.aio.udp import Datagram, UdpEndpoint
+from netkit.aio.unix_datagram import UnixDatagramEndpoint
 
 __all__ = [
     "Datagram",
+    "SeqpacketClient",
+    "SeqpacketConnection",
     "TcpClient",
     "TcpConnection",
     "TcpServer",
     "TransportSocketLike",
     "UdpEndpoint",
+    "UnixDatagramEndpoint",
 ]

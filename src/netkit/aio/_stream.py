@@ -163,19 +163,15 @@ class AioStream:
         return self._closed or self._protocol.closed.done()
 
     @property
-    def socket(self) -> TransportSocketLike:
+    def socket(self) -> TransportSocketLike | None:
         """The underlying socket as the event loop lends it out (escape hatch).
 
         A :class:`TransportSocketLike`, not a :class:`socket.socket`: addresses, the
-        descriptor and socket options, but no I/O and no blocking mode changes.
-
-        Raises:
-            ConnectionClosed: the transport has no socket any more (a TLS connection,
-                once closed).
+        descriptor and socket options, but no I/O and no blocking mode changes. None
+        when the transport has no socket: a memory pair's, or a TLS connection's once
+        closed.
         """
         sock: TransportSocketLike | None = self._transport.get_extra_info("socket")
-        if sock is None:
-            raise ConnectionClosed("connection has no socket any more")
         return sock
 
     @property

@@ -18,9 +18,21 @@ from netkit._core.conformance import (
     deviation,
     error_outcome,
 )
+from netkit._fake_resolver import FakeResolver, fake_resolver
 from netkit.aio._fakenet import FakeDatagramEndpoint, FakeDatagramNetwork
+from netkit.aio._memory import MemoryConnection, MemoryTransport, memory_pair
 
-__all__ = ["FakeDatagramEndpoint", "FakeDatagramNetwork", "check_connection_pair", "run_case"]
+__all__ = [
+    "FakeDatagramEndpoint",
+    "FakeDatagramNetwork",
+    "FakeResolver",
+    "MemoryConnection",
+    "MemoryTransport",
+    "check_connection_pair",
+    "fake_resolver",
+    "memory_pair",
+    "run_case",
+]
 
 PairFactory = Callable[[], Awaitable["tuple[Any, Any]"]]
 

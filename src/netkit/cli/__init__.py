@@ -26,7 +26,7 @@ EXIT_FAILED = 1
 EXIT_MISUSE = 2
 
 # Subcommand modules, in the order `netkit --help` lists them.
-_COMMANDS = ("demo", "serve", "connect", "udp", "check", "lookup", "bench")
+_COMMANDS = ("demo", "serve", "connect", "listen", "udp", "check", "lookup", "bench")
 
 
 class Misuse(Exception):
@@ -95,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # interpreter's final flush has nowhere to fail.
             _silence_stdout()
             return EXIT_FAILED
-        print(f"netkit {args.command}: {exc}", file=sys.stderr)
+        from netkit.cli._common import reason
+
+        # Without "[Errno N]": the subcommands raise Failed with the context (the
+        # address, the file) where they can; this is the last resort.
+        print(f"netkit {args.command}: {reason(exc)}", file=sys.stderr)
         return EXIT_FAILED
     return status
 

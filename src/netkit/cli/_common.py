@@ -19,16 +19,21 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 from netkit._core.checks import parse_port_text
 from netkit.errors import AddressError, NetkitError, describe
 
 if TYPE_CHECKING:
+    import ssl
+
     from netkit.tcp import TcpConnection
 
 #: How long a blocking step in the CLI may wait before it gives up, in seconds.
 STEP_TIMEOUT = 5.0
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def add_command(
@@ -182,6 +187,207 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def reason(exc: BaseException) -> str:
+    """The short text of an error, without the ``[Errno N]`` prefix of an OSError.
+
+    The file name of an OSError that has one is kept (``No such file or directory:
+    'cert.pem'``), as Python's own message has it.
+    """
+    text = (getattr(exc, "strerror", None) if isinstance(exc, OSError) else None) or str(exc)
+    filename = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+    if filename is not None and isinstance(exc, OSError) and exc.strerror:
+        text = f"{text}: {os.fsdecode(filename)!r}"
+    return text or type(exc).__name__
+
+
+def endpoint_text(host: str, port: int) -> str:
+    """``host:port`` as netkit writes endpoints (``[::1]:80``), for messages.
+
+    Parameters:
+        host: an IP address or host name ("" means every IPv4 address).
+        port: the port number.
+
+    Returns:
+        The endpoint's text; for a host that is not valid, the two joined by a colon.
+    """
+    from netkit.addr import Endpoint
+
+    try:
+        return str(Endpoint(host or "0.0.0.0", port))
+    except AddressError:
+        return f"{host}:{port}"
+
+
+def cannot_listen(host: str, port: int, exc: BaseException) -> Exception:
+    """The error to raise when binding or listening on *host*:*port* failed with *exc*.
+
+    Parameters:
+        host: the host given on the command line.
+        port: the port given on the command line.
+        exc: what the socket layer raised.
+
+    Returns:
+        :class:`~netkit.cli.Misuse` for a host that is not an address or a name (exit
+        status 2), else :class:`~netkit.cli.Failed` naming the address and the reason
+        without its ``[Errno N]`` prefix: ``cannot listen on 127.0.0.1:8080: Address
+        already in use`` (exit status 1).
+    """
+    from netkit.cli import Failed, Misuse
+
+    if isinstance(exc, AddressError):
+        return Misuse(str(exc))
+    if isinstance(exc, NetkitError):
+        text = str(exc)  # netkit's own message already says what (a lookup, say)
+    elif isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
+        # The bare system reason: some socket layers put the address in strerror too.
+        text = os.strerror(exc.errno)
+    else:
+        text = reason(exc)
+    return Failed(f"cannot listen on {endpoint_text(host, port)}: {text}")
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to *host*:*port* and listening, as ``netkit serve`` binds.
+
+    ``""`` is every IPv4 address, ``::`` every address of both families (dual stack);
+    a name is resolved and its first address used.
+
+    Parameters:
+        host: an IP address, a host name, ``""`` or ``::``.
+        port: the port, 0 for any free one.
+
+    Returns:
+        The listening socket (blocking); its ``getsockname()`` has the real port.
+
+    Raises:
+        Misuse: *host* is not an IP address or a host name.
+        Failed: the name did not resolve, or binding failed (the address is named).
+    """
+    from netkit.lookup import resolve
+
+    try:
+        if host in ("", "::"):
+            family = socket.AF_INET6 if host == "::" else socket.AF_INET
+            sockaddr: tuple[Any, ...] = (host or "0.0.0.0", port)
+        else:
+            info = interruptible(resolve, host, port, type=socket.SOCK_STREAM)[0]
+            family, sockaddr = info.family, tuple(info.sockaddr)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # A listener started again right after a session must not wait for the
+            # last connection's TIME_WAIT to end (SO_REUSEADDR never shares a port
+            # with a live listener on Linux).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if host == "::":
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(sockaddr)
+            sock.listen()
+        except BaseException:
+            sock.close()
+            raise
+    except (OSError, ValueError) as exc:  # AddressError is a ValueError
+        raise cannot_listen(host, port, exc) from exc
+    return sock
+
+
+def server_tls(
+    certfile: str, keyfile: str | None, *, cert_option: str, key_option: str
+) -> ssl.SSLContext:
+    """A server TLS context from PEM files, every problem told in one line naming the file.
+
+    The ssl module reports a missing file as ``[Errno 2] No such file or directory``
+    and a file that is not PEM as ``[SSL] PEM lib (_ssl.c:3900)``, naming neither the
+    file nor the option: each file is checked first, so the message can.
+
+    Parameters:
+        certfile: the certificate chain (PEM), with the key too when *keyfile* is None.
+        keyfile: the private key (PEM), or None.
+        cert_option: the option that gave *certfile*, for messages (``--cert``).
+        key_option: the option that gave *keyfile*, for messages (``--key``).
+
+    Returns:
+        A context from :func:`netkit.tls.server_context`.
+
+    Raises:
+        Misuse: an empty file name.
+        Failed: a file is missing, unreadable, not PEM, or the key does not match.
+    """
+    import ssl
+
+    from netkit.cli import Failed, Misuse
+    from netkit.tls import server_context
+
+    wanted = [(cert_option, certfile, b"-----BEGIN CERTIFICATE-----", "a PEM certificate")]
+    key_marker = b"PRIVATE KEY-----"
+    if keyfile is None:
+        wanted.append((cert_option, certfile, key_marker, f"a private key (give {key_option})"))
+    else:
+        wanted.append((key_option, keyfile, key_marker, "a PEM private key"))
+    for option, path, marker, what in wanted:
+        if not path:
+            raise Misuse(f"{option} needs a file name")
+        try:
+            with open(path, "rb") as file:
+                head = file.read(1 << 20)  # a PEM file is a few kB; never read a device
+        except OSError as exc:
+            raise Failed(f"cannot read {option} {path!r}: {exc.strerror or exc}") from exc
+        if marker not in head:
+            raise Failed(f"{option} {path!r} does not hold {what}")
+    try:
+        return server_context(certfile, keyfile)
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            key = keyfile if keyfile is not None else certfile
+            raise Failed(
+                f"the private key in {key!r} does not match the certificate in {certfile!r}"
+            ) from exc
+        files = repr(certfile) if keyfile is None else f"{certfile!r} and {keyfile!r}"
+        raise Failed(f"cannot load {files}: {exc.reason or reason(exc)}") from exc
+    except OSError as exc:  # the file changed under us
+        raise Failed(f"cannot load {certfile!r}: {reason(exc)}") from exc
+
+
+def interruptible(call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run *call* in a worker thread so that Ctrl-C stops the command at once.
+
+    For calls that may block in C on the system resolver (``getaddrinfo``, reverse
+    lookups): Python runs its SIGINT handler only between bytecodes, so a slow resolver
+    would hold Ctrl-C for its whole timeout (seconds per server and attempt). The
+    main thread waits on an Event instead, which a signal interrupts; the worker is a
+    daemon, left behind when the command ends.
+
+    Parameters:
+        call: the blocking function.
+        *args: its positional arguments.
+        **kwargs: its keyword arguments.
+
+    Returns:
+        What *call* returned.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C while waiting.
+        BaseException: whatever *call* raised, as it raised it.
+    """
+    done = threading.Event()
+    box: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        try:
+            box.append((True, call(*args, **kwargs)))
+        except BaseException as exc:  # handed to the caller below
+            box.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="netkit-cli-blocking", daemon=True).start()
+    done.wait()  # interruptible by SIGINT on POSIX (a lock acquire without timeout)
+    ok, value = box[0]
+    if not ok:
+        raise value
+    result: _T = value
+    return result
 
 
 def log(message: str) -> None:

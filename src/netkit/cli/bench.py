@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from netkit.cli import EXIT_FAILED, EXIT_OK
@@ -80,7 +79,8 @@ class _SyncServer:
         return self._server.address.port
 
     def stop(self) -> None:
-        self._server.stop(timeout=5.0)
+        # The load is over (or killed) when this runs: handlers see EOF at once.
+        self._server.stop(timeout=1.0)
 
 
 async def _aio_echo(conn: Any) -> None:
@@ -191,15 +191,21 @@ def _client_main() -> None:
     json.dump({"requests": sum(counts), "errors": sum(errors), "seconds": duration}, sys.stdout)
 
 
-def _load(port: int, clients: int, size: int, duration: float) -> dict[str, float]:
+def _start_load(port: int, clients: int, size: int, duration: float) -> subprocess.Popen[str]:
+    """Start the load generator against *port*; :class:`_Progress` waits for it."""
     command = "from netkit.cli.bench import _client_main; _client_main()"
     argv = [sys.executable, "-c", command, str(port), str(clients), str(size), str(duration)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise OSError(f"the load generator failed: {last}")
-    result: dict[str, float] = json.loads(done.stdout)
-    return result
+    # A session of its own: Ctrl-C in the terminal reaches only this process, which
+    # kills the load at once (a load interrupted by itself first would be reported
+    # as a failed measurement instead of "interrupted").
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 # --- progress and the command ------------------------------------------------------------
@@ -211,34 +217,48 @@ class _Progress:
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
 
-    def run(self, label: str, duration: float, work: Callable[[], dict[str, float]]) -> Any:
-        box: dict[str, Any] = {}
+    def run(self, label: str, duration: float, load: subprocess.Popen[str]) -> dict[str, float]:
+        """Wait for *load* to finish, showing progress; return what it measured.
 
-        def target() -> None:
-            try:
-                box["result"] = work()
-            except BaseException as exc:  # re-raised below, in the main thread
-                box["error"] = exc
+        Whatever ends the wait early (Ctrl-C above all) kills the load first, so that
+        its clients are gone and the server stops at once.
 
-        thread = threading.Thread(target=target, name="netkit-bench-load", daemon=True)
+        Raises:
+            OSError: the load generator failed or did not finish in time.
+        """
         started = time.monotonic()
         if not self.tty:
             print(f"measuring {label} for {duration:g} s ...", file=sys.stderr, flush=True)
-        thread.start()
         total = duration + _WARMUP
-        while thread.is_alive():
-            thread.join(0.1)
+        limit = started + duration + 60  # the load bounds itself; this is a safety net
+        try:
+            while True:
+                try:
+                    # communicate() may be called again after a timeout without losing
+                    # output; each wait is short so that the bar moves.
+                    out, err = load.communicate(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > limit:
+                        raise OSError("the load generator did not finish in time") from None
+                if self.tty:
+                    done = min((time.monotonic() - started) / total, 1.0)
+                    bar = "#" * int(done * 30)
+                    sys.stderr.write(f"\r  {label:<18} [{bar:<30}] {done * 100:3.0f}%")
+                    sys.stderr.flush()
+        except BaseException:
+            load.kill()
+            load.communicate()
+            raise
+        finally:
             if self.tty:
-                done = min((time.monotonic() - started) / total, 1.0)
-                bar = "#" * int(done * 30)
-                sys.stderr.write(f"\r  {label:<18} [{bar:<30}] {done * 100:3.0f}%")
+                sys.stderr.write("\r" + " " * 60 + "\r")
                 sys.stderr.flush()
-        if self.tty:
-            sys.stderr.write("\r" + " " * 60 + "\r")
-            sys.stderr.flush()
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
+        if load.returncode != 0:
+            last = (err.strip().splitlines() or ["no output"])[-1]
+            raise OSError(f"the load generator failed: {last}")
+        result: dict[str, float] = json.loads(out)
+        return result
 
 
 def run(args: argparse.Namespace) -> int:
@@ -252,10 +272,8 @@ def run(args: argparse.Namespace) -> int:
         server: _SyncServer | _AioServer = _SyncServer() if name == "sync" else _AioServer()
         port = server.start()
 
-        def load(port: int = port) -> dict[str, float]:
-            return _load(port, args.clients, args.size, duration)
-
         try:
+            load = _start_load(port, args.clients, args.size, duration)
             measured = progress.run(labels[name], duration, load)
         finally:
             server.stop()

@@ -10,6 +10,7 @@ from typing import Any
 
 from netkit._core.checks import parse_port_text
 from netkit.cli import EXIT_MISUSE, EXIT_OK, Misuse
+from netkit.cli._common import interruptible
 from netkit.errors import AddressError
 from netkit.lookup import (
     AddrInfo,
@@ -138,7 +139,7 @@ def _info_json(info: AddrInfo) -> dict[str, object]:
 def _resolve(args: argparse.Namespace) -> int:
     kind = socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM
     try:
-        infos = resolve(args.host, args.port, family=args.family, type=kind)
+        infos = interruptible(resolve, args.host, args.port, family=args.family, type=kind)
     except ValueError as exc:  # AddressError included; LookupFailed is an OSError
         raise Misuse(str(exc)) from exc
     if args.json:
@@ -152,7 +153,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _address(args: argparse.Namespace) -> int:
     try:
-        print(host_address(args.name))
+        print(interruptible(host_address, args.name))
     except AddressError as exc:
         raise Misuse(str(exc)) from exc
     return EXIT_OK
@@ -160,7 +161,7 @@ def _address(args: argparse.Namespace) -> int:
 
 def _reverse(args: argparse.Namespace) -> int:
     try:
-        info = reverse(args.ip)
+        info = interruptible(reverse, args.ip)
     except AddressError as exc:
         raise Misuse(str(exc)) from exc
     if args.json:

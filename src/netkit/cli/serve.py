@@ -10,12 +10,15 @@ from netkit.cli import EXIT_OK, Misuse
 from netkit.cli._common import (
     ChatRoom,
     add_command,
+    cannot_listen,
     discard_handler,
     echo_handler,
+    interruptible,
     log,
     port,
     positive_int,
     seconds,
+    server_tls,
     sigterm_as_interrupt,
 )
 
@@ -80,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit status 0 after a clean Ctrl-C or SIGTERM."""
     from netkit.tcp import TcpServer
 
-    if args.tls_key and not args.tls_cert:
+    if args.tls_key is not None and args.tls_cert is None:
         raise Misuse("--tls-key needs --tls-cert")
     tls = None
-    if args.tls_cert:
-        from netkit.tls import server_context
-
-        tls = server_context(args.tls_cert, args.tls_key)
+    if args.tls_cert is not None:
+        tls = server_tls(
+            args.tls_cert, args.tls_key, cert_option="--tls-cert", key_option="--tls-key"
+        )
 
     quiet: bool = args.quiet
     if args.mode == "chat":
@@ -106,17 +109,20 @@ def run(args: argparse.Namespace) -> int:
             if not quiet:
                 log(f"- {peer} closed")
 
-    server = TcpServer(
-        handler,
-        host=args.host,
-        port=args.port,
-        max_connections=args.max_connections,
-        idle_timeout=args.idle_timeout,
-        tls=tls,
-    )
     stopped = threading.Event()
     with sigterm_as_interrupt():
-        server.start()
+        try:
+            server = TcpServer(
+                handler,
+                host=args.host,
+                port=args.port,
+                max_connections=args.max_connections,
+                idle_timeout=args.idle_timeout,
+                tls=tls,
+            )
+            interruptible(server.start)  # resolves a host name: may block in C
+        except (OSError, ValueError) as exc:  # a busy port, a bad host (AddressError)...
+            raise cannot_listen(args.host, args.port, exc) from exc
         try:
             print(f"listening on {server.address}", flush=True)
             if not quiet:

@@ -9,6 +9,8 @@ from typing import Any
 from netkit.cli import EXIT_FAILED, EXIT_OK, Misuse
 from netkit.cli._common import (
     add_command,
+    cannot_listen,
+    interruptible,
     log,
     nonzero_port,
     port,
@@ -97,10 +99,15 @@ def run_listen(args: argparse.Namespace) -> int:
     from netkit.errors import FrameTooLarge
     from netkit.udp import UdpEndpoint
 
-    with sigterm_as_interrupt(), UdpEndpoint.bind(args.host, args.port) as endpoint:
-        print(f"listening on {endpoint.address}", flush=True)
+    try:
+        bound = interruptible(UdpEndpoint.bind, args.host, args.port)
+    except (OSError, ValueError) as exc:  # a busy port, a bad host (AddressError)...
+        raise cannot_listen(args.host, args.port, exc) from exc
+    with sigterm_as_interrupt(), bound as endpoint:
         received = 0
         try:
+            # Inside the try: a Ctrl-C right after this line is a normal stop too.
+            print(f"listening on {endpoint.address}", flush=True)
             while args.count is None or received < args.count:
                 try:
                     data, sender = endpoint.recvfrom()
@@ -131,7 +138,7 @@ def run_send(args: argparse.Namespace) -> int:
         raise Misuse("'-' (stdin) must be the only MESSAGE")
     else:
         payload = " ".join(args.message).encode()
-    with UdpEndpoint.connect(args.host, args.port) as endpoint:
+    with interruptible(UdpEndpoint.connect, args.host, args.port) as endpoint:
         endpoint.send(payload)
         log(f"sent {len(payload)} bytes to {endpoint.remote_address}")
         if not args.reply:

@@ -18,6 +18,10 @@ Two engines implement the wait:
   call instead (and the next call without a deadline puts the socket back into
   blocking mode).
 
+A socket-like object that is not a socket (the in-memory one under
+:func:`netkit.testing.memory_pair`) comes in through :meth:`SocketStream._attach` and
+runs on the second engine's shape, with the subclass deciding how a deadline reaches it.
+
 A call without a deadline (and no ``idle_timeout``) is a plain blocking socket call
 with no extra system call.
 """
@@ -95,6 +99,18 @@ class SocketStream:
     def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
         if not isinstance(sock, socket.socket):
             raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+        self._attach(sock, idle_timeout, pollable=True)
+
+    def _attach(self, sock: socket.socket, idle_timeout: float | None, *, pollable: bool) -> None:
+        """Take ownership of *sock*: everything ``__init__`` does after its type check.
+
+        The one way in for a socket-like object that is not a ``socket.socket`` (the
+        in-memory socket of :func:`netkit.testing.memory_pair`): it comes with
+        ``pollable=False``, since it has no descriptor to poll, so calls with a deadline
+        go through :meth:`_timeout_call`. It must implement the socket calls this engine
+        and :class:`~netkit.tcp.TcpConnection` make and raise what a socket raises; the
+        subclass overrides :meth:`_shutdown_socket` (and may override ``_timeout_call``).
+        """
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"{type(self).__name__} needs a stream socket, not {sock.type!r}")
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
@@ -106,7 +122,7 @@ class SocketStream:
             sock.settimeout(None)
         self._sock = sock
         self._tls = isinstance(sock, ssl.SSLSocket)
-        self._poll_mode = bool(_MSG_DONTWAIT) and _HAVE_POLL and not self._tls
+        self._poll_mode = pollable and bool(_MSG_DONTWAIT) and _HAVE_POLL and not self._tls
         self._buffer = ReceiveBuffer()
         # The buffer's bytearray itself (ReceiveBuffer only ever changes it in place):
         # `not self._pending` is a C-level emptiness test for the fast paths, where
@@ -185,6 +201,11 @@ class SocketStream:
         """The socket's file descriptor (-1 once closed)."""
         return self._sock.fileno()
 
+    def _shutdown_socket(self, how: int) -> None:
+        # socket.socket's own shutdown, also for an SSLSocket, whose override would
+        # drop the TLS state that buffered reads still need.
+        socket.socket.shutdown(self._sock, how)
+
     def __repr__(self) -> str:
         kind = "TLS " if self._tls else ""
         if self._closed:
@@ -236,24 +257,32 @@ class SocketStream:
             assert limit is not None
             if self._poll_mode:
                 return self._poll_call(call, limit, by_idle, write)
-            # TLS (or no poll/MSG_DONTWAIT): let the socket time out by itself; a
-            # deadline already passed still gets one non-blocking try.
-            self._sock.settimeout(max(limit - monotonic(), 0.0))
-            if not self._timeout_set:
-                self._timeout_set = True
-                self._update_fast_flags()
-            try:
-                return call(0)
-            except TimeoutError as exc:
-                if exc.errno is not None:
-                    raise
-                raise self._timeout_error(by_idle, write) from None
-            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                raise self._timeout_error(by_idle, write) from None
+            return self._timeout_call(call, limit, by_idle, write)
         except NetkitTimeout:
             raise  # a TimeoutError too, but ours: not a lost connection
         except OSError as exc:
             raise self._fail(exc, write) from exc
+
+    def _timeout_call(
+        self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool
+    ) -> _T:
+        """The engine without poll: ``call(0)`` with the socket's timeout as the deadline.
+
+        For TLS (or where poll/MSG_DONTWAIT are missing). A deadline already passed
+        still gets one non-blocking try.
+        """
+        self._sock.settimeout(max(limit - monotonic(), 0.0))
+        if not self._timeout_set:
+            self._timeout_set = True
+            self._update_fast_flags()
+        try:
+            return call(0)
+        except TimeoutError as exc:
+            if exc.errno is not None:
+                raise
+            raise self._timeout_error(by_idle, write) from None
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise self._timeout_error(by_idle, write) from None
 
     def _poll_call(
         self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool

@@ -357,7 +357,7 @@ class TcpConnection(SocketStream):
         if how not in (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR):
             raise ValueError(f"how must be SHUT_RD, SHUT_WR or SHUT_RDWR, not {how!r}")
         try:
-            socket.socket.shutdown(self._sock, how)
+            self._shutdown_socket(how)
         except OSError as exc:
             raise self._fail(exc) from exc
 
@@ -381,7 +381,7 @@ class TcpConnection(SocketStream):
             # Wakes a recv/send/poll blocked in another thread before the descriptor
             # goes away (close alone leaves it blocked). Data already queued is still
             # delivered before the FIN, as with close().
-            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            self._shutdown_socket(socket.SHUT_RDWR)
         except OSError:
             pass
         self._sock.close()

@@ -14,9 +14,21 @@ from functools import partial
 from typing import Any
 
 from netkit._core.conformance import ANY, CASES, Case, Outcome, deviation, outcome_of
+from netkit._fake_resolver import FakeResolver, fake_resolver
+from netkit.testing._memory import MemoryConnection, MemorySocket, memory_pair
 from netkit.testing._network import FakeDatagramEndpoint, FakeDatagramNetwork
 
-__all__ = ["FakeDatagramEndpoint", "FakeDatagramNetwork", "check_connection_pair", "run_case"]
+__all__ = [
+    "FakeDatagramEndpoint",
+    "FakeDatagramNetwork",
+    "FakeResolver",
+    "MemoryConnection",
+    "MemorySocket",
+    "check_connection_pair",
+    "fake_resolver",
+    "memory_pair",
+    "run_case",
+]
 
 PairFactory = Callable[[], "tuple[Any, Any]"]
 

@@ -1,31 +1,28 @@
 """The sync :class:`UdpEndpoint`: waits with blocking calls and ``poll``, decides nothing.
 
 Sizes, truncation, targets, senders and errors are :mod:`netkit._core.datagram`'s;
-socket set-up and multicast requests are :mod:`netkit._sockets.datagram`'s. What is
-here is the waiting, and the hot path: with no timeout the socket stays in blocking
-mode and a receive is one ``recvfrom`` call plus a dict lookup that maps the kernel's
-address tuple to an already-built :class:`~netkit.addr.Endpoint`.
+socket set-up and multicast requests are :mod:`netkit._sockets.datagram`'s; the waiting
+and the receive hot path (one ``recvfrom`` call plus a dict lookup that maps the
+kernel's address tuple to an already-built :class:`~netkit.addr.Endpoint`) are the
+message engine's (:mod:`netkit.udp._engine`), shared with Unix datagrams. What is here
+is UDP's sending, with its own hot path, and ``recv_many``.
 """
 
 from __future__ import annotations
 
 import errno
-import math
 import select
 import socket
 import time
 from collections.abc import Iterable
 from socket import AddressFamily
-from types import TracebackType
 from typing import Any, Final
 
 from netkit._core import datagram as core
 from netkit._core.checks import buffer_size, check_timeout
 from netkit._core.datagram import (
-    DEFAULT_BUFFER,
     DEFAULT_MAX_SIZE,
     MAX_PAYLOAD_IPV4,
-    RECV_EXTRA,
     RECV_FLAGS,
     Datagram,
     Target,
@@ -34,6 +31,7 @@ from netkit._core.datagram import (
 from netkit._sockets import datagram as setup
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
+from netkit.udp._engine import DatagramEngine
 
 __all__ = ["UdpEndpoint"]
 
@@ -42,7 +40,7 @@ _POLLIN: Final = select.POLLIN
 _POLLOUT: Final = select.POLLOUT
 
 
-class UdpEndpoint(setup.DatagramOptions):
+class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     """A UDP socket: send and receive datagrams, optionally connected to one peer.
 
     Build one with :meth:`bind` or :meth:`connect`, or wrap an existing ``SOCK_DGRAM``
@@ -56,20 +54,9 @@ class UdpEndpoint(setup.DatagramOptions):
 
     __slots__ = (
         "_addr_cache",
-        "_blocking",
-        "_closed",
-        "_default_timeout",
         "_family",
-        "_fast",
-        "_fast_size",
-        "_fileno",
         "_max_payload",
         "_peer",
-        "_pending",
-        "_poll_in",
-        "_poll_out",
-        "_senders",
-        "_sock",
         "_v6",
     )
 
@@ -77,20 +64,10 @@ class UdpEndpoint(setup.DatagramOptions):
         # A socket handed over with a timeout keeps it as the default deadline; the
         # socket itself goes back to blocking mode, which the fast path relies on.
         default_timeout, peer = setup.adopt(sock, blocking=True)
-        self._sock = sock
+        super().__init__(sock, default_timeout)
         self._family: int = int(sock.family)
         self._v6 = self._family == _AF6
-        self._closed = False
-        self._pending: BaseException | None = None
-        self._senders: dict[Any, Endpoint] = {}
         self._addr_cache: dict[Any, Any] = {}
-        self._poll_in: Any = None
-        self._poll_out: Any = None
-        self._fileno = sock.fileno()
-        self._default_timeout = default_timeout
-        self._blocking = True
-        self._fast = default_timeout is None
-        self._fast_size: int | None = DEFAULT_MAX_SIZE if self._fast else None
         self._peer = peer
         self._max_payload = core.socket_limit(self._family, peer)
 
@@ -142,19 +119,9 @@ class UdpEndpoint(setup.DatagramOptions):
     # Properties
 
     @property
-    def socket(self) -> socket.socket:
-        """The underlying socket (escape hatch; the endpoint owns its blocking mode)."""
-        return self._sock
-
-    @property
     def family(self) -> AddressFamily:
         """``AF_INET`` or ``AF_INET6``."""
         return AddressFamily(self._family)
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
 
     @property
     def address(self) -> Endpoint:
@@ -168,10 +135,6 @@ class UdpEndpoint(setup.DatagramOptions):
     def remote_address(self) -> Endpoint | None:
         """The peer of a connected endpoint, ``None`` for an unconnected one."""
         return self._peer
-
-    def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
-        return self._sock.fileno()
 
     def __repr__(self) -> str:
         if self._closed:
@@ -195,11 +158,14 @@ class UdpEndpoint(setup.DatagramOptions):
             endpoint.__class__ is Endpoint
             and data.__class__ is bytes
             and len(data) <= MAX_PAYLOAD_IPV4
-            and (not self._v6 or ":" in endpoint.host)
+            and (":" in endpoint.host if self._v6 else endpoint.host.rpartition(".")[2].isdigit())
         ):
             # The hot path: a small payload to an Endpoint (already validated) that
             # needs no IPv4-mapping: hand the pair to the kernel as it is. What the
-            # kernel refuses (port 0, IPv6 on IPv4) takes the careful path.
+            # kernel refuses (port 0, IPv6 on IPv4) takes the careful path. Only an IP
+            # literal may take it: socket.sendto would resolve a name itself, past
+            # netkit's resolver (an Endpoint's host with an all-digit last label is an
+            # IPv4 address: such host names are refused).
             try:
                 self._sock.sendto(data, (endpoint.host, endpoint.port))
             except OSError as exc:
@@ -303,69 +269,6 @@ class UdpEndpoint(setup.DatagramOptions):
     # ---------------------------------------------------------------------------------
     # Receiving
 
-    def recvfrom(
-        self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None
-    ) -> Datagram:
-        """Receive one datagram and its sender.
-
-        ``FrameTooLarge`` (with the real size) if it is longer than *max_size*; that
-        datagram is dropped and the next call gets the next one. ``NetkitTimeout`` if
-        nothing arrives within *timeout* seconds.
-        """
-        # _fast: blocking mode, no default deadline, no error pending from recv_many;
-        # _fast_size is then the default max_size object itself, so the commonest call
-        # (no arguments) is recognised with a single identity test.
-        if timeout is None and max_size is self._fast_size:
-            try:
-                data, addr = self._sock.recvfrom(DEFAULT_BUFFER, RECV_FLAGS)
-            except OSError as exc:
-                data, addr = self._recv_slow(True, max_size, None, exc)
-        elif (
-            timeout is None
-            and self._fast
-            and max_size.__class__ is int
-            and 0 <= max_size <= DEFAULT_MAX_SIZE
-        ):
-            try:
-                data, addr = self._sock.recvfrom(max_size + RECV_EXTRA, RECV_FLAGS)
-            except OSError as exc:
-                data, addr = self._recv_slow(True, max_size, None, exc)
-        else:
-            max_size = self._before_receive(max_size)
-            data, addr = self._recv_slow(True, max_size, timeout, None)
-        if len(data) > max_size:
-            raise core.truncated(len(data), max_size, core.sender(self._senders, addr))
-        try:
-            sender = self._senders[addr]
-        except KeyError:
-            sender = core.sender(self._senders, addr)
-        return new_datagram((data, sender))
-
-    def recv(self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None) -> bytes:
-        """Receive one datagram's payload (meant for a connected endpoint).
-
-        Same limits and deadline as :meth:`recvfrom`; ``ConnectionRefused`` if the
-        peer refused an earlier datagram.
-        """
-        if (
-            timeout is None
-            and self._fast
-            and max_size.__class__ is int
-            and 0 <= max_size <= DEFAULT_MAX_SIZE
-        ):
-            try:
-                data: bytes = self._sock.recv(max_size + RECV_EXTRA, RECV_FLAGS)
-            except OSError as exc:
-                data = self._recv_slow(False, max_size, None, exc)[0]
-        else:
-            max_size = self._before_receive(max_size)
-            data = self._recv_slow(False, max_size, timeout, None)[0]
-        if len(data) > max_size:
-            raise core.truncated(len(data), max_size, self._peer)
-        if not data and self._closed:  # woken by close(), not an empty datagram
-            raise core.closed()
-        return data
-
     def recv_many(
         self,
         max_count: int,
@@ -394,7 +297,7 @@ class UdpEndpoint(setup.DatagramOptions):
             self._set_blocking(False)
         recvfrom = self._sock.recvfrom
         senders = self._senders
-        bufsize = max_size + RECV_EXTRA
+        bufsize = core.buffer_for(max_size)
         batch: list[Datagram] = []
         while True:
             try:
@@ -432,107 +335,3 @@ class UdpEndpoint(setup.DatagramOptions):
             batch.append(new_datagram((data, sender)))
             if len(batch) >= max_count:
                 return batch
-
-    def _before_receive(self, max_size: object) -> int:
-        """Raise an error left pending by recv_many; return the validated max_size."""
-        error = self._pending
-        if error is not None:
-            self._pending = None
-            self._set_fast(self._blocking and self._default_timeout is None)
-            raise error
-        return core.check_max_size(max_size)
-
-    def _set_pending(self, error: BaseException) -> None:
-        self._pending = error
-        self._set_fast(False)
-
-    def _set_default_timeout(self, timeout: float | None) -> None:
-        self._default_timeout = timeout
-        self._set_fast(self._blocking and timeout is None and self._pending is None)
-
-    def _recv_slow(
-        self, with_address: bool, max_size: int, timeout: float | None, failed: OSError | None
-    ) -> tuple[bytes, Any]:
-        """Receive in the general case: a deadline, non-blocking mode, or after an error.
-
-        *failed* is the error the fast path got, if it ran: a BlockingIOError there
-        means another thread switched the socket to non-blocking mode meanwhile.
-        """
-        if failed is not None and not isinstance(failed, BlockingIOError):
-            raise self._error(failed) from failed
-        timeout = self._default_timeout if timeout is None else check_timeout("timeout", timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if deadline is None and failed is None and not self._blocking:
-            self._set_blocking(True)
-        elif deadline is not None and self._blocking:
-            self._set_blocking(False)
-        sock = self._sock
-        bufsize = max_size + RECV_EXTRA
-        while True:
-            try:
-                if with_address:
-                    return sock.recvfrom(bufsize, RECV_FLAGS)
-                return sock.recv(bufsize, RECV_FLAGS), None
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise self._error(exc) from exc
-            if self._closed:
-                raise core.closed()
-            if deadline is None:
-                self._wait(_POLLIN, None)
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise core.timed_out(timeout)
-            self._wait(_POLLIN, remaining)
-
-    def _wait(self, events: int, timeout: float | None) -> None:
-        """Wait until the socket is ready for *events* (or *timeout* seconds pass)."""
-        if events == _POLLIN:
-            poller = self._poll_in
-            if poller is None:
-                poller = self._poll_in = select.poll()
-                poller.register(self._fileno, _POLLIN)
-        else:
-            poller = self._poll_out
-            if poller is None:
-                poller = self._poll_out = select.poll()
-                poller.register(self._fileno, _POLLOUT)
-        # poll() takes whole milliseconds: round up so we never wake just before the
-        # deadline and spin.
-        poller.poll(None if timeout is None else math.ceil(timeout * 1000))
-
-    def _set_blocking(self, blocking: bool) -> None:
-        try:
-            self._sock.setblocking(blocking)
-        except OSError as exc:
-            raise self._error(exc) from exc
-        self._blocking = blocking
-        self._set_fast(blocking and self._default_timeout is None and self._pending is None)
-
-    def _set_fast(self, fast: bool) -> None:
-        self._fast = fast
-        self._fast_size = DEFAULT_MAX_SIZE if fast else None
-
-    # ---------------------------------------------------------------------------------
-    # Closing
-
-    def close(self) -> None:
-        """Close the endpoint; idempotent. A receive blocked in another thread wakes
-        and raises ``ConnectionClosed``."""
-        if self._closed:
-            return
-        self._closed = True
-        setup.shut(self._sock)
-
-    def __enter__(self) -> UdpEndpoint:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

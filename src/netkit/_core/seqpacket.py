@@ -1,0 +1,119 @@
+"""SEQPACKET rules (``AF_UNIX``, ``SOCK_SEQPACKET``): messages, limits, errors.
+
+A SEQPACKET connection is a connection (its end, a reset, use after close and deadlines
+are the stream connections' errors, from :mod:`netkit._core.oserrors`) that carries
+whole messages (their limits are a Unix datagram's, from
+:mod:`netkit._core.unixdatagram`). Both faces call these, so the same input gives the
+same result, exception type and message. Nothing here makes a system call.
+
+The end of the connection reads as ``b""``, and so would an empty message: the kernel
+gives both as a zero-length read. netkit therefore refuses to *send* an empty message
+(:func:`empty_message`), so that between netkit peers ``b""`` always means the end.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Final, NamedTuple
+
+from netkit._core.checks import check_size
+from netkit._core.oserrors import closed, stream_error, timed_out
+from netkit._core.unixpath import show
+from netkit.errors import FrameTooLarge, NetkitTimeout
+
+__all__ = [
+    "PeerCredentials",
+    "check_max_size",
+    "check_socket",
+    "closed",
+    "connect_timed_out",
+    "empty_message",
+    "message_error",
+    "not_connected",
+    "timeout_error",
+    "too_large_to_send",
+    "truncated",
+]
+
+_WHAT: Final = "SeqpacketConnection"
+
+
+class PeerCredentials(NamedTuple):
+    """The process at the other end of a Unix connection, as the kernel saw it when
+    the connection was made (``SO_PEERCRED``)."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+PeerCredentials.__module__ = "netkit.unix"
+
+
+def check_socket(sock: object) -> None:
+    """Refuse anything but an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket."""
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+    if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_SEQPACKET:
+        raise ValueError(f"{_WHAT} needs an AF_UNIX SOCK_SEQPACKET socket")
+
+
+def not_connected() -> ValueError:
+    """A socket that is not connected (a listener, say) cannot be a connection."""
+    return ValueError(f"{_WHAT} needs a connected socket")
+
+
+def check_max_size(value: object) -> int:
+    """A receive's ``max_size``: an int >= 0 (a message may be up to the sender's
+    ``SO_SNDBUF`` less 32 bytes, so it is not clamped)."""
+    return check_size("max_size", value)
+
+
+def empty_message() -> ValueError:
+    """``send_message(b"")``: refused, the peer would read it as the end."""
+    return ValueError(
+        "cannot send an empty SEQPACKET message: the peer reads it as the end of the"
+        " connection (b''); send at least one byte"
+    )
+
+
+def too_large_to_send(size: int, limit: int) -> FrameTooLarge:
+    """The error for a message over this socket's limit (nothing was sent)."""
+    return FrameTooLarge(
+        f"message of {size} bytes exceeds this socket's {limit}-byte limit"
+        " (SO_SNDBUF less 32 bytes; a larger send_buffer raises it)",
+        limit=limit,
+        size=size,
+    )
+
+
+def truncated(size: int, max_size: int) -> FrameTooLarge:
+    """The error for a received message over *max_size*: the kernel consumed it."""
+    return FrameTooLarge(
+        f"message of {size} bytes exceeds max_size={max_size} (it was dropped)",
+        limit=max_size,
+        size=size,
+    )
+
+
+def message_error(exc: OSError, *, is_closed: bool) -> BaseException:
+    """What a failed call on a SEQPACKET connection raises instead (or *exc* itself):
+    ``ConnectionClosed`` after ``close()``, else the stream connections' table
+    (:func:`netkit._core.oserrors.stream_error`)."""
+    if is_closed or exc.errno == errno.EBADF:
+        error: BaseException = closed()
+        error.__cause__ = exc
+        return error
+    mapped = stream_error(exc)
+    return exc if mapped is None else mapped
+
+
+def connect_timed_out(path: str, timeout: float) -> NetkitTimeout:
+    """A connect that waited *timeout* seconds for room in the listener's backlog."""
+    return NetkitTimeout(f"connect to {show(path)} timed out after {timeout:g} s")
+
+
+def timeout_error(sending: bool) -> NetkitTimeout:
+    """The error of a receive (or send) whose deadline passed (the streams' messages)."""
+    return timed_out(sending)

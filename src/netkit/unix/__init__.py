@@ -1,0 +1,1 @@
+"""Unix domain sockets (``AF_UNIX``): streams, datagrams and SEQPACKET connections."""
