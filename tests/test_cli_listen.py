@@ -500,8 +500,8 @@ def test_the_command_without_any_maker_exits_1_with_one_line(tmp_path: Path) -> 
         (["-u", "--tls", "0"], "--tls cannot be used with --udp"),
         (["-u", "--cert", "c.pem", "0"], "--tls cannot be used with --udp"),
         (["--cert", "", "0"], "--cert needs a file name"),
-        (["70000"], "invalid port"),
-        (["127.0.0.1"], "invalid port"),  # HOST without PORT
+        (["70000"], "port 70000 is out of range 0..65535"),
+        (["127.0.0.1"], "port '127.0.0.1' is not 1 to 5 decimal digits"),  # HOST without PORT
         (["999.1.1.1", "0"], "host '999.1.1.1' is neither"),
         (["--timeout", "0", "0"], "seconds must be > 0"),
     ],
