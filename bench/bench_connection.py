@@ -1,8 +1,8 @@
 """What TcpConnection costs over raw socket calls: ping-pong and bulk, side by side.
 
 Each case runs the same loop twice, once on a raw socket and once through
-TcpConnection, over a loopback TCP connection (or a Unix socketpair with
-``--transport unix``). The peer is a raw-socket thread in both runs. Runs alternate
+TcpConnection, over a loopback TCP connection (or UnixConnection over a Unix
+socketpair with ``--transport unix``). The peer is a raw-socket thread in both runs. Runs alternate
 raw/netkit and the best of ``--repeat`` is kept, so a noisy neighbour hurts both sides.
 
     .venv/bin/python bench/bench_connection.py            # full run (~30 s)
@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 
 from netkit import TcpConnection
+from netkit.tcp.connection import StreamConnection
+from netkit.unix import UnixConnection
 
 MSG = 64
 CHUNK = 65536
@@ -38,6 +40,11 @@ def make_pair(transport: str) -> tuple[socket.socket, socket.socket]:
     for s in (client, server):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return client, server
+
+
+def wrap_socket(transport: str, sock: socket.socket) -> StreamConnection:
+    """The netkit connection for *transport* (both share every stream method)."""
+    return UnixConnection(sock) if transport == "unix" else TcpConnection(sock)
 
 
 def echo_peer(sock: socket.socket, size: int) -> None:
@@ -95,14 +102,14 @@ def pingpong_raw_timeout(sock: socket.socket, rounds: int) -> None:
     pingpong_raw(sock, rounds)
 
 
-def pingpong_recv_exactly(conn: TcpConnection, rounds: int) -> None:
+def pingpong_recv_exactly(conn: StreamConnection, rounds: int) -> None:
     msg = b"p" * MSG
     for _ in range(rounds):
         conn.sendall(msg)
         conn.recv_exactly(MSG)
 
 
-def pingpong_recv(conn: TcpConnection, rounds: int) -> None:
+def pingpong_recv(conn: StreamConnection, rounds: int) -> None:
     msg = b"p" * MSG
     for _ in range(rounds):
         conn.sendall(msg)
@@ -111,7 +118,7 @@ def pingpong_recv(conn: TcpConnection, rounds: int) -> None:
             got += conn.recv(MSG - len(got))
 
 
-def pingpong_timeout(conn: TcpConnection, rounds: int) -> None:
+def pingpong_timeout(conn: StreamConnection, rounds: int) -> None:
     msg = b"p" * MSG
     for _ in range(rounds):
         conn.sendall(msg, timeout=10)
@@ -128,7 +135,7 @@ def lines_raw(sock: socket.socket, rounds: int) -> None:
         _, pending = pending.split(b"\n", 1)
 
 
-def lines_netkit(conn: TcpConnection, rounds: int) -> None:
+def lines_netkit(conn: StreamConnection, rounds: int) -> None:
     line = b"l" * (MSG - 1) + b"\n"
     for _ in range(rounds):
         conn.sendall(line)
@@ -151,14 +158,14 @@ def bulk_raw_recv(sock: socket.socket, total: int) -> None:
     assert got == total
 
 
-def bulk_netkit_recv(conn: TcpConnection, total: int) -> None:
+def bulk_netkit_recv(conn: StreamConnection, total: int) -> None:
     got = 0
     while data := conn.recv(CHUNK):
         got += len(data)
     assert got == total
 
 
-def bulk_netkit_recv_into(conn: TcpConnection, total: int) -> None:
+def bulk_netkit_recv_into(conn: StreamConnection, total: int) -> None:
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     got = 0
@@ -167,7 +174,7 @@ def bulk_netkit_recv_into(conn: TcpConnection, total: int) -> None:
     assert got == total
 
 
-def bulk_netkit_exactly(conn: TcpConnection, total: int) -> None:
+def bulk_netkit_exactly(conn: StreamConnection, total: int) -> None:
     block = 1 << 20
     for _ in range(total // block):
         conn.recv_exactly(block)
@@ -201,9 +208,7 @@ class StubSocket(socket.socket):
 
 
 def overhead_ns(calls: int, repeat: int) -> list[tuple[str, float, float]]:
-    a, b = socket.socketpair()
-    b.close()
-    stub = StubSocket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=a.detach())
+    stub = StubSocket(socket.AF_INET, socket.SOCK_STREAM)  # never connected: recv is stubbed
     conn = TcpConnection(stub)
     msg = b"p" * MSG
 
@@ -234,7 +239,7 @@ def run_pingpong(
     target = (lambda: echo_peer(b, MSG)) if peer == "echo" else (lambda: line_peer(b))
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    side = TcpConnection(a) if wrap else a
+    side = wrap_socket(transport, a) if wrap else a
     start = time.perf_counter()
     loop(side, rounds)
     elapsed = time.perf_counter() - start
@@ -248,7 +253,7 @@ def run_bulk(transport: str, loop: Callable[..., None], total: int, wrap: bool) 
     a, b = make_pair(transport)
     thread = threading.Thread(target=bulk_peer, args=(b, total), daemon=True)
     thread.start()
-    side = TcpConnection(a) if wrap else a
+    side = wrap_socket(transport, a) if wrap else a
     start = time.perf_counter()
     loop(side, total)
     elapsed = time.perf_counter() - start

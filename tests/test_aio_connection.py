@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _aio_util import assert_same_error, connection_pair, run, run_on, wait_until
+from _aio_util import assert_same_error, connection_pair, loopback_pair, run, run_on, wait_until
 from netkit.aio import TcpConnection
 from netkit.aio._protocol import StreamProtocol
 from netkit.aio.connection import READ_HIGH_WATER, WRITE_HIGH_WATER
@@ -585,12 +585,10 @@ BAD_CONNECTION_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
 def test_bad_arguments_fail_like_the_sync_connection(
     method: str, args: tuple[Any, ...], kwargs: dict[str, Any], buffered: bool
 ) -> None:
-    import socket
-
     from netkit import TcpConnection as SyncConnection
 
     def sync_call() -> None:
-        a, b = socket.socketpair()
+        a, b = loopback_pair()
         with SyncConnection(a) as conn, b:
             if buffered:
                 b.sendall(b"data\n")
@@ -598,7 +596,7 @@ def test_bad_arguments_fail_like_the_sync_connection(
             getattr(conn, method)(*args, **kwargs)
 
     async def aio_call() -> None:
-        a, b = socket.socketpair()
+        a, b = loopback_pair()
         conn = await TcpConnection.from_socket(a)
         with b:
             try:

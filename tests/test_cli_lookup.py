@@ -79,7 +79,7 @@ def test_resolve_failure_is_status_1(capsys: pytest.CaptureFixture[str]) -> None
         (["resolve", "127.1"], "legacy IPv4 shorthand"),
         (["resolve", "127.0.0.1", "99999"], "error: port 99999 is out of range 0..65535\n"),
         (["resolve", "127.0.0.1", "not a port"], "not a service name"),
-        (["reverse", "localhost"], "not an IP address: 'localhost'"),
+        (["reverse", "127.1"], "legacy IPv4 shorthand"),
         (["address", "a b"], "whitespace"),
         (["service", "123456"], "error: port '123456' is not 1 to 5 decimal digits\n"),
         (["service", "bad name"], "not a service name"),
@@ -205,9 +205,9 @@ def test_subprocess_success_and_failure_statuses() -> None:
     assert failed.returncode == 1
     assert "nowhere.invalid" in failed.stderr
     assert "Traceback" not in failed.stderr
-    misuse = _subprocess("reverse", "not-an-ip")
+    misuse = _subprocess("reverse", "not an ip")
     assert misuse.returncode == 2
-    assert "not an IP address" in misuse.stderr
+    assert "whitespace" in misuse.stderr
     assert "Traceback" not in misuse.stderr
 
 

@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,9 @@ from _aio_util import run  # noqa: F401  (the fixture)
 from netkit import TcpConnection
 from netkit._core.conformance import CASES, Case, Outcome, Step
 from netkit.aio import TcpConnection as AioConnection
+from netkit.aio import UnixConnection as AioUnixConnection
 from netkit.errors import ConnectionClosed
+from netkit.unix import UnixConnection
 
 pytestmark = pytest.mark.timeout(120)
 Run = Callable[..., Any]
@@ -104,18 +107,80 @@ def test_aio_tls_conforms(
     run(aio_testing.check_connection_pair(make, half_close=False))
 
 
-def test_both_faces_give_identical_outcomes(run: Run) -> None:  # noqa: F811
+def test_sync_unix_pair_conforms() -> None:
+    sync_testing.check_connection_pair(UnixConnection.pair)
+
+
+def test_aio_unix_pair_conforms(run: Run) -> None:  # noqa: F811
+    run(aio_testing.check_connection_pair(AioUnixConnection.pair))
+
+
+def test_sync_unix_server_connections_conform(tmp_path: Path) -> None:
+    # The connection a UnixServer hands its handler, against a UnixClient.
+    import queue
+
+    from netkit.unix import UnixClient, UnixServer
+
+    path = str(tmp_path / "conform.sock")
+    handed: queue.Queue[Any] = queue.Queue()
+    release = threading.Event()
+
+    def handler(conn: UnixConnection) -> None:
+        handed.put(conn)
+        release.wait(120)  # the connection stays ours until the checks are done
+
+    def make() -> tuple[UnixConnection, UnixConnection]:
+        client = UnixClient.connect(path, timeout=10)
+        return handed.get(timeout=10), client
+
+    with UnixServer(handler, path):
+        try:
+            sync_testing.check_connection_pair(make)
+        finally:
+            release.set()
+
+
+def test_aio_unix_server_connections_conform(run: Run, tmp_path: Path) -> None:  # noqa: F811
+    from netkit.aio import UnixClient, UnixServer
+
+    path = str(tmp_path / "conform.sock")
+
+    async def main() -> None:
+        handed: asyncio.Queue[Any] = asyncio.Queue()
+        release = asyncio.Event()
+
+        async def handler(conn: AioUnixConnection) -> None:
+            await handed.put(conn)
+            await release.wait()
+
+        async def make() -> tuple[AioUnixConnection, AioUnixConnection]:
+            client = await UnixClient.connect(path, timeout=10)
+            return await asyncio.wait_for(handed.get(), 10), client
+
+        async with UnixServer(handler, path):
+            try:
+                await aio_testing.check_connection_pair(make)
+            finally:
+                release.set()
+
+    run(main())
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_both_faces_give_identical_outcomes(run: Run, kind: str) -> None:  # noqa: F811
     # Not only "each matches the table": the recorded outcomes are equal case by case.
+    sync_pair = _sync_tcp if kind == "tcp" else UnixConnection.pair
+    aio_pair = _aio_tcp if kind == "tcp" else AioUnixConnection.pair
     sync_results = []
     for case in CASES:
-        a, b = _sync_tcp()
+        a, b = sync_pair()
         with a, b:
             sync_results.append(sync_testing.run_case(case, a, b))
 
     async def aio_side() -> list[list[tuple[int, Outcome]]]:
         out = []
         for case in CASES:
-            a, b = await _aio_tcp()
+            a, b = await aio_pair()
             try:
                 out.append(await aio_testing.run_case(case, a, b))
             finally:

@@ -202,3 +202,48 @@ def test_a_reset_mid_message_keeps_what_arrived_in_partial(method: str, run: Run
         assert str(error) == "connection lost: Connection reset by peer"
         assert error.partial == prefix
         assert error.errno == errno.ECONNRESET
+
+
+def test_close_with_linger_zero_still_resets_the_peer() -> None:
+    # close() shuts the socket down to wake other threads; with SO_LINGER 0 it must not
+    # send a FIN first, or the reset the caller asked for becomes a clean EOF.
+    from netkit import SocketOptions
+
+    c, d = _pair()
+    conn2 = TcpConnection(c)
+    SocketOptions(linger=0).apply(c)
+    conn2.close()  # nothing unread: only linger 0 makes this a reset
+    d.settimeout(10)
+    with pytest.raises(ConnectionResetError):
+        d.recv(100)
+    d.close()
+
+
+def test_shutdown_write_after_a_reset_is_the_same_error_in_both_faces(
+    run: Run,  # noqa: F811
+) -> None:
+    def reset_pair() -> tuple[socket.socket, socket.socket]:
+        a, b = _pair()
+        _reset(b)
+        return a, b
+
+    a, _ = reset_pair()
+    with TcpConnection(a) as conn:
+        with pytest.raises(ConnectionClosed, match="reset"):
+            conn.recv(timeout=10)  # the reset first
+        with pytest.raises(ConnectionClosed) as sync_info:
+            conn.shutdown_write()
+
+    async def main() -> ConnectionClosed:
+        a, _ = reset_pair()
+        conn = await AioConnection.from_socket(a)
+        with pytest.raises(ConnectionClosed, match="reset"):
+            await conn.recv(timeout=10)
+        with pytest.raises(ConnectionClosed) as info:
+            conn.shutdown_write()
+        await conn.aclose()
+        return info.value
+
+    aio_error = run(main())
+    assert type(sync_info.value) is type(aio_error)
+    assert str(sync_info.value) == str(aio_error)

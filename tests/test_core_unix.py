@@ -172,7 +172,6 @@ def test_seqpacket_rules() -> None:
     other = _os_error(errno.EACCES)
     assert seqpacket.message_error(other, is_closed=False) is other
     assert str(seqpacket.connect_timed_out("/s", 0.5)) == "connect to '/s' timed out after 0.5 s"
-    assert seqpacket.PeerCredentials(1, 2, 3).uid == 2
 
 
 def test_send_retry_pauses_grow_and_stay_bounded() -> None:

@@ -19,6 +19,7 @@ _RANK = {
     "netkit._addrtext": 1,
     "netkit.byteorder": 1,
     "netkit._services": 1,
+    "netkit._protocols": 1,
     "netkit._core.checks": 1,
     "netkit.framing": 2,
     "netkit.proxy": 2,
@@ -31,6 +32,7 @@ _RANK = {
     "netkit.tcp": 5,
     "netkit.udp": 5,
     "netkit.unix": 5,
+    "netkit.icmp": 5,
     "netkit.aio": 5,
     "netkit.testing": 6,
     "netkit.aio.testing": 5,
@@ -38,8 +40,13 @@ _RANK = {
     "netkit.__main__": 7,
 }
 # The two faces over the core; a module of one never imports a module of the other.
-_FACE = {"netkit.tcp": "sync", "netkit.udp": "sync", "netkit.aio": "aio"}
-_FACE["netkit.unix"] = "sync"
+_FACE = {
+    "netkit.tcp": "sync",
+    "netkit.udp": "sync",
+    "netkit.unix": "sync",
+    "netkit.icmp": "sync",
+    "netkit.aio": "aio",
+}
 
 
 def _lookup(table: dict[str, object], module: str) -> object:

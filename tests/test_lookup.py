@@ -353,13 +353,44 @@ def test_reverse_failure_is_lookup_failed() -> None:
 
 @pytest.mark.usefixtures("no_resolver")
 @pytest.mark.parametrize(
-    "ip",
-    ["localhost", "127.1", "", "1.2.3.4.5", "::1 ", pytest.param("x" * 10**6, id="megabyte")],
+    ("ip", "message"),
+    [
+        ("127.1", "legacy IPv4 shorthand"),
+        ("", "must not be empty"),
+        ("1.2.3.4.5", "neither an IP address nor a host name"),
+        ("::1 ", "whitespace"),
+        ("fe80::1%lo", "not an IP address without a zone"),
+        pytest.param("x" * 10**6, "longer than", id="megabyte"),
+    ],
 )
-def test_reverse_needs_an_ip(ip: str) -> None:
-    with pytest.raises(AddressError, match="not an IP address") as caught:
+def test_reverse_needs_an_ip_or_a_host_name(ip: str, message: str) -> None:
+    with pytest.raises(AddressError, match=message) as caught:
         reverse(ip)
     assert len(str(caught.value)) < 300
+
+
+def test_reverse_accepts_a_host_name_as_gethostbyaddr_does() -> None:
+    # Resolved forward through the hook (its first address), then reversed through it.
+    with fake_resolver(
+        {"web.example.test": ["192.0.2.5", "2001:db8::5"]},
+        reverse={"192.0.2.5": ["web.example.test", "www.example.test"]},
+    ) as resolver:
+        info = reverse("web.example.test")
+        assert info == HostInfo("web.example.test", ("www.example.test",), ("192.0.2.5",))
+        assert resolver.asked == ["web.example.test", "192.0.2.5"]
+        with pytest.raises(LookupFailed, match=r"nowhere\.example\.test"):
+            reverse("nowhere.example.test")
+        with pytest.raises(LookupFailed, match="never resolves"):
+            reverse("host.invalid")
+
+
+def test_reverse_of_a_name_answers_as_the_hosts_file_would() -> None:
+    with fake_resolver({"lonely.test": "192.0.2.9"}):
+        assert reverse("lonely.test") == HostInfo("lonely.test", (), ("192.0.2.9",))
+
+
+def test_reverse_of_localhost_matches_the_system() -> None:
+    assert reverse("localhost").name == socket.gethostbyaddr("localhost")[0]
 
 
 def test_reverse_type_error() -> None:

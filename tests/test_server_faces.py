@@ -343,20 +343,20 @@ class FlakyListener(socket.socket):
 
 class FlakySyncServer(netkit.tcp.TcpServer):
     codes: ClassVar[list[int]] = []
-    listener: FlakyListener
+    flaky: FlakyListener
 
     def _bind(self) -> socket.socket:
-        self.listener = FlakyListener(super()._bind(), self.codes)
-        return self.listener
+        self.flaky = FlakyListener(super()._bind(), self.codes)
+        return self.flaky
 
 
 class FlakyAioServer(netkit.aio.TcpServer):
     codes: ClassVar[list[int]] = []
-    listener: FlakyListener
+    flaky: FlakyListener
 
     async def _bind(self) -> socket.socket:
-        self.listener = FlakyListener(await super()._bind(), self.codes)
-        return self.listener
+        self.flaky = FlakyListener(await super()._bind(), self.codes)
+        return self.flaky
 
 
 def _sync_echo(conn: netkit.tcp.TcpConnection) -> None:
@@ -374,7 +374,7 @@ def _flaky_sync(codes: list[int]) -> tuple[int, list[float]]:
         with socket.create_connection(("127.0.0.1", server.address.port), DEADLINE) as sock:
             sock.sendall(b"after\n")
             assert sock.makefile("rb").readline() == b"after\n"
-    return server.address.port, server.listener.failed_at
+    return server.address.port, server.flaky.failed_at
 
 
 def _flaky_aio(codes: list[int], factory: LoopFactory) -> tuple[int, list[float]]:
@@ -385,7 +385,7 @@ def _flaky_aio(codes: list[int], factory: LoopFactory) -> tuple[int, list[float]
             async with await netkit.aio.TcpClient.connect("127.0.0.1", port) as client:
                 await client.sendall(b"after\n")
                 assert await client.readline(timeout=DEADLINE) == b"after\n"
-        return port, server.listener.failed_at
+        return port, server.flaky.failed_at
 
     return run_on(factory, main())
 

@@ -1,4 +1,8 @@
-"""TcpConnection: every read method, EOF, limits, deadlines, writes, lifecycle."""
+"""TcpConnection: every read method, EOF, limits, deadlines, writes, lifecycle.
+
+The read methods are StreamConnection's, shared with UnixConnection: tests that need a
+socketpair (no TCP handshake, chunks cut exactly) run them through UnixConnection.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +30,17 @@ from _tcpconn_util import (
 )
 from netkit import ConnectionClosed, Endpoint, FrameTooLarge, NetkitTimeout, TcpConnection
 from netkit.framing import encode_frame
+from netkit.tcp.connection import StreamConnection
+from netkit.unix import UnixConnection
+
+Pair = tuple[StreamConnection, socket.socket]
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[TcpConnection, socket.socket]]:
-    """A TcpConnection over a Unix socketpair, and the raw peer socket."""
+def pair() -> Iterator[Pair]:
+    """A stream connection over a Unix socketpair, and the raw peer socket."""
     a, b = socket.socketpair()
-    conn = TcpConnection(a)
+    conn = UnixConnection(a)
     try:
         yield conn, b
     finally:
@@ -134,7 +142,7 @@ def expected_result(kind: str, payload: bytes) -> bytes:
 @given(st.lists(op_strategy, max_size=8), st.lists(st.integers(0, 2000), max_size=20))
 def test_every_read_method_at_every_split(ops: list[tuple[str, bytes]], points: list[int]) -> None:
     stream = b"".join(encode_op(k, p) for k, p in ops)
-    with TcpConnection(ChunkSocket(cut(stream, points))) as conn:
+    with UnixConnection(ChunkSocket(cut(stream, points))) as conn:
         for kind, payload in ops:
             assert run_op(conn, kind, payload) == expected_result(kind, payload)
         assert conn.recv() == b""
@@ -153,7 +161,7 @@ def test_eof_mid_operation_gives_partial(
     encoded = [encode_op(k, p) for k, p in ops]
     stream = b"".join(encoded)
     end = cut_at % (len(stream) + 1)
-    with TcpConnection(ChunkSocket(cut(stream[:end], points))) as conn:
+    with UnixConnection(ChunkSocket(cut(stream[:end], points))) as conn:
         start = 0
         for (kind, payload), piece in zip(ops, encoded, strict=True):
             if start + len(piece) <= end:
@@ -182,7 +190,7 @@ def test_read_methods_over_a_real_socket_at_split_points(
     # drained the previous one, so the reader sees exactly these split points.
     stream = b"".join(encode_op(k, p) for k, p in ops)
     a, b = socket.socketpair()
-    conn = TcpConnection(a)
+    conn = UnixConnection(a)
     writer = paced_writer(b, a, [c for c in cut(stream, points) if c])
     try:
         for kind, payload in ops:
@@ -194,7 +202,7 @@ def test_read_methods_over_a_real_socket_at_split_points(
         b.close()
 
 
-def test_recv_returns_buffered_bytes_first(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_recv_returns_buffered_bytes_first(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(b"line\nrest")
     assert conn.readline(timeout=5) == b"line\n"
@@ -205,7 +213,7 @@ def test_recv_returns_buffered_bytes_first(pair: tuple[TcpConnection, socket.soc
     assert conn.recv(100, timeout=5) == b"more"
 
 
-def test_recv_argument_checks(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_recv_argument_checks(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(b"x\nyz")
     assert conn.recv_exactly(1, timeout=5) == b"x"
@@ -239,7 +247,7 @@ def test_recv_argument_checks(pair: tuple[TcpConnection, socket.socket]) -> None
         TcpConnection(udp)
 
 
-def test_iterating_yields_lines(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_iterating_yields_lines(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(b"a\nbb\n\nccc\n")
     peer.shutdown(socket.SHUT_WR)
@@ -249,7 +257,7 @@ def test_iterating_yields_lines(pair: tuple[TcpConnection, socket.socket]) -> No
 # -- limits -----------------------------------------------------------------------------
 
 
-def test_oversized_line_consumes_nothing(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_oversized_line_consumes_nothing(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(b"0123456789ABCDEF\nnext\n")
     with pytest.raises(FrameTooLarge) as info:
@@ -261,7 +269,7 @@ def test_oversized_line_consumes_nothing(pair: tuple[TcpConnection, socket.socke
 
 
 def test_oversized_line_detected_without_waiting_for_the_newline(
-    pair: tuple[TcpConnection, socket.socket],
+    pair: Pair,
 ) -> None:
     conn, peer = pair
     peer.sendall(b"x" * 100)  # no newline will ever come
@@ -270,7 +278,7 @@ def test_oversized_line_detected_without_waiting_for_the_newline(
     assert conn.recv_exactly(100, timeout=5) == b"x" * 100
 
 
-def test_oversized_frame_refused_before_payload(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_oversized_frame_refused_before_payload(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(struct.pack("!I", 1_000_000))  # the payload never arrives
     with pytest.raises(FrameTooLarge) as info:
@@ -280,7 +288,7 @@ def test_oversized_frame_refused_before_payload(pair: tuple[TcpConnection, socke
     assert conn.recv_exactly(4) == struct.pack("!I", 1_000_000)
 
 
-def test_recv_all_limit(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_recv_all_limit(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(b"y" * 5000)
     with pytest.raises(FrameTooLarge) as info:
@@ -291,7 +299,7 @@ def test_recv_all_limit(pair: tuple[TcpConnection, socket.socket]) -> None:
     assert conn.recv_all(max_bytes=5000, timeout=5) == b"y" * 5000
 
 
-def test_recv_all_exact_limit_is_allowed(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_recv_all_exact_limit_is_allowed(pair: Pair) -> None:
     conn, peer = pair
     peer.sendall(b"z" * 100)
     peer.shutdown(socket.SHUT_WR)
@@ -318,7 +326,7 @@ def test_send_frame_and_large_frames(tcp: tuple[TcpConnection, socket.socket]) -
     assert received == [b"small", big, b""]
 
 
-def test_eof_in_large_frame_partial(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_eof_in_large_frame_partial(pair: Pair) -> None:
     conn, peer = pair
     head = struct.pack("!I", 200_000) + b"p" * 70_000
 
@@ -334,7 +342,7 @@ def test_eof_in_large_frame_partial(pair: tuple[TcpConnection, socket.socket]) -
     assert info.value.partial == head
 
 
-def test_eof_in_large_recv_exactly_partial(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_eof_in_large_recv_exactly_partial(pair: Pair) -> None:
     conn, peer = pair
     data = b"q" * 150_000
     sender = threading.Thread(target=lambda: (peer.sendall(data), peer.shutdown(socket.SHUT_WR)))
@@ -420,7 +428,7 @@ def test_timeout_then_retry_line(tcp: tuple[TcpConnection, socket.socket]) -> No
     assert conn.readline(timeout=5) == b"partial line\n"
 
 
-def test_zero_timeout_polls(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_zero_timeout_polls(pair: Pair) -> None:
     conn, peer = pair
     with pytest.raises(NetkitTimeout):
         conn.recv(timeout=0)
@@ -463,7 +471,7 @@ def test_idle_timeout() -> None:
 def test_socket_timeout_becomes_the_default_deadline() -> None:
     a, b = socket.socketpair()
     a.settimeout(0.2)
-    conn = TcpConnection(a)
+    conn = UnixConnection(a)
     try:
         assert a.gettimeout() is None  # the socket itself is blocking now
         start = time.monotonic()
@@ -605,7 +613,7 @@ def test_no_fd_leak_over_many_connections() -> None:
     baseline = open_fd_count()
     for _ in range(50):
         a, b = socket.socketpair()
-        with TcpConnection(a) as conn:
+        with UnixConnection(a) as conn:
             b.sendall(b"x\n")
             assert conn.readline(timeout=5) == b"x\n"
         b.close()
@@ -635,7 +643,7 @@ def test_echo_round_trip(host: str) -> None:
             sender.join(10)
 
 
-def test_recv_into(pair: tuple[TcpConnection, socket.socket]) -> None:
+def test_recv_into(pair: Pair) -> None:
     conn, peer = pair
     buf = bytearray(8)
     peer.sendall(b"abc")
@@ -659,7 +667,7 @@ def test_recv_into(pair: tuple[TcpConnection, socket.socket]) -> None:
 
 def test_closed_connection_fails_fast_even_with_a_deadline() -> None:
     a, b = socket.socketpair()
-    conn = TcpConnection(a)
+    conn = UnixConnection(a)
     conn.close()
     start = time.monotonic()
     for call in (

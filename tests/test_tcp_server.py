@@ -426,9 +426,9 @@ def test_workers_are_reused_not_started_per_connection(
 def test_idle_workers_retire_and_the_pool_regrows(
     serve: Callable[..., TcpServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import netkit.tcp.server
+    import netkit.tcp._server
 
-    monkeypatch.setattr(netkit.tcp.server, "_WORKER_IDLE", 0.05)
+    monkeypatch.setattr(netkit.tcp._server, "_WORKER_IDLE", 0.05)
     before = _workers()
     server = serve()
     clients = [connect("127.0.0.1", server.address.port) for _ in range(3)]
@@ -741,7 +741,5 @@ def test_connection_options(
 def test_listener_has_reuse_addr_by_default(serve: Callable[..., TcpServer]) -> None:
     default = serve()
     off = serve(options=SocketOptions(reuse_addr=False))
-    assert default._listener is not None
-    assert off._listener is not None
-    assert default._listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
-    assert not off._listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    assert default.listener.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    assert not off.listener.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)

@@ -20,6 +20,7 @@ from netkit.errors import (
     LookupFailed,
     NetkitError,
     NetkitTimeout,
+    PingNotPermitted,
     ProxyProtocolError,
 )
 
@@ -39,19 +40,30 @@ if TYPE_CHECKING:
         unpack_ip,
     )
     from netkit.byteorder import htonl, htonll, htons, ntohl, ntohll, ntohs
+    from netkit.icmp import PingReply, PingReport, ping
     from netkit.lookup import (
         AddrInfo,
         HostInfo,
         host_address,
         hostname,
+        protocol_name,
+        protocol_number,
         resolve,
         reverse,
         service_name,
         service_port,
     )
     from netkit.options import KeepAlive, SocketOptions
-    from netkit.tcp import TcpClient, TcpConnection, TcpServer
+    from netkit.tcp import TcpClient, TcpConnection, TcpListener, TcpServer
     from netkit.udp import Datagram, UdpEndpoint
+    from netkit.unix import (
+        PeerCredentials,
+        UnixClient,
+        UnixConnection,
+        UnixListener,
+        UnixServer,
+        inherited_listeners,
+    )
     from netkit.unix.datagram import UnixDatagramEndpoint
     from netkit.unix.seqpacket import SeqpacketClient, SeqpacketConnection
 
@@ -72,19 +84,30 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "unpack_ip",
     ),
     "netkit.byteorder": ("htonl", "htonll", "htons", "ntohl", "ntohll", "ntohs"),
+    "netkit.icmp": ("PingReply", "PingReport", "ping"),
     "netkit.lookup": (
         "AddrInfo",
         "HostInfo",
         "host_address",
         "hostname",
+        "protocol_name",
+        "protocol_number",
         "resolve",
         "reverse",
         "service_name",
         "service_port",
     ),
     "netkit.options": ("KeepAlive", "SocketOptions"),
-    "netkit.tcp": ("TcpClient", "TcpConnection", "TcpServer"),
+    "netkit.tcp": ("TcpClient", "TcpConnection", "TcpListener", "TcpServer"),
     "netkit.udp": ("Datagram", "UdpEndpoint"),
+    "netkit.unix": (
+        "PeerCredentials",
+        "UnixClient",
+        "UnixConnection",
+        "UnixListener",
+        "UnixServer",
+        "inherited_listeners",
+    ),
     "netkit.unix.datagram": ("UnixDatagramEndpoint",),
     "netkit.unix.seqpacket": ("SeqpacketClient", "SeqpacketConnection"),
 }
@@ -105,21 +128,31 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "PeerCredentials",
+    "PingNotPermitted",
+    "PingReply",
+    "PingReport",
     "ProxyProtocolError",
     "SeqpacketClient",
     "SeqpacketConnection",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",
+    "TcpListener",
     "TcpServer",
     "UdpEndpoint",
+    "UnixClient",
+    "UnixConnection",
     "UnixDatagramEndpoint",
+    "UnixListener",
+    "UnixServer",
     "__version__",
     "host_address",
     "hostname",
     "htonl",
     "htonll",
     "htons",
+    "inherited_listeners",
     "ip_version",
     "is_global",
     "is_ip",
@@ -133,6 +166,9 @@ __all__ = [
     "ntohs",
     "pack_ip",
     "parse_endpoint",
+    "ping",
+    "protocol_name",
+    "protocol_number",
     "resolve",
     "reverse",
     "service_name",

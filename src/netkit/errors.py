@@ -25,6 +25,7 @@ __all__ = [
     "LookupFailed",
     "NetkitError",
     "NetkitTimeout",
+    "PingNotPermitted",
     "ProxyProtocolError",
     "describe",
 ]
@@ -134,4 +135,14 @@ class ProxyProtocolError(NetkitError, ValueError):
 
     Raised by :class:`netkit.proxy.ProxyHeaderReader`; a server that expects the header
     closes the connection (the bytes are never handed to a handler).
+    """
+
+
+class PingNotPermitted(NetkitError, PermissionError):
+    """This process may open neither kind of ICMP socket that ping needs.
+
+    An ICMP datagram socket needs the process's group inside the range of the Linux
+    sysctl ``net.ipv4.ping_group_range``; a raw socket needs ``CAP_NET_RAW`` (root).
+    The message names the sysctl and the command that allows the group. ``errno`` is
+    ``EPERM``.
     """

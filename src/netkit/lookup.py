@@ -36,6 +36,7 @@ from typing import Any, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from netkit import _services
 from netkit._core.checks import check_port, parse_port_text
+from netkit._protocols import protocol_name, protocol_number
 from netkit.addr import Endpoint, is_ip, normalize_ip
 from netkit.errors import AddressError, LookupFailed, NetkitError, describe
 
@@ -47,6 +48,8 @@ __all__ = [
     "get_resolver",
     "host_address",
     "hostname",
+    "protocol_name",
+    "protocol_number",
     "resolve",
     "reverse",
     "service_name",
@@ -508,18 +511,30 @@ def host_address(name: str) -> str:
 def reverse(ip: str) -> HostInfo:
     """Return the names of the IP address *ip* (:func:`socket.gethostbyaddr`).
 
-    *ip* must be an IPv4 or IPv6 address (a host name is not looked up forward first);
-    the resolver in force (:func:`get_resolver`) is asked with its canonical text.
+    As ``gethostbyaddr`` does, *ip* may also be a host name, resolved first (the first
+    address of :func:`resolve`). Both lookups ask the resolver in force
+    (:func:`get_resolver`), the reverse one with the address's canonical text.
+
+    Parameters:
+        ip: an IPv4 or IPv6 address (without a ``%zone``), or a host name.
+
+    Returns:
+        ``HostInfo(name, aliases, addresses)``.
 
     Raises:
-        LookupFailed: no name for the address.
-        AddressError: *ip* is not an IP address.
+        LookupFailed: no name for the address, or the host name does not resolve.
+        AddressError: *ip* is neither an IP address nor a host name.
+        TypeError: *ip* is not a str.
     """
     if not isinstance(ip, str):
         raise TypeError(f"ip must be a str, not {type(ip).__name__}")
-    if not is_ip(ip):
-        raise AddressError(f"not an IP address: {describe(ip)}")
-    address = normalize_ip(ip)
+    if is_ip(ip):
+        address = normalize_ip(ip)
+    elif is_ip(ip, allow_zone=True):
+        raise AddressError(f"not an IP address without a zone: {describe(ip)}")
+    else:  # resolve() raises AddressError for what cannot be a host name either
+        first = resolve(ip)[0]
+        address = normalize_ip(str(first.sockaddr[0]).split("%", 1)[0])
     try:
         name, aliases, addresses = _current.gethostbyaddr(address)
     except NetkitError:

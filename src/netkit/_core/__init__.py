@@ -12,7 +12,7 @@ module             decides
 ``checks``         argument rules and their messages (sizes, timeouts, ports, hosts)
 ``deadline``       whole-call deadlines and the timeout errors they raise
 ``oserrors``       the one table turning OS/ssl errors into netkit errors
-``sockaddr``       socket addresses to :class:`~netkit.Endpoint` and back (one home)
+``sockaddr``       socket addresses to :class:`~netkit.Endpoint` (one home), families per class
 ``stream``         the stream reader: buffer, EOF policy, read requests and their errors
 ``connect``        the connect planner: argument checks, Happy Eyeballs, ConnectFailed
 ``accept``         the accept-error policy: which errnos, back-off, bounded logging
@@ -20,7 +20,11 @@ module             decides
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unixdatagram``   Unix datagram sizes, senders, missing peers; bind/connect messages
 ``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
+``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
+``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
+``unix``           Unix streams: credentials, passing descriptors, binds, connects
+``activation``     socket activation: the inherited listeners that are ours
 ``conformance``    the table of situations every stream transport must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults
 ``memory``         the testing kit's in-memory stream (memory pairs), in TCP's states

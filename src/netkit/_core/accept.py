@@ -11,6 +11,10 @@ raises and the current time, and gets back how long to wait before the next
   ``ConnectionError`` or ``TimeoutError``): go on at once, log nothing;
 * anything else is unexpected: back off as for resources, so it cannot spin either.
 
+A listener's own ``accept(timeout=)`` (one connection at a time, no logging) retries
+the client errors at once and raises everything else; :func:`accept_timeout` and
+:func:`listener_closed` are its errors in both faces.
+
 Logging is bounded: the first failure logs a line at once; further failures within
 :data:`LOG_INTERVAL` seconds are counted and collapse into one line when the interval
 is over (or when an accept succeeds again). Both faces log these lines at WARNING.
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import errno
 
+from netkit.errors import ConnectionClosed, NetkitTimeout
+
 __all__ = [
     "BACKOFF_FIRST",
     "BACKOFF_MAX",
@@ -27,6 +33,9 @@ __all__ = [
     "LOG_INTERVAL",
     "RESOURCE_ERRNOS",
     "AcceptErrors",
+    "accept_timeout",
+    "client_gone",
+    "listener_closed",
 ]
 
 #: accept() errors that mean "out of a resource for now": back off and retry.
@@ -60,6 +69,26 @@ BACKOFF_MAX = 0.1
 LOG_INTERVAL = 10.0
 
 
+def client_gone(exc: OSError) -> bool:
+    """True when *exc* from ``accept()`` is about one client that died in the backlog."""
+    return exc.errno in CLIENT_ERRNOS or isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def accept_timeout() -> NetkitTimeout:
+    """The error for ``listener.accept(timeout=...)`` when no client came in time."""
+    return NetkitTimeout("timed out waiting for a connection")
+
+
+def listener_closed() -> ConnectionClosed:
+    """The error for ``accept()`` on a listener that was closed (or during its close).
+
+    ``errno`` is ``EBADF``, as for a closed connection.
+    """
+    err = ConnectionClosed("listener is closed")
+    err.errno = errno.EBADF
+    return err
+
+
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
@@ -90,7 +119,7 @@ class AcceptErrors:
 
     def failed(self, exc: OSError, now: float) -> tuple[float, str | None]:
         """Seconds to wait before the next accept (0: at once) and a line to log, if any."""
-        if exc.errno in CLIENT_ERRNOS or isinstance(exc, (ConnectionError, TimeoutError)):
+        if client_gone(exc):
             return 0.0, None
         wait = self._backoff
         self._backoff = min(wait * 2, BACKOFF_MAX)

@@ -283,6 +283,20 @@ def _split_cases() -> list[Case]:
             ),
             half_close=True,
         ),
+        Case(
+            "sendall after shutdown_write",
+            (
+                _a("shutdown_write"),
+                _a(
+                    "sendall",
+                    b"late",
+                    expect=_raises(ConnectionClosed, "connection lost: Broken pipe", b""),
+                ),
+                _a("shutdown_write"),  # twice is harmless, as with the socket call
+                _b("recv_all", timeout=_WAIT, expect=_ok(b"")),
+            ),
+            half_close=True,
+        ),
     ]
 
 

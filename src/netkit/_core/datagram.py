@@ -74,7 +74,9 @@ __all__ = [
     "timed_out",
     "too_large_to_send",
     "truncated",
+    "truncated_into",
     "v6_group_on_v4",
+    "writable_view",
 ]
 
 #: Largest UDP payload over IPv4: 65535 minus the 20-byte IPv4 and 8-byte UDP headers.
@@ -305,6 +307,35 @@ def truncated(size: int, max_size: int, sender: object) -> FrameTooLarge:
         limit=max_size,
         size=size,
     )
+
+
+def truncated_into(size: int, capacity: int, sender: object) -> FrameTooLarge:
+    """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
+    shown = f"{size}" if RECV_EXTRA == 0 else f"more than {capacity}"
+    return FrameTooLarge(
+        f"datagram of {shown} bytes from {sender} exceeds the {capacity}-byte buffer"
+        " (it was dropped)",
+        limit=capacity,
+        size=size,
+    )
+
+
+def writable_view(buffer: object) -> memoryview:
+    """A flat byte view of the writable *buffer* of ``recvfrom_into`` (the caller
+    releases it); TypeError for anything else, the same in both faces."""
+    try:
+        view = memoryview(buffer)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            "buffer must be a writable bytes-like object (a bytearray or memoryview),"
+            f" not {type(buffer).__name__}"
+        ) from None
+    with view:
+        if view.readonly:
+            raise TypeError(f"buffer must be writable; a {type(buffer).__name__} is read-only")
+        if not view.c_contiguous:
+            raise TypeError("buffer must be contiguous")
+        return view.cast("B")
 
 
 # -- addresses ---------------------------------------------------------------------------

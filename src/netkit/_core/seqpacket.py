@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Final, NamedTuple
+from typing import Final
 
 from netkit._core.checks import check_size
 from netkit._core.oserrors import closed, stream_error, timed_out
@@ -23,7 +23,6 @@ from netkit._core.unixpath import show
 from netkit.errors import FrameTooLarge, NetkitTimeout
 
 __all__ = [
-    "PeerCredentials",
     "check_max_size",
     "check_socket",
     "closed",
@@ -37,18 +36,6 @@ __all__ = [
 ]
 
 _WHAT: Final = "SeqpacketConnection"
-
-
-class PeerCredentials(NamedTuple):
-    """The process at the other end of a Unix connection, as the kernel saw it when
-    the connection was made (``SO_PEERCRED``)."""
-
-    pid: int
-    uid: int
-    gid: int
-
-
-PeerCredentials.__module__ = "netkit.unix"
 
 
 def check_socket(sock: object) -> None:

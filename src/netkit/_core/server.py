@@ -1,6 +1,7 @@
 """Server rules both faces share: arguments, which options go where, what is logged.
 
-* :func:`check_server_args`: the constructor's argument checks and their messages;
+* :func:`check_server_args` / :func:`check_unix_server_args`: the constructors'
+  argument checks and their messages, and :func:`listener_conflict` for ``listener=``;
 * :func:`listener_options` / :func:`connection_options`: a :class:`SocketOptions`
   split between the listening socket and each accepted one, with the servers' defaults;
 * :func:`handler_error`: how an exception that ended a connection is logged (level,
@@ -18,15 +19,22 @@ import ssl
 
 from netkit._core.checks import check_port, check_size, check_timeout
 from netkit._core.sockaddr import endpoint_or_none
+from netkit._core.unix import check_mode, unix_text
+from netkit._core.unixpath import check_path
 from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
 
 __all__ = [
     "CONNECTION_FIELDS",
     "LISTENER_FIELDS",
+    "check_listen_args",
+    "check_options",
     "check_server_args",
+    "check_unix_server_args",
     "connection_options",
     "handler_error",
+    "listener_conflict",
+    "listener_kind_error",
     "listener_options",
     "logger",
     "peer_text",
@@ -59,24 +67,92 @@ def check_server_args(
     tls_handshake_timeout: object,
 ) -> None:
     """Validate a TcpServer's arguments: TypeError, ValueError or AddressError."""
-    if not callable(handler):
-        raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+    _check_handler(handler)
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     check_port(port, allow_zero=True)
+    _check_limits(backlog, max_connections, idle_timeout)
+    if check_timeout("tls_handshake_timeout", tls_handshake_timeout) == 0 or (
+        tls_handshake_timeout is None
+    ):
+        raise ValueError(f"tls_handshake_timeout must be > 0, not {tls_handshake_timeout!r}")
+    check_options(options)
+    if tls is not None and not isinstance(tls, ssl.SSLContext):
+        raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
+
+
+def check_listen_args(host: object, port: object, backlog: object, options: object) -> None:
+    """Validate ``TcpListener.bind``'s arguments: TypeError, ValueError or AddressError."""
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    check_port(port, allow_zero=True)
+    check_size("backlog", backlog)
+    check_options(options)
+
+
+def check_options(options: object) -> None:
+    """``options=``: a :class:`SocketOptions` or None."""
+    if options is not None and not isinstance(options, SocketOptions):
+        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
+
+
+def check_unix_server_args(
+    handler: object,
+    path: object,
+    mode: object,
+    backlog: object,
+    max_connections: object,
+    idle_timeout: object,
+    has_listener: bool,
+) -> str | None:
+    """Validate a UnixServer's arguments; return the checked path (None with a listener).
+
+    Raises:
+        TypeError: a wrong type, or neither (or both) of *path* and a listener.
+        ValueError, AddressError: a bad value.
+    """
+    _check_handler(handler)
+    _check_limits(backlog, max_connections, idle_timeout)
+    check_mode(mode)
+    if has_listener:
+        if path is not None or mode is not None:
+            raise TypeError(listener_conflict("path and mode"))
+        return None
+    if path is None:
+        raise TypeError("UnixServer needs a path or a listener=")
+    return check_path(path)
+
+
+def listener_conflict(what: str) -> str:
+    """The message for arguments that a server given ``listener=`` cannot use."""
+    return f"{what} apply when the server binds; with listener= the socket is already listening"
+
+
+def listener_kind_error(server: str, wanted: str, got: object) -> TypeError:
+    """The error for a ``listener=`` that *server* cannot take (it wants *wanted*).
+
+    A twin's listener (a UnixListener given to a TcpServer) names the twin server.
+    """
+    kind = type(got).__name__
+    twin = "Unix" + wanted[3:] if wanted.startswith("Tcp") else "Tcp" + wanted[4:]
+    hint = f"; use {'Unix' + server[3:] if server.startswith('Tcp') else 'Tcp' + server[4:]}"
+    return TypeError(
+        f"listener must be a {wanted} or a listening socket.socket, not {kind}"
+        + (hint if kind == twin else "")
+    )
+
+
+def _check_handler(handler: object) -> None:
+    if not callable(handler):
+        raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+
+
+def _check_limits(backlog: object, max_connections: object, idle_timeout: object) -> None:
     check_size("backlog", backlog)
     if max_connections is not None:
         check_size("max_connections", max_connections, low=1)
     if idle_timeout is not None and check_timeout("idle_timeout", idle_timeout) == 0:
         raise ValueError(f"idle_timeout must be > 0, not {idle_timeout!r}")
-    if check_timeout("tls_handshake_timeout", tls_handshake_timeout) == 0 or (
-        tls_handshake_timeout is None
-    ):
-        raise ValueError(f"tls_handshake_timeout must be > 0, not {tls_handshake_timeout!r}")
-    if options is not None and not isinstance(options, SocketOptions):
-        raise TypeError(f"options must be SocketOptions or None, not {type(options).__name__}")
-    if tls is not None and not isinstance(tls, ssl.SSLContext):
-        raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
 
 
 def pick(options: SocketOptions, names: tuple[str, ...]) -> SocketOptions:
@@ -110,7 +186,13 @@ def connection_options(options: SocketOptions) -> SocketOptions:
 
 
 def peer_text(peer: object) -> str:
-    """A peer's address for a log line (an ``Endpoint``, a sockaddr, or anything)."""
+    """A peer's address for a log line (an ``Endpoint``, a sockaddr, or anything).
+
+    A Unix peer (a ``str``; ``""`` when unnamed, as clients usually are) is written
+    as :func:`netkit._core.unix.unix_text` writes it.
+    """
+    if isinstance(peer, str):
+        return unix_text(peer)
     found = endpoint_or_none(peer) if isinstance(peer, tuple) else peer
     return repr(peer) if found is None else str(found)
 

@@ -7,12 +7,22 @@ what ``getsockname``/``getpeername``/``accept``/``recvfrom`` (or an event loop's
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from netkit.addr import Endpoint
 from netkit.errors import describe
 
-__all__ = ["endpoint", "endpoint_or_none"]
+__all__ = [
+    "IP_FAMILIES",
+    "check_stream_socket",
+    "endpoint",
+    "endpoint_or_none",
+    "family_error",
+]
+
+#: The address families of TCP (and UDP) sockets.
+IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 
 def endpoint(sockaddr: object) -> Endpoint:
@@ -41,3 +51,51 @@ def endpoint_or_none(sockaddr: Any) -> Endpoint | None:
         return endpoint(sockaddr)
     except (TypeError, ValueError):
         return None
+
+
+def _family_name(family: int) -> str:
+    try:
+        return socket.AddressFamily(family).name
+    except ValueError:
+        return f"address family {family}"
+
+
+def family_error(kind: str, family: int) -> TypeError | None:
+    """Why the class *kind* cannot take a socket of *family*, or None.
+
+    *kind* names a TCP class (``"TcpConnection"``, ``"TcpListener"``, ``"TcpServer"``:
+    AF_INET, AF_INET6) or its Unix twin (``"UnixConnection"``...: AF_UNIX); the
+    message names the twin that does take the socket. One class per family keeps the
+    addresses typed: a TCP class's are :class:`Endpoint` s, a Unix class's ``str`` paths.
+    """
+    unix = family == getattr(socket, "AF_UNIX", None)
+    if kind.startswith("Unix"):
+        if unix:
+            return None
+        wanted = "an AF_UNIX"
+        other = "Tcp" + kind[4:] if family in IP_FAMILIES else None
+    else:
+        if family in IP_FAMILIES:
+            return None
+        wanted = "an AF_INET or AF_INET6"
+        other = "Unix" + kind[3:] if unix else None
+    hint = f"; use {other}" if other else ""
+    return TypeError(f"{kind} needs {wanted} socket, not {_family_name(family)}{hint}")
+
+
+def check_stream_socket(sock: object, name: str, kind: str | None) -> None:
+    """Check that a connection class called *name* can wrap *sock*.
+
+    Raises:
+        TypeError: *sock* is not a ``socket.socket``, or of the wrong family for
+            *kind* (:func:`family_error`).
+        ValueError: *sock* is not a ``SOCK_STREAM`` socket.
+    """
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"{name} needs a stream socket, not {sock.type!r}")
+    if kind is not None:
+        wrong = family_error(kind, sock.family)
+        if wrong is not None:
+            raise wrong

@@ -17,15 +17,20 @@ call, and a kernel refusal anyway (the buffer changed by hand) becomes the same 
 from __future__ import annotations
 
 import errno
-import os
 from typing import Any, Final
 
 from netkit._core.checks import check_size
 from netkit._core.datagram import remember
-from netkit._core.unixpath import address, is_abstract, show
+from netkit._core.unixpath import (
+    address,
+    bind_failed,
+    connect_failed,
+    in_use,
+    not_a_socket,
+    show,
+)
 from netkit.errors import (
     AddressError,
-    ConnectFailed,
     ConnectionClosed,
     ConnectionRefused,
     FrameTooLarge,
@@ -47,6 +52,7 @@ __all__ = [
     "sender",
     "too_large_to_send",
     "truncated",
+    "truncated_into",
     "unnamed_target",
 ]
 
@@ -89,6 +95,16 @@ def truncated(size: int, max_size: int, sender: str | None) -> FrameTooLarge:
     return FrameTooLarge(
         f"datagram of {size} bytes{source} exceeds max_size={max_size} (it was dropped)",
         limit=max_size,
+        size=size,
+    )
+
+
+def truncated_into(size: int, capacity: int, sender: str) -> FrameTooLarge:
+    """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
+    return FrameTooLarge(
+        f"datagram of {size} bytes from {show(sender)} exceeds the {capacity}-byte buffer"
+        " (it was dropped)",
+        limit=capacity,
         size=size,
     )
 
@@ -159,53 +175,4 @@ def datagram_error(
     else:
         return exc
     error.__cause__ = exc
-    return error
-
-
-# -- bind and connect: every Unix socket kind ------------------------------------------
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
-def bind_failed(path: str, exc: OSError) -> OSError:
-    """``bind`` failed: an OSError of the same errno (so the same builtin subclass,
-    ``FileNotFoundError`` for a missing directory) whose message names the path."""
-    if exc.errno == errno.ENOENT and not is_abstract(path):
-        folder = os.path.dirname(path) or "."
-        reason = f"directory {show(folder)} does not exist"
-    else:
-        reason = _reason(exc)
-    return OSError(exc.errno, f"cannot bind to {show(path)}: {reason}")
-
-
-def in_use(path: str) -> OSError:
-    """The path is held by a live socket: ``EADDRINUSE``, left alone."""
-    return OSError(errno.EADDRINUSE, f"cannot bind to {show(path)}: a live socket holds it")
-
-
-def not_a_socket(path: str) -> OSError:
-    """The path exists and is not a socket: ``EADDRINUSE``, never removed."""
-    return OSError(
-        errno.EADDRINUSE, f"cannot bind to {show(path)}: the file exists and is not a socket"
-    )
-
-
-def connect_failed(path: str, exc: OSError) -> ConnectFailed:
-    """A Unix ``connect`` to *path* failed: one error naming the path and the reason.
-
-    Its ``errno`` is the system call's, and *exc* should be chained as its cause.
-    """
-    code = exc.errno
-    if code == errno.ENOENT:
-        reason = "no such file (nothing listens there)"
-    elif code == errno.ECONNREFUSED:
-        reason = "connection refused (no socket is bound there, or it does not accept)"
-    elif code == errno.EPROTOTYPE:
-        reason = "a socket of another type is bound there"
-    else:
-        reason = _reason(exc)
-    error = ConnectFailed(f"cannot connect to {show(path)}: {reason}")
-    error.errno = code
     return error

@@ -16,19 +16,24 @@ An address is ``str`` text everywhere in netkit:
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Final
 
-from netkit.errors import AddressError, describe
+from netkit.errors import AddressError, ConnectFailed, describe
 
 __all__ = [
     "ABSTRACT_SUPPORTED",
     "MAX_ABSTRACT_BYTES",
     "MAX_PATH_BYTES",
     "address",
+    "bind_failed",
     "check_path",
+    "connect_failed",
+    "in_use",
     "is_abstract",
+    "not_a_socket",
     "show",
     "sockaddr",
 ]
@@ -117,3 +122,52 @@ def address(addr: object) -> str:
 def show(path: str) -> str:
     """A path as messages quote it: its repr, or ``an unnamed socket`` for ``""``."""
     return describe(path) if path else "an unnamed socket"
+
+
+# -- bind and connect: every Unix socket kind ------------------------------------------
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def bind_failed(path: str, exc: OSError) -> OSError:
+    """``bind`` failed: an OSError of the same errno (so the same builtin subclass,
+    ``FileNotFoundError`` for a missing directory) whose message names the path."""
+    if exc.errno == errno.ENOENT and not is_abstract(path):
+        folder = os.path.dirname(path) or "."
+        reason = f"directory {show(folder)} does not exist"
+    else:
+        reason = _reason(exc)
+    return OSError(exc.errno, f"cannot bind to {show(path)}: {reason}")
+
+
+def in_use(path: str) -> OSError:
+    """The path is held by a live socket: ``EADDRINUSE``, left alone."""
+    return OSError(errno.EADDRINUSE, f"cannot bind to {show(path)}: a live socket holds it")
+
+
+def not_a_socket(path: str) -> OSError:
+    """The path exists and is not a socket: ``EADDRINUSE``, never removed."""
+    return OSError(
+        errno.EADDRINUSE, f"cannot bind to {show(path)}: the file exists and is not a socket"
+    )
+
+
+def connect_failed(path: str, exc: OSError) -> ConnectFailed:
+    """A Unix ``connect`` to *path* failed: one error naming the path and the reason.
+
+    Its ``errno`` is the system call's, and *exc* should be chained as its cause.
+    """
+    code = exc.errno
+    if code == errno.ENOENT:
+        reason = "no such file (nothing listens there)"
+    elif code == errno.ECONNREFUSED:
+        reason = "connection refused (no socket is bound there, or it does not accept)"
+    elif code == errno.EPROTOTYPE:
+        reason = "a socket of another type is bound there"
+    else:
+        reason = _reason(exc)
+    error = ConnectFailed(f"cannot connect to {show(path)}: {reason}")
+    error.errno = code
+    return error

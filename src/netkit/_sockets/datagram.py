@@ -37,6 +37,7 @@ __all__ = [
     "open_bound",
     "open_connected",
     "plan_batch",
+    "recvfrom_into",
     "resolve",
     "set_multicast_interface",
     "set_multicast_loop",
@@ -49,6 +50,24 @@ _AF4: Final = socket.AF_INET
 _AF6: Final = socket.AF_INET6
 _IP_MREQN: Final = struct.Struct("=4s4si")  # Linux struct ip_mreqn
 _IPV6_MREQ: Final = struct.Struct("=16sI")  # struct ipv6_mreq
+
+
+# -- receiving into a buffer -------------------------------------------------------------
+
+
+def recvfrom_into(sock: socket.socket, view: memoryview) -> tuple[int, Any]:
+    """One ``recvfrom_into`` of a whole datagram into *view*: ``(real size, address)``.
+
+    With ``MSG_TRUNC`` (Linux) the kernel reports the datagram's real size even when it
+    was longer than *view*, which the engines turn into ``FrameTooLarge``.
+    """
+    if core.RECV_EXTRA == 0:
+        return sock.recvfrom_into(view, 0, core.RECV_FLAGS)
+    # Elsewhere (pragma: no cover, netkit is tested on Linux) one byte more than the
+    # buffer holds tells a longer datagram: its size is then a lower bound.
+    data, addr = sock.recvfrom(len(view) + 1)  # pragma: no cover
+    view[: min(len(data), len(view))] = data[: len(view)]  # pragma: no cover
+    return len(data), addr  # pragma: no cover
 
 
 # -- resolving ---------------------------------------------------------------------------
@@ -393,6 +412,9 @@ class DatagramOptions:
 
     def _truncated(self, size: int, max_size: int, sender: Any) -> FrameTooLarge:
         return core.truncated(size, max_size, self._peer if sender is None else sender)
+
+    def _truncated_into(self, size: int, capacity: int, sender: Any) -> FrameTooLarge:
+        return core.truncated_into(size, capacity, sender)
 
     def _check_max_size(self, value: object) -> int:
         return core.check_max_size(value)

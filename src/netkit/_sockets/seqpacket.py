@@ -12,15 +12,15 @@ from __future__ import annotations
 import dataclasses
 import errno
 import socket
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from netkit._core import seqpacket as rules
 from netkit._core.checks import buffer_size, check_timeout
-from netkit._core.seqpacket import PeerCredentials
+from netkit._core.unix import PeerCredentials
 from netkit._core.unixdatagram import connect_failed, send_limit
 from netkit._core.unixpath import address
+from netkit._sockets.unix import peer_credentials as unix_credentials
 from netkit.errors import FrameTooLarge
 from netkit.options import SocketOptions
 
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 _SHUT = (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR)
-_CRED = struct.Struct("3i")  # Linux struct ucred: pid, uid, gid
 
 
 def _read_limit(sock: socket.socket) -> int:
@@ -213,14 +212,10 @@ class SeqpacketKind:
         """
         state = self._seq
         if state.credentials is None:
-            option = getattr(socket, "SO_PEERCRED", None)
-            if option is None:  # pragma: no cover - netkit is tested on Linux
-                raise NotImplementedError("peer_credentials needs SO_PEERCRED (Linux)")
             try:
-                raw = self._sock.getsockopt(socket.SOL_SOCKET, option, _CRED.size)
+                state.credentials = unix_credentials(self._sock)
             except OSError as exc:
                 raise self._error(exc) from exc
-            state.credentials = PeerCredentials(*_CRED.unpack(raw))
         return state.credentials
 
     def shutdown(self, how: int) -> None:

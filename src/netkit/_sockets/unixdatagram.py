@@ -159,6 +159,9 @@ class UnixDatagramKind:
     def _truncated(self, size: int, max_size: int, sender: Any) -> FrameTooLarge:
         return rules.truncated(size, max_size, self._unix.peer if sender is None else sender)
 
+    def _truncated_into(self, size: int, capacity: int, sender: Any) -> FrameTooLarge:
+        return rules.truncated_into(size, capacity, sender)
+
     def _check_max_size(self, value: object) -> int:
         return rules.check_max_size(value)
 

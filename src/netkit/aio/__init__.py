@@ -11,19 +11,32 @@ from __future__ import annotations
 from netkit.aio._stream import TransportSocketLike
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
+from netkit.aio.icmp import PingReply, PingReport, ping
+from netkit.aio.listener import TcpListener, UnixListener, inherited_listeners
 from netkit.aio.seqpacket import SeqpacketClient, SeqpacketConnection
-from netkit.aio.server import TcpServer
+from netkit.aio.server import TcpServer, UnixServer
 from netkit.aio.udp import Datagram, UdpEndpoint
+from netkit.aio.unix import PeerCredentials, UnixClient, UnixConnection
 from netkit.aio.unix_datagram import UnixDatagramEndpoint
 
 __all__ = [
     "Datagram",
+    "PeerCredentials",
+    "PingReply",
+    "PingReport",
     "SeqpacketClient",
     "SeqpacketConnection",
     "TcpClient",
     "TcpConnection",
+    "TcpListener",
     "TcpServer",
     "TransportSocketLike",
     "UdpEndpoint",
+    "UnixClient",
+    "UnixConnection",
     "UnixDatagramEndpoint",
+    "UnixListener",
+    "UnixServer",
+    "inherited_listeners",
+    "ping",
 ]

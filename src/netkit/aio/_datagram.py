@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from netkit._core import datagram as core
 from netkit._core.checks import check_timeout
 from netkit._core.datagram import DEFAULT_MAX_SIZE, RECV_FLAGS, Datagram
+from netkit._sockets.datagram import recvfrom_into
 from netkit.errors import FrameTooLarge
 
 __all__ = ["DatagramEngine", "MessageEngine"]
@@ -99,6 +100,10 @@ class MessageEngine(Generic[_S]):
 
     def _truncated(self, size: int, max_size: int, sender: Any) -> FrameTooLarge:
         """The error for a received message over *max_size* (it was consumed)."""
+        raise NotImplementedError
+
+    def _truncated_into(self, size: int, capacity: int, sender: Any) -> FrameTooLarge:
+        """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
         raise NotImplementedError
 
     def _check_max_size(self, value: object) -> int:
@@ -296,6 +301,45 @@ class DatagramEngine(MessageEngine[_S]):
         if len(data) > size:
             raise self._truncated(len(data), size, sender)
         return core.new_datagram((data, sender))
+
+    async def recvfrom_into(
+        self, buffer: bytearray | memoryview, *, timeout: float | None = None
+    ) -> tuple[int, _S]:
+        """Receive one datagram into *buffer* and return its size and sender.
+
+        The buffer's size is the largest datagram accepted: a longer one is never cut
+        silently (as ``socket.recvfrom_into`` does) but raises ``FrameTooLarge`` with
+        its real size; it is consumed, and what *buffer* then holds is unspecified.
+        Keep *buffer* alive and unresized until the call returns.
+
+        Parameters:
+            buffer: a writable bytes-like object (``bytearray``, ``memoryview``,
+                ``array``); the payload is written at its start.
+            timeout: seconds for the whole call (``None``: the endpoint's default,
+                usually no limit).
+
+        Returns:
+            ``(nbytes, sender)``: the payload's size and who sent it.
+
+        Raises:
+            FrameTooLarge: the datagram is longer than *buffer* (its real size is
+                reported; the next call gets the next datagram).
+            NetkitTimeout: nothing arrived within *timeout* seconds.
+            ConnectionRefused: the peer of a connected endpoint refused a datagram.
+            ConnectionClosed: the endpoint is (or gets) closed.
+            TypeError, ValueError: a read-only or non-buffer *buffer*, a bad *timeout*.
+        """
+        self._check_open()
+        with core.writable_view(buffer) as view:
+            capacity = len(view)
+            call = functools.partial(recvfrom_into, self._sock, view)
+            nbytes, addr = await self._retry(call, True, timeout)
+        sender = self._senders.get(addr)
+        if sender is None:
+            sender = self._sender_of(addr)
+        if nbytes > capacity:
+            raise self._truncated_into(nbytes, capacity, sender)
+        return nbytes, sender
 
     async def recv(
         self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None

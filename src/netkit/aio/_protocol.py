@@ -15,7 +15,15 @@ from typing import cast
 
 from netkit.framing import ReceiveBuffer
 
-__all__ = ["READ_HIGH_WATER", "READ_LOW_WATER", "WRITE_HIGH_WATER", "WRITE_LOW_WATER"]
+__all__ = [
+    "ON_DEMAND_CHUNK",
+    "READ_HIGH_WATER",
+    "READ_LOW_WATER",
+    "WRITE_HIGH_WATER",
+    "WRITE_LOW_WATER",
+    "OnDemandProtocol",
+    "StreamProtocol",
+]
 
 #: Buffered-but-unread bytes above which reading from the socket is paused.
 READ_HIGH_WATER = 1024 * 1024
@@ -26,6 +34,8 @@ WRITE_HIGH_WATER = 256 * 1024
 WRITE_LOW_WATER = 64 * 1024
 # Size of the per-thread receive scratch area (asyncio's own read size).
 _SCRATCH_SIZE = 256 * 1024
+#: The most a receive of an on-demand protocol reads ahead (the sync face's chunk).
+ON_DEMAND_CHUNK = 64 * 1024
 #: Larger writes are cut into pieces of this size, each one waiting for the drain, so a
 #: single huge sendall never copies its whole payload into the transport's buffer.
 WRITE_CHUNK = 256 * 1024
@@ -76,6 +86,9 @@ class StreamProtocol(asyncio.BufferedProtocol):
         "want",
         "write_paused",
     )
+
+    #: True for :class:`OnDemandProtocol`: reading stays paused between reads.
+    on_demand = False
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop: asyncio.AbstractEventLoop = loop
@@ -187,3 +200,48 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.reading_paused = False
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+
+
+class OnDemandProtocol(StreamProtocol):
+    """A :class:`StreamProtocol` that lets the transport read only while a reader waits.
+
+    As the sync face does, which reads the socket only inside a read call: reading is
+    paused from the start (where the loop allows it in ``connection_made``) and again
+    as soon as the waiting reader's future is complete, and a read that needs bytes
+    resumes it. Unix connections use it, so that no byte (and no file descriptor
+    attached to it) is read before ``recv_fds`` asks for it. The cost is a pause and
+    a resume (two ``epoll_ctl`` calls) per read that waits.
+
+    Each receive asks for no more than the waiting read can use, as the sync face's
+    reads do: ``recv(n)`` up to *n* bytes, a read that still needs more than
+    :data:`ON_DEMAND_CHUNK` bytes exactly what it needs, anything else (a line, a
+    small frame) up to :data:`ON_DEMAND_CHUNK` bytes.
+    """
+
+    __slots__ = ()
+
+    on_demand = True
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.direct:
+            return self.scratch[: self.direct]
+        need = self.want - len(self.buffer)
+        return self.scratch[: max(need, ON_DEMAND_CHUNK)]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.settle()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
+        self.settle()
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        super().data_received(data)
+        self.settle()
+
+    def settle(self) -> None:
+        """Pause reading unless a reader still waits for more."""
+        waiter = self.read_waiter
+        if (waiter is None or waiter.done()) and not self.reading_paused:
+            self.pause()

@@ -13,17 +13,14 @@ import asyncio
 import errno
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
 from netkit._core import stream
 from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline, idle_error
 from netkit._core.oserrors import closed, lost, timed_out
-from netkit._core.sockaddr import endpoint_or_none
 from netkit._core.stream import failed
-from netkit.addr import Endpoint
 from netkit.aio._protocol import READ_LOW_WATER, StreamProtocol, expire
-from netkit.errors import ConnectionClosed
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -32,7 +29,7 @@ __all__ = ["AioStream", "TransportSocketLike"]
 
 
 class TransportSocketLike(Protocol):
-    """What :attr:`netkit.aio.TcpConnection.socket` returns: the socket an event loop lends out.
+    """What a stream connection's ``socket`` returns: the socket an event loop lends out.
 
     Not a :class:`socket.socket`: asyncio gives an ``asyncio.trsock.TransportSocket`` and
     uvloop a ``uvloop.loop.PseudoSocket``, both views of the transport's socket that
@@ -44,7 +41,7 @@ class TransportSocketLike(Protocol):
 
     @property
     def family(self) -> int:
-        """The address family (``AF_INET`` or ``AF_INET6``)."""
+        """The address family (``AF_INET``, ``AF_INET6`` or ``AF_UNIX``)."""
         ...
 
     @property
@@ -101,11 +98,19 @@ class TransportSocketLike(Protocol):
 
 
 class AioStream:
-    """An asyncio stream connection's state and waiting; see :class:`netkit.aio.TcpConnection`."""
+    """An asyncio stream connection's state and waiting; see :class:`netkit.aio.TcpConnection`.
+
+    A subclass converts the transport's ``sockname``/``peername`` with ``_convert``
+    (an ``Endpoint``, a Unix path) and types the address properties.
+    """
+
+    #: The socket address of the transport's extra info, as the class reports it.
+    _convert: ClassVar[Any] = staticmethod(lambda sockaddr: sockaddr)
 
     __slots__ = (
         "_closed",
         "_default_timeout",
+        "_eof_sent",
         "_idle_expired",
         "_idle_timeout",
         "_local",
@@ -136,26 +141,13 @@ class AioStream:
         self._update_untimed()
         self._closed = False
         self._idle_expired = False
-        self._local = endpoint_or_none(transport.get_extra_info("sockname"))
-        self._remote = endpoint_or_none(transport.get_extra_info("peername"))
+        self._eof_sent = False  # shutdown_write() was called: sends fail as in sync
+        self._local: Any = self._convert(transport.get_extra_info("sockname"))
+        self._remote: Any = self._convert(transport.get_extra_info("peername"))
 
     def _update_untimed(self) -> None:
         # No default deadline and no idle limit: a read without timeout= needs no timer.
         self._untimed = self._default_timeout is None and self._idle_timeout is None
-
-    @property
-    def local_address(self) -> Endpoint:
-        """Our end of the connection."""
-        if self._local is None:
-            raise ConnectionClosed("connection has no local address")
-        return self._local
-
-    @property
-    def remote_address(self) -> Endpoint:
-        """The peer's end of the connection."""
-        if self._remote is None:
-            raise ConnectionClosed("connection has no remote address")
-        return self._remote
 
     @property
     def closed(self) -> bool:
@@ -275,7 +267,12 @@ class AioStream:
 
     def _after_read(self) -> None:
         protocol = self._protocol
-        if protocol.reading_paused and len(protocol.buffer) <= READ_LOW_WATER:
+        # (An on-demand protocol stays paused: the next read that waits resumes it.)
+        if (
+            protocol.reading_paused
+            and len(protocol.buffer) <= READ_LOW_WATER
+            and not protocol.on_demand
+        ):
             protocol.resume()
 
     async def _read(self, request: stream.Read, timeout: float | None) -> bytes:
@@ -302,7 +299,7 @@ class AioStream:
     def _check_writable(self) -> None:
         self._check_open()
         protocol = self._protocol
-        if protocol.closed.done() or self._transport.is_closing():
+        if protocol.closed.done() or self._transport.is_closing() or self._eof_sent:
             error = protocol.error or BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
             raise lost(error) from protocol.error
 

@@ -1,5 +1,8 @@
 """asyncio :class:`TcpConnection`: a transport, a protocol and the core's stream reader.
 
+:class:`StreamConnection` holds every stream method; :class:`TcpConnection` (here) and
+:class:`netkit.aio.UnixConnection` add their family's addresses and extras.
+
 The engine is :class:`netkit.aio._protocol.StreamProtocol`, which feeds received chunks
 into a :class:`netkit.framing.ReceiveBuffer` and wakes one waiting reader. Every read
 method runs a read request of :mod:`netkit._core.stream` ("ask the buffer; if it says
@@ -20,14 +23,17 @@ next read. A cancelled or timed-out ``sendall`` may have sent a prefix of its da
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import ssl
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from netkit._core import stream
 from netkit._core.checks import buffer_size, check_size, check_timeout
 from netkit._core.oserrors import closed, lost, stream_error
-from netkit._core.sockaddr import endpoint_or_none
+from netkit._core.sockaddr import check_stream_socket, endpoint_or_none
+from netkit.addr import Endpoint
 from netkit.aio._protocol import (
     READ_HIGH_WATER,
     WRITE_CHUNK,
@@ -35,58 +41,24 @@ from netkit.aio._protocol import (
     StreamProtocol,
 )
 from netkit.aio._stream import AioStream
+from netkit.errors import ConnectionClosed
 from netkit.framing import DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, DEFAULT_MAX_READ, encode_frame
 from netkit.tls import handshake_timeout
 
-__all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "TcpConnection"]
+__all__ = ["READ_HIGH_WATER", "WRITE_HIGH_WATER", "StreamConnection", "TcpConnection"]
+
+_S = TypeVar("_S", bound="StreamConnection")
 
 
-class TcpConnection(AioStream):
-    """A connected TCP stream (plain or TLS) for asyncio; the twin of the sync class.
+class StreamConnection(AioStream):
+    """Every method of an asyncio stream connection, whatever its family (TCP, Unix).
 
-    Build one with :meth:`netkit.aio.TcpClient.connect`, receive one in a
-    :class:`netkit.aio.TcpServer` handler, or wrap a connected socket with
-    :meth:`from_socket`. Every method that waits takes ``timeout=``, a deadline in
-    seconds for the whole call (``NetkitTimeout`` when it passes; ``None`` uses the
-    connection's :attr:`timeout`). A read that is cancelled or times out consumes
-    nothing: the bytes received so far stay buffered for the next read. Only one
-    coroutine may read at a time. Errors and their messages are the sync face's
-    (both come from :mod:`netkit._core`).
+    The common base of :class:`TcpConnection` and :class:`netkit.aio.UnixConnection`,
+    for code (and type hints) that works with either; the twin of the sync
+    :class:`netkit.tcp.connection.StreamConnection`. It is not made directly.
     """
 
     __slots__ = ()
-
-    @classmethod
-    async def from_socket(
-        cls,
-        sock: socket.socket,
-        *,
-        idle_timeout: float | None = None,
-        tls: ssl.SSLContext | None = None,
-        server_side: bool = False,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> TcpConnection:
-        """Take ownership of a connected stream socket (TLS handshake with *tls*).
-
-        ``server_side=True`` makes the TLS handshake the server's; *timeout* bounds it.
-        A timeout set on *sock* becomes the default deadline of each call, as in sync.
-
-        Raises:
-            TypeError: *tls* is not an ``ssl.SSLContext``.
-            NetkitTimeout: the TLS handshake took longer than *timeout*.
-        """
-        # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
-        default_timeout = (sock.gettimeout() or None) if isinstance(sock, socket.socket) else None
-        transport, protocol = await _wrap(
-            sock, tls=tls, server_side=server_side, server_hostname=server_hostname,
-            timeout=timeout,
-        )  # fmt: skip
-        return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default_timeout)
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<aio.TcpConnection {self._local} -> {self._remote} {state}>"
 
     async def recv(self, max_bytes: int = 65536, *, timeout: float | None = None) -> bytes:
         """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF.
@@ -234,7 +206,7 @@ class TcpConnection(AioStream):
         self._check_open()
         return await self._read(stream.frame(max_size, timeout), timeout)
 
-    def __aiter__(self) -> TcpConnection:
+    def __aiter__(self: _S) -> _S:
         return self
 
     async def __anext__(self) -> bytes:
@@ -256,7 +228,7 @@ class TcpConnection(AioStream):
             NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
             ConnectionClosed: the connection was lost, or closed by this process.
         """
-        if self._closed or self._protocol.lost:
+        if self._closed or self._protocol.lost or self._eof_sent:
             self._check_writable()
         if timeout is not None:
             check_timeout("timeout", timeout)  # even when no wait turns out to be needed
@@ -330,8 +302,18 @@ class TcpConnection(AioStream):
             raise NotImplementedError(
                 "shutdown_write is not supported on TLS connections; use close()"
             )
-        if not transport.is_closing():
-            transport.write_eof()
+        if self._protocol.lost:
+            # The socket is gone: what shutdown(SHUT_WR) says on an ended connection.
+            raise lost(OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN)))
+        if not transport.is_closing() and not self._eof_sent:
+            self._eof_sent = True
+            try:
+                transport.write_eof()
+            except OSError as exc:  # the connection ended already: the sync face's error
+                mapped = stream_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
 
     def shutdown(self, how: int) -> None:
         """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``, ``SHUT_RDWR``).
@@ -362,11 +344,81 @@ class TcpConnection(AioStream):
             # The loop may not report EOF for a read-side shutdown: tell the reader.
             self._protocol.eof_received()
 
-    async def __aenter__(self) -> TcpConnection:
+    async def __aenter__(self: _S) -> _S:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class TcpConnection(StreamConnection):
+    """A connected TCP stream (plain or TLS) for asyncio; the twin of the sync class.
+
+    Build one with :meth:`netkit.aio.TcpClient.connect`, receive one in a
+    :class:`netkit.aio.TcpServer` handler, or wrap a connected socket with
+    :meth:`from_socket`. Every method that waits takes ``timeout=``, a deadline in
+    seconds for the whole call (``NetkitTimeout`` when it passes; ``None`` uses the
+    connection's :attr:`timeout`). A read that is cancelled or times out consumes
+    nothing: the bytes received so far stay buffered for the next read. Only one
+    coroutine may read at a time. Errors and their messages are the sync face's
+    (both come from :mod:`netkit._core`).
+    """
+
+    __slots__ = ()
+
+    _convert = staticmethod(endpoint_or_none)
+
+    @classmethod
+    async def from_socket(
+        cls,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> TcpConnection:
+        """Take ownership of a connected stream socket (TLS handshake with *tls*).
+
+        ``server_side=True`` makes the TLS handshake the server's; *timeout* bounds it.
+        A timeout set on *sock* becomes the default deadline of each call, as in sync.
+
+        Raises:
+            TypeError: *sock* is not a socket or is ``AF_UNIX`` (use
+                :class:`netkit.aio.UnixConnection`), or *tls* is not an
+                ``ssl.SSLContext``.
+            ValueError: *sock* is not a stream socket.
+            NetkitTimeout: the TLS handshake took longer than *timeout*.
+        """
+        check_stream_socket(sock, cls.__name__, "TcpConnection")
+        # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
+        default_timeout = sock.gettimeout() or None
+        transport, protocol = await _wrap(
+            sock, tls=tls, server_side=server_side, server_hostname=server_hostname,
+            timeout=timeout,
+        )  # fmt: skip
+        return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default_timeout)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<aio.TcpConnection {self._local} -> {self._remote} {state}>"
+
+    @property
+    def local_address(self) -> Endpoint:
+        """Our end of the connection."""
+        if self._local is None:
+            raise ConnectionClosed("connection has no local address")
+        address: Endpoint = self._local
+        return address
+
+    @property
+    def remote_address(self) -> Endpoint:
+        """The peer's end of the connection."""
+        if self._remote is None:
+            raise ConnectionClosed("connection has no remote address")
+        address: Endpoint = self._remote
+        return address
 
 
 async def _wrap(

@@ -26,7 +26,7 @@ EXIT_FAILED = 1
 EXIT_MISUSE = 2
 
 # Subcommand modules, in the order `netkit --help` lists them.
-_COMMANDS = ("demo", "serve", "connect", "listen", "udp", "check", "lookup", "bench")
+_COMMANDS = ("demo", "serve", "connect", "listen", "udp", "check", "lookup", "ping", "bench")
 
 
 class Misuse(Exception):

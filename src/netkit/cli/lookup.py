@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
         epilog="example:\n  netkit lookup reverse 127.0.0.1",
         formatter_class=_FORMATTER,
     )
-    p.add_argument("ip", help="IPv4 or IPv6 address")
+    p.add_argument("ip", help="IPv4 or IPv6 address, or a host name (resolved first)")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(func=_reverse)
 

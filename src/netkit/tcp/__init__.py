@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from netkit.tcp.client import TcpClient
 from netkit.tcp.connection import TcpConnection
+from netkit.tcp.listener import TcpListener
 from netkit.tcp.server import TcpServer
 
-__all__ = ["TcpClient", "TcpConnection", "TcpServer"]
+__all__ = ["TcpClient", "TcpConnection", "TcpListener", "TcpServer"]

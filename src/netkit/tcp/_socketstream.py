@@ -35,15 +35,14 @@ import socket
 import ssl
 from collections.abc import Callable
 from time import monotonic
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from netkit._core import stream
 from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.deadline import idle_error
 from netkit._core.oserrors import closed, stream_error, timed_out
-from netkit._core.sockaddr import endpoint
-from netkit.addr import Endpoint
+from netkit._core.sockaddr import check_stream_socket
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
 
@@ -76,8 +75,13 @@ class SocketStream:
     """A connected stream socket with a receive buffer and the deadline engine.
 
     The base of every sync stream connection; see :class:`netkit.tcp.TcpConnection`
-    for the parameters.
+    for the parameters. A subclass names the family it takes in ``_KIND`` (for
+    :func:`netkit._core.sockaddr.check_stream_socket`) and converts addresses with
+    ``_convert`` (an ``Endpoint``, a Unix path).
     """
+
+    #: Which sockets this class wraps: "TcpConnection" or "UnixConnection" (None: any).
+    _KIND: str | None = None
 
     __slots__ = (
         "__weakref__",
@@ -97,8 +101,7 @@ class SocketStream:
     )
 
     def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
-        if not isinstance(sock, socket.socket):
-            raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+        check_stream_socket(sock, type(self).__name__, self._KIND)
         self._attach(sock, idle_timeout, pollable=True)
 
     def _attach(self, sock: socket.socket, idle_timeout: float | None, *, pollable: bool) -> None:
@@ -130,8 +133,9 @@ class SocketStream:
         self._pending: bytearray = self._buffer._buf
         self._closed = False
         self._timeout_set = False
-        self._local: Endpoint | None = None
-        self._remote: Endpoint | None = None
+        # Addresses, converted by _convert on first use and kept for after the close.
+        self._local: Any = None
+        self._remote: Any = None
         self._read_fast = False
         self._write_fast = False
         self._update_fast_flags()
@@ -183,19 +187,25 @@ class SocketStream:
         """Bytes received from the socket and not yet returned by a read method."""
         return len(self._buffer)
 
-    @property
-    def local_address(self) -> Endpoint:
-        """This end's address (still available after :meth:`close`)."""
+    @staticmethod
+    def _convert(sockaddr: Any, /) -> Any:
+        """A socket address from the kernel as the class reports it (subclasses)."""
+        return sockaddr
+
+    def _address(self, peer: bool) -> Any:
+        """This end's (or with *peer* the peer's) address, converted once and kept."""
+        if peer:
+            if self._remote is None:
+                self._remote = self._convert(self._sock.getpeername())
+            return self._remote
         if self._local is None:
-            self._local = endpoint(self._sock.getsockname())
+            self._local = self._convert(self._sock.getsockname())
         return self._local
 
-    @property
-    def remote_address(self) -> Endpoint:
-        """The peer's address (still available after :meth:`close`)."""
-        if self._remote is None:
-            self._remote = endpoint(self._sock.getpeername())
-        return self._remote
+    @staticmethod
+    def _text(address: Any) -> str:
+        """An address for ``repr`` (subclasses)."""
+        return str(address)
 
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed)."""
@@ -211,7 +221,7 @@ class SocketStream:
         if self._closed:
             return f"<{type(self).__name__} {kind}closed>"
         try:
-            where = f"{self.local_address} -> {self.remote_address}"
+            where = f"{self._text(self._address(False))} -> {self._text(self._address(True))}"
         except (OSError, TypeError, ValueError):
             where = f"fd={self._sock.fileno()}"
         return f"<{type(self).__name__} {kind}{where}>"

@@ -1,6 +1,8 @@
 """A connected TCP stream (plain or TLS) with whole-call deadlines and framed reads.
 
-:class:`TcpConnection` owns one socket and one :class:`~netkit.framing.ReceiveBuffer`.
+:class:`StreamConnection` holds every stream method; :class:`TcpConnection` (here) and
+:class:`netkit.unix.UnixConnection` add their family's addresses and extras.
+A connection owns one socket and one :class:`~netkit.framing.ReceiveBuffer`.
 Every read method is "ask the buffer for a complete result; if there is none, receive
 more and ask again", with the request, its limits and its errors from
 :mod:`netkit._core.stream`, so mixing ``recv_until``, ``recv_exactly`` and
@@ -20,6 +22,7 @@ call can be retried. A reset, broken pipe, TLS EOF or keepalive timeout is raise
 from __future__ import annotations
 
 import socket
+import struct
 from collections.abc import Iterator
 from functools import partial
 from types import TracebackType
@@ -28,6 +31,8 @@ from typing import BinaryIO, TypeVar
 from netkit._core import stream
 from netkit._core.checks import buffer_size, check_size
 from netkit._core.oserrors import closed
+from netkit._core.sockaddr import endpoint
+from netkit.addr import Endpoint
 from netkit.errors import ConnectionClosed
 from netkit.framing import (
     DEFAULT_MAX_FRAME,
@@ -38,9 +43,22 @@ from netkit.framing import (
 from netkit.tcp._socketstream import CHUNK as _CHUNK
 from netkit.tcp._socketstream import DIRECT_MIN, SocketStream
 
-__all__ = ["TcpConnection"]
+__all__ = ["StreamConnection", "TcpConnection"]
 
-_Self = TypeVar("_Self", bound="TcpConnection")
+_LINGER = struct.Struct("ii")
+
+
+def _resets_on_close(sock: socket.socket) -> bool:
+    """True when *sock* has SO_LINGER on with a zero timeout (close() sends a reset)."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER.size)
+    except (AttributeError, OSError):  # a stand-in socket, or one already gone
+        return False
+    onoff, seconds = _LINGER.unpack(raw)
+    return bool(onoff) and seconds == 0
+
+
+_Self = TypeVar("_Self", bound="StreamConnection")
 
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
@@ -48,28 +66,12 @@ _COALESCE_MAX = 65536
 _FRAME_PREFIX = stream.FRAME_PREFIX
 
 
-class TcpConnection(SocketStream):
-    """A connected stream socket (plain or :class:`ssl.SSLSocket`) with buffered reads.
+class StreamConnection(SocketStream):
+    """Every method of a stream connection, whatever its family (TCP, Unix).
 
-    Takes ownership of *sock*: closing the connection closes the socket. Every
-    blocking method takes ``timeout=`` (seconds for the whole call; ``None`` uses the
-    connection's :attr:`timeout`, which starts as the timeout the socket had when it
-    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
-    *idle_timeout*, used by servers, makes any read that waits that many seconds
-    without receiving a byte raise :class:`~netkit.NetkitTimeout`; writes ignore it.
-
-    One thread may read while another writes on a plain connection, and
-    :meth:`close` from another thread wakes a call blocked in this connection (it
-    raises ``ConnectionClosed("connection is closed")``). TLS connections must not be
-    read and written from two threads at the same time (OpenSSL's rule).
-
-    Parameters:
-        sock: a connected ``SOCK_STREAM`` socket.
-        idle_timeout: seconds a read may wait with nothing received, or None.
-
-    Raises:
-        TypeError: *sock* is not a socket, or *idle_timeout* not a number.
-        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+    The common base of :class:`TcpConnection` and :class:`netkit.unix.UnixConnection`,
+    for code (and type hints) that works with either. It is not made directly: the
+    subclasses check the socket's family and type its addresses.
     """
 
     __slots__ = ()
@@ -371,17 +373,19 @@ class TcpConnection(SocketStream):
             return
         self._closed = True
         # Keep the addresses for logs written after the close.
-        for prop in ("local_address", "remote_address"):
+        for peer in (False, True):
             try:
-                getattr(self, prop)
+                self._address(peer)
             except (OSError, TypeError, ValueError):
                 pass
         self._buffer.take_all()
         try:
             # Wakes a recv/send/poll blocked in another thread before the descriptor
             # goes away (close alone leaves it blocked). Data already queued is still
-            # delivered before the FIN, as with close().
-            self._shutdown_socket(socket.SHUT_RDWR)
+            # delivered before the FIN, as with close(). With SO_LINGER 0 the close is
+            # meant to reset: then only the read side is shut, which sends nothing.
+            how = socket.SHUT_RD if _resets_on_close(self._sock) else socket.SHUT_RDWR
+            self._shutdown_socket(how)
         except OSError:
             pass
         self._sock.close()
@@ -396,3 +400,47 @@ class TcpConnection(SocketStream):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class TcpConnection(StreamConnection):
+    """A connected TCP stream (plain or :class:`ssl.SSLSocket`) with buffered reads.
+
+    Takes ownership of *sock*: closing the connection closes the socket. Every
+    blocking method takes ``timeout=`` (seconds for the whole call; ``None`` uses the
+    connection's :attr:`timeout`, which starts as the timeout the socket had when it
+    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
+    *idle_timeout*, used by servers, makes any read that waits that many seconds
+    without receiving a byte raise :class:`~netkit.NetkitTimeout`; writes ignore it.
+
+    One thread may read while another writes on a plain connection, and
+    :meth:`close` from another thread wakes a call blocked in this connection (it
+    raises ``ConnectionClosed("connection is closed")``). TLS connections must not be
+    read and written from two threads at the same time (OpenSSL's rule).
+
+    Parameters:
+        sock: a connected ``SOCK_STREAM`` socket of family ``AF_INET`` or ``AF_INET6``.
+        idle_timeout: seconds a read may wait with nothing received, or None.
+
+    Raises:
+        TypeError: *sock* is not a socket, is an ``AF_UNIX`` socket (use
+            :class:`netkit.unix.UnixConnection`, whose addresses are paths), or
+            *idle_timeout* is not a number.
+        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+    """
+
+    __slots__ = ()
+
+    _KIND = "TcpConnection"
+    _convert = staticmethod(endpoint)
+
+    @property
+    def local_address(self) -> Endpoint:
+        """This end's address (still available after :meth:`close`)."""
+        address: Endpoint = self._address(False)
+        return address
+
+    @property
+    def remote_address(self) -> Endpoint:
+        """The peer's address (still available after :meth:`close`)."""
+        address: Endpoint = self._address(True)
+        return address

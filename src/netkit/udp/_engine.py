@@ -114,6 +114,10 @@ class MessageEngine(Generic[_S]):
         """The error for a received message over *max_size* (it was consumed)."""
         raise NotImplementedError
 
+    def _truncated_into(self, size: int, capacity: int, sender: Any) -> FrameTooLarge:
+        """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
+        raise NotImplementedError
+
     def _check_max_size(self, value: object) -> int:
         """A receive's validated ``max_size``."""
         raise NotImplementedError
@@ -157,12 +161,18 @@ class MessageEngine(Generic[_S]):
         self._set_fast(self._blocking and timeout is None and self._pending is None)
 
     def _recv_slow(
-        self, with_address: bool, max_size: int, timeout: float | None, failed: OSError | None
-    ) -> tuple[bytes, Any]:
+        self,
+        with_address: bool,
+        max_size: int,
+        timeout: float | None,
+        failed: OSError | None,
+        into: memoryview | None = None,
+    ) -> tuple[Any, Any]:
         """Receive in the general case: a deadline, non-blocking mode, or after an error.
 
         *failed* is the error the fast path got, if it ran: a BlockingIOError there
-        means another thread switched the socket to non-blocking mode meanwhile.
+        means another thread switched the socket to non-blocking mode meanwhile. With
+        *into*, receive into that buffer: ``(real size, address)``.
         """
         if failed is not None and not isinstance(failed, BlockingIOError):
             raise self._error(failed) from failed
@@ -176,6 +186,8 @@ class MessageEngine(Generic[_S]):
         bufsize = core.buffer_for(max_size)
         while True:
             try:
+                if into is not None:
+                    return setup.recvfrom_into(sock, into)
                 if with_address:
                     return sock.recvfrom(bufsize, RECV_FLAGS)
                 return sock.recv(bufsize, RECV_FLAGS), None
@@ -196,7 +208,7 @@ class MessageEngine(Generic[_S]):
     def _recv_message(self, max_size: object, timeout: float | None) -> bytes:
         """One message's payload, the general way (no fast path): for connections."""
         size = self._before_receive(max_size)
-        data = self._recv_slow(False, size, timeout, None)[0]
+        data: bytes = self._recv_slow(False, size, timeout, None)[0]
         if len(data) > size:
             raise self._truncated(len(data), size, None)
         if not data and self._closed:  # woken by close(), not an empty message
@@ -371,6 +383,49 @@ class DatagramEngine(MessageEngine[_S]):
         except KeyError:
             sender = self._sender_of(addr)
         return new_datagram((data, sender))
+
+    def recvfrom_into(
+        self, buffer: bytearray | memoryview, *, timeout: float | None = None
+    ) -> tuple[int, _S]:
+        """Receive one datagram into *buffer* and return its size and sender.
+
+        The buffer's size is the largest datagram accepted: a longer one is never cut
+        silently (as ``socket.recvfrom_into`` does) but raises ``FrameTooLarge`` with
+        its real size; it is consumed, and what *buffer* then holds is unspecified.
+
+        Parameters:
+            buffer: a writable bytes-like object (``bytearray``, ``memoryview``,
+                ``array``); the payload is written at its start.
+            timeout: seconds for the whole call (``None``: the endpoint's default,
+                usually no limit).
+
+        Returns:
+            ``(nbytes, sender)``: the payload's size and who sent it.
+
+        Raises:
+            FrameTooLarge: the datagram is longer than *buffer* (its real size is
+                reported; the next call gets the next datagram).
+            NetkitTimeout: nothing arrived within *timeout* seconds.
+            ConnectionRefused: the peer of a connected endpoint refused a datagram.
+            ConnectionClosed: the endpoint is (or gets) closed.
+            TypeError, ValueError: a read-only or non-buffer *buffer*, a bad *timeout*.
+        """
+        self._before_receive(0)  # closed, or an error pending from recv_many
+        with core.writable_view(buffer) as view:
+            capacity = len(view)
+            if timeout is None and self._fast:
+                try:
+                    nbytes, addr = setup.recvfrom_into(self._sock, view)
+                except OSError as exc:
+                    nbytes, addr = self._recv_slow(True, capacity, None, exc, view)
+            else:
+                nbytes, addr = self._recv_slow(True, capacity, timeout, None, view)
+        sender = self._senders.get(addr)
+        if sender is None:
+            sender = self._sender_of(addr)  # raises for a receive woken by close()
+        if nbytes > capacity:
+            raise self._truncated_into(nbytes, capacity, sender)
+        return nbytes, sender
 
     def recv(self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None) -> bytes:
         """Receive one datagram's payload (meant for a connected endpoint).

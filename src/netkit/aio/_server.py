@@ -1,0 +1,277 @@
+"""The asyncio server engine: our own accept loop, one task per connection.
+
+:class:`StreamServer` is the whole lifecycle, limits and stop semantics of
+:class:`netkit.aio.TcpServer` and :class:`netkit.aio.UnixServer`, which only add how
+they listen (``_open_listener``) and how an accepted socket becomes a connection
+(``_connect``: TCP options and TLS, or a Unix connection).
+
+The server runs its own accept loop (``loop.sock_accept`` on a non-blocking listening
+socket) rather than ``loop.create_server``, because that is what makes
+``max_connections`` honest: when the limit is reached the loop simply stops accepting,
+so further clients wait in the kernel's backlog instead of being accepted and dropped.
+The cost is one accept per loop turn, which only matters at connection rates far above
+what a Python handler can serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from netkit._core.accept import AcceptErrors
+from netkit._core.checks import check_timeout
+from netkit._core.server import handler_error, logger, peer_text
+from netkit.aio.connection import StreamConnection
+from netkit.aio.listener import Listener
+
+__all__ = ["StreamServer"]
+
+
+_S = TypeVar("_S", bound="StreamServer")
+
+# After stop() has closed what was left, handlers get this long to notice before they
+# are cancelled (one blocked in recv wakes at once; one sleeping needs the cancel).
+_CANCEL_GRACE = 0.5
+# How long what a handler queued may take to flush after it returned, outside stop()
+# (a peer that never reads must not hold a task and its buffer forever). During stop()
+# the flush may take until stop()'s deadline instead.
+_FLUSH_TIMEOUT = 5.0
+
+
+class StreamServer:
+    """The engine of the asyncio servers; see :class:`netkit.aio.TcpServer` for the behaviour.
+
+    A subclass implements :meth:`_open_listener` (bind, when no ``listener=`` was
+    given), :meth:`_connect` (an accepted socket to a connection) and ``__repr__``.
+    """
+
+    def __init__(
+        self,
+        handler: Callable[[Any], Awaitable[Any]],
+        *,
+        max_connections: int | None,
+        idle_timeout: float | None,
+        listener: Listener | None,
+    ) -> None:
+        self._handler = handler
+        self._max_connections = max_connections
+        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self._listener: Listener | None = listener
+        self._sock: socket.socket | None = None
+        self._address: Any = None if listener is None else listener.address
+        self._accept_task: asyncio.Task[None] | None = None
+        # one task per accepted connection, from accept() until it is closed
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._active = 0  # connections accepted and not yet closed
+        # handler task -> its connection, once the connection is up (TLS done)
+        self._connections: dict[asyncio.Task[Any], StreamConnection] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._stopped: asyncio.Event | None = None
+        self._stopping = False
+
+    # -- properties --------------------------------------------------------------------
+
+    @property
+    def listener(self) -> Any:
+        """The listener the server accepts on (closed by :meth:`stop`).
+
+        Raises:
+            RuntimeError: the server is not started and was given no ``listener=``.
+        """
+        if self._listener is None:
+            raise RuntimeError("server is not started")
+        return self._listener
+
+    @property
+    def active_connections(self) -> int:
+        """Connections accepted and not yet closed (TLS handshakes included)."""
+        return self._active
+
+    @property
+    def serving(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._accept_task is not None and not self._stopping
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self: _S) -> _S:
+        """Bind (unless given a listener), listen and accept in the background.
+
+        Returns:
+            The server.
+        """
+        if self._accept_task is not None or self._stopping:
+            raise RuntimeError("server already started")
+        listener = self._listener
+        if listener is None:
+            listener = self._listener = await self._open_listener()
+        sock = listener.socket
+        sock.setblocking(False)
+        self._sock = sock
+        self._address = listener.address
+        if self._max_connections is not None:
+            self._slots = asyncio.Semaphore(self._max_connections)
+        self._stopped = asyncio.Event()
+        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(sock))
+        return self
+
+    async def serve_forever(self) -> None:
+        """Serve until :meth:`stop` is called (starting first if needed).
+
+        Cancelling this coroutine stops the server (with the default timeout).
+        """
+        if self._accept_task is None:
+            await self.start()
+        assert self._stopped is not None
+        try:
+            await self._stopped.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(self.stop())
+            raise
+
+    async def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop accepting now; let handlers finish for *timeout* seconds; cut the rest.
+
+        A handler that returned has what it sent flushed before its connection closes
+        (within what is left of *timeout*): nothing is lost. Connections of handlers
+        still running at the deadline are aborted, which wakes their handlers (a pending
+        read returns EOF); handlers that still do not return are cancelled. Returns when
+        every handler has returned. Idempotent. A handler may call it: it then waits for
+        the *other* handlers, and its own connection closes when it returns.
+        """
+        timeout = check_timeout("timeout", timeout)
+        me = asyncio.current_task()
+        if self._stopping or self._accept_task is None:
+            if self._accept_task is None and self._listener is not None:
+                self._listener.close()  # given to us, never served: still ours
+            # From a handler, waiting for the stop in progress could be waiting for itself.
+            if self._stopped is not None and me not in self._tasks:
+                await self._stopped.wait()
+            return
+        self._stopping = True
+        if self._sock is not None:
+            # Refuse new connections now (Linux: shutdown() on a listener makes the
+            # kernel refuse SYNs), not after the accept task has noticed the cancel.
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        accept_task = self._accept_task
+        accept_task.cancel()
+        await asyncio.gather(accept_task, return_exceptions=True)
+        if self._listener is not None:
+            self._listener.close()  # a Unix listener also removes the file it created
+
+        def others() -> set[asyncio.Task[None]]:
+            return {task for task in self._tasks if task is not me}
+
+        try:
+            # Handlers finish, and those that returned flush what they queued (_close).
+            if others():
+                await asyncio.wait(others(), timeout=timeout)
+            if others():
+                for task, conn in list(self._connections.items()):
+                    if task is not me:
+                        conn.transport.abort()  # the handler sees EOF, as in sync
+                await asyncio.wait(others(), timeout=_CANCEL_GRACE)
+            while others():
+                for task in others():
+                    task.cancel()
+                await asyncio.wait(others())
+        finally:
+            assert self._stopped is not None
+            self._stopped.set()
+
+    async def __aenter__(self: _S) -> _S:
+        if self._accept_task is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- engine ------------------------------------------------------------------------
+
+    async def _open_listener(self) -> Listener:
+        """Bind and listen (subclasses); called by :meth:`start` without ``listener=``."""
+        raise NotImplementedError
+
+    async def _connect(self, sock: socket.socket) -> StreamConnection:
+        """The connection for an accepted *sock* (subclasses; TLS handshakes here)."""
+        raise NotImplementedError
+
+    async def _accept_loop(self, lsock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        slots = self._slots
+        errors = AcceptErrors(self._address)
+        while True:
+            if slots is not None:
+                await slots.acquire()
+            try:
+                sock, peer = await loop.sock_accept(lsock)
+            except BaseException as exc:
+                if slots is not None:
+                    slots.release()
+                if not isinstance(exc, OSError) or self._stopping:
+                    raise
+                wait, line = errors.failed(exc, loop.time())
+                if line is not None:
+                    logger.warning("%s", line)
+                if wait:
+                    await asyncio.sleep(wait)
+                continue
+            if errors.failing:
+                line = errors.recovered(loop.time())
+                if line is not None:
+                    logger.warning("%s", line)
+            if self._stopping:  # accepted in the same turn as stop() began
+                sock.close()
+                if slots is not None:
+                    slots.release()
+                return
+            self._active += 1
+            task = loop.create_task(self._serve(sock, peer))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _log(self, exc: BaseException, peer: object) -> None:
+        level, message, trace = handler_error(exc, peer_text(peer), stopping=self._stopping)
+        logger.log(level, "%s", message, exc_info=exc if trace else None)
+
+    async def _serve(self, sock: socket.socket, peer: object) -> None:
+        conn: StreamConnection | None = None
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            try:
+                conn = await self._connect(sock)
+            except Exception as exc:  # the peer's fault (reset, bad TLS): not ours to raise
+                sock.close()
+                self._log(exc, peer)
+                return
+            self._connections[task] = conn
+            try:
+                await self._handler(conn)
+            except Exception as exc:
+                self._log(exc, peer)
+        finally:
+            try:
+                if conn is not None:
+                    await self._close(conn)
+            finally:
+                self._connections.pop(task, None)
+                self._active -= 1
+                if self._slots is not None:
+                    self._slots.release()
+
+    async def _close(self, conn: StreamConnection) -> None:
+        """Close *conn* once what its handler queued is flushed (nothing sent is lost).
+
+        While stop() runs, its deadline bounds the flush (stop() aborts what is left
+        then); otherwise a peer that does not read gets ``_FLUSH_TIMEOUT`` seconds.
+        """
+        stopped = self._stopped
+        during_stop = self._stopping and stopped is not None and not stopped.is_set()
+        await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)

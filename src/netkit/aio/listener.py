@@ -1,0 +1,338 @@
+"""asyncio listeners: ``await listener.accept(timeout=)`` returns a connection.
+
+The twins of :class:`netkit.TcpListener`, :class:`netkit.UnixListener` and
+:func:`netkit.inherited_listeners`, with the same arguments, rules and errors (the
+socket set-up is :mod:`netkit._sockets.listen`'s, the errors :mod:`netkit._core`'s).
+``await TcpListener.bind(...)``, ``await UnixListener.bind(...)``, ``async with``.
+A listener is used from its event loop's thread; one coroutine accepts at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+from typing import Any, TypeVar
+
+from netkit._core.accept import accept_timeout, client_gone, listener_closed
+from netkit._core.checks import check_size
+from netkit._core.deadline import deadline as _deadline_at
+from netkit._core.server import check_listen_args, check_options, connection_options
+from netkit._core.sockaddr import endpoint
+from netkit._core.unix import check_mode, unix_text
+from netkit._core.unixpath import address as unix_address
+from netkit._core.unixpath import check_path
+from netkit._sockets.activation import inherited_sockets
+from netkit._sockets.listen import (
+    FileId,
+    check_listening,
+    listen_address,
+    listen_socket,
+    needs_lookup,
+    remove_socket_file,
+    unix_listen_socket,
+)
+from netkit.addr import Endpoint
+from netkit.aio._protocol import expire
+from netkit.aio.connection import TcpConnection
+from netkit.aio.unix import UnixConnection
+from netkit.options import SocketOptions
+
+__all__ = ["Listener", "TcpListener", "UnixListener", "inherited_listeners"]
+
+_L = TypeVar("_L", bound="Listener")
+_Socket = socket.socket  # the class: `socket` is a property name in Listener's body
+
+
+def _ready(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(True)
+
+
+class Listener:
+    """A listening stream socket for asyncio; see :class:`TcpListener`, :class:`UnixListener`.
+
+    Takes ownership of the socket: :meth:`close` closes it.
+    """
+
+    __slots__ = ("__weakref__", "_address", "_closed", "_loop", "_name", "_sock", "_waiter")
+
+    _KIND = "Listener"
+
+    def __init__(self, sock: socket.socket, *, name: str | None = None) -> None:
+        check_listening(sock, self._KIND)
+        sock.setblocking(False)
+        self._sock = sock
+        self._closed = False
+        self._name = name
+        self._address: Any = None
+        self._waiter: asyncio.Future[bool] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def socket(self) -> socket.socket:
+        """The listening socket (non-blocking)."""
+        return self._sock
+
+    @property
+    def name(self) -> str | None:
+        """The name a supervisor gave it (``LISTEN_FDNAMES``), or None."""
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
+
+    @property
+    def address(self) -> Any:
+        """The bound address (an ``Endpoint``, or a path: see the subclasses)."""
+        return self._bound()
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed)."""
+        return self._sock.fileno()
+
+    def _bound(self) -> Any:
+        if self._address is None:
+            self._address = self._convert(self._sock.getsockname())
+        return self._address
+
+    @staticmethod
+    def _convert(sockaddr: Any, /) -> Any:
+        return sockaddr
+
+    @staticmethod
+    def _text(address: Any) -> str:
+        return str(address)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "listening"
+        label = "" if self._name is None else f" {self._name!r}"
+        try:
+            where = self._text(self.address)
+        except OSError:
+            where = "?"
+        return f"<aio.{type(self).__name__}{label} {where} {state}>"
+
+    async def _accept_socket(self, timeout: float | None) -> _Socket:
+        """The next accepted socket, by *timeout* seconds (the sync twin's rules)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else _deadline_at(loop.time(), timeout, None)
+        if self._waiter is not None:
+            raise RuntimeError("another coroutine is already accepting on this listener")
+        while True:
+            if self._closed:
+                raise listener_closed()
+            try:
+                sock, _ = self._sock.accept()
+            except BlockingIOError:
+                await self._wait(loop, deadline)
+                continue
+            except OSError as exc:
+                if self._closed:
+                    raise listener_closed() from exc
+                if client_gone(exc):
+                    continue  # that client died in the backlog: the next one
+                raise
+            return sock
+
+    async def _wait(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
+        if deadline is not None and deadline <= loop.time():
+            raise accept_timeout()
+        fd = self._sock.fileno()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter, self._loop = waiter, loop
+        loop.add_reader(fd, _ready, waiter)
+        timer = None if deadline is None else loop.call_at(deadline, expire, waiter)
+        try:
+            ready = await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+            if not self._closed:  # close() took the reader off already
+                loop.remove_reader(fd)
+        if self._closed:
+            raise listener_closed()
+        if ready is False:
+            raise accept_timeout()
+
+    def close(self) -> None:
+        """Stop listening and close the socket (from the loop's thread). Idempotent.
+
+        An :meth:`accept` waiting meanwhile raises ``ConnectionClosed("listener is
+        closed")``; clients still in the backlog are refused.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._bound()
+        except OSError:
+            pass
+        waiter = self._waiter
+        if waiter is not None and self._loop is not None:
+            self._loop.remove_reader(self._sock.fileno())  # before the number is freed
+            if not waiter.done():
+                waiter.set_result(True)
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+    async def __aenter__(self: _L) -> _L:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class TcpListener(Listener):
+    """A listening TCP socket: ``await accept(timeout=)`` returns a :class:`TcpConnection`.
+
+    The twin of :class:`netkit.TcpListener`: ``await TcpListener.bind(host, port)``,
+    or ``TcpListener(sock)`` to wrap a listening socket; same arguments and errors.
+    """
+
+    __slots__ = ("_conn_options",)
+
+    _KIND = "TcpListener"
+    _convert = staticmethod(endpoint)
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        name: str | None = None,
+        options: SocketOptions | None = None,
+    ) -> None:
+        check_options(options)
+        super().__init__(sock, name=name)
+        self._conn_options = connection_options(options or SocketOptions())
+
+    @classmethod
+    async def bind(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        backlog: int = 128,
+        options: SocketOptions | None = None,
+    ) -> TcpListener:
+        """Bind *host*:*port* and listen; see :meth:`netkit.TcpListener.bind`.
+
+        A host name is resolved in the loop's executor.
+        """
+        check_listen_args(host, port, backlog, options)
+        find = functools.partial(listen_address, host, port)
+        if needs_lookup(host):
+            family, sockaddr = await asyncio.get_running_loop().run_in_executor(None, find)
+        else:
+            family, sockaddr = find()
+        sock = listen_socket(family, sockaddr, backlog, options or SocketOptions())
+        try:
+            return cls(sock, options=options)
+        except BaseException:  # pragma: no cover - a fresh listening socket is valid
+            sock.close()
+            raise
+
+    @property
+    def address(self) -> Endpoint:
+        """The bound address (with the real port when port 0 was asked)."""
+        address: Endpoint = self._bound()
+        return address
+
+    async def accept(self, *, timeout: float | None = None) -> TcpConnection:
+        """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Raises:
+            NetkitTimeout: no client came in time.
+            ConnectionClosed: the listener is closed (also while waiting).
+            OSError: ``accept()`` failed for another reason (out of descriptors...).
+            RuntimeError: another coroutine is accepting on this listener.
+        """
+        sock = await self._accept_socket(timeout)
+        try:
+            self._conn_options.apply(sock)
+        except BaseException:
+            sock.close()
+            raise
+        return await TcpConnection.from_socket(sock)
+
+
+class UnixListener(Listener):
+    """A listening Unix stream socket: ``await accept()`` returns a :class:`UnixConnection`.
+
+    The twin of :class:`netkit.UnixListener`: ``await UnixListener.bind(path, mode=...)``
+    (the socket file is removed on close, if still the one it created), or
+    ``UnixListener(sock)``; same arguments and errors.
+    """
+
+    __slots__ = ("_created", "_path")
+
+    _KIND = "UnixListener"
+    _convert = staticmethod(unix_address)
+    _text = staticmethod(unix_text)
+
+    def __init__(self, sock: socket.socket, *, name: str | None = None) -> None:
+        super().__init__(sock, name=name)
+        self._path: str | None = None
+        self._created: FileId | None = None
+
+    @classmethod
+    async def bind(
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
+    ) -> UnixListener:
+        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`."""
+        where = check_path(path)
+        bits = check_mode(mode)
+        check_size("backlog", backlog)
+        sock, created = unix_listen_socket(where, bits, backlog)
+        listener = cls(sock)
+        listener._path = where
+        listener._created = created
+        return listener
+
+    @property
+    def address(self) -> str:
+        """The path (``"\\0name"`` for an abstract name)."""
+        if self._path is not None:
+            return self._path
+        address: str = self._bound()
+        return address
+
+    async def accept(self, *, timeout: float | None = None) -> UnixConnection:
+        """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Raises:
+            NetkitTimeout: no client came in time.
+            ConnectionClosed: the listener is closed (also while waiting).
+            OSError: ``accept()`` failed for another reason (out of descriptors...).
+            RuntimeError: another coroutine is accepting on this listener.
+        """
+        return await UnixConnection.from_socket(await self._accept_socket(timeout))
+
+    def close(self) -> None:
+        """Stop listening, close the socket and remove the socket file :meth:`bind` made."""
+        if self._closed:
+            return
+        super().close()
+        if self._path is not None and self._created is not None:
+            remove_socket_file(self._path, self._created)
+
+
+def inherited_listeners() -> list[TcpListener | UnixListener]:
+    """The listening sockets a supervisor passed to this process, as asyncio listeners.
+
+    The twin of :func:`netkit.inherited_listeners` (the same rules: each descriptor is
+    handed out once, whichever face asks).
+    """
+    found: list[tuple[socket.socket, str]] = inherited_sockets()
+    listeners: list[TcpListener | UnixListener] = []
+    for sock, name in found:
+        kind: Any = UnixListener if sock.family == socket.AF_UNIX else TcpListener
+        listeners.append(kind(sock, name=name))
+    return listeners

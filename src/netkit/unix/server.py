@@ -1,0 +1,125 @@
+"""UnixServer: a threaded Unix stream server, TcpServer's engine on a socket path.
+
+The lifecycle, limits and stop semantics are :class:`netkit.TcpServer`'s (the same
+:class:`netkit.tcp._server.StreamServer`); what is Unix's is the listener
+(:class:`~netkit.unix.UnixListener`: ``mode=``, stale files, removal on stop) and the
+connections handed to the handler (:class:`~netkit.unix.UnixConnection`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from netkit._core.server import check_unix_server_args, listener_conflict, listener_kind_error
+from netkit._core.unix import unix_text
+from netkit.tcp._server import StreamServer, _Worker
+from netkit.unix.connection import UnixConnection
+from netkit.unix.listener import UnixListener
+
+__all__ = ["UnixServer"]
+
+Handler = Callable[[UnixConnection], None]
+
+_DEFAULT_BACKLOG = 128
+
+
+class UnixServer(StreamServer):
+    """A Unix stream server calling ``handler(conn)`` for each connection, in a worker thread.
+
+    Everything :class:`~netkit.TcpServer` does, the same way: ``start()``,
+    ``serve_forever()``, ``stop(timeout)`` (stops accepting at once, lets handlers
+    finish, then wakes the rest; nothing a returned handler sent is lost),
+    ``with UnixServer(...) as server:``, ``max_connections`` (the rest wait in the
+    backlog), ``idle_timeout``, ``active_connections``, ``serving``, handler errors
+    logged once. The handler gets a :class:`~netkit.UnixConnection`.
+
+    Parameters:
+        handler: called with each connection in a worker thread; the connection is
+            closed when it returns.
+        path: the socket file to create (or a Linux abstract ``"\\0name"``). A stale
+            socket file is replaced; a live listener's raises ``EADDRINUSE``.
+        mode: the file's permissions, e.g. ``0o600``, from the moment it exists.
+        backlog: clients that may wait to be accepted.
+        max_connections: connections served at once; None for no limit.
+        idle_timeout: seconds a read may wait with nothing received.
+        listener: instead of *path*, a :class:`~netkit.UnixListener` or a listening
+            ``AF_UNIX`` ``socket.socket`` (one a supervisor passed in, say); the server
+            owns it from then on.
+
+    ``stop()`` closes the listener, which removes the socket file it created, only if
+    the path still names that file.
+
+    Raises:
+        TypeError: a wrong argument type, neither *path* nor *listener* (or both), or a
+            *listener* that is not Unix.
+        ValueError, AddressError: a bad value (a path too long for ``sun_path``...).
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        mode: int | None = None,
+        backlog: int = _DEFAULT_BACKLOG,
+        max_connections: int | None = None,
+        idle_timeout: float | None = None,
+        listener: UnixListener | socket.socket | None = None,
+    ) -> None:
+        where = check_unix_server_args(
+            handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
+        )
+        taken: UnixListener | None = None
+        if listener is not None:
+            if backlog != _DEFAULT_BACKLOG:
+                raise TypeError(listener_conflict("backlog"))
+            taken = _as_listener(listener)
+        super().__init__(
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+        )
+        self._path = where
+        self._mode = mode
+        self._backlog = backlog
+
+    @property
+    def address(self) -> str:
+        """The socket's path (known before :meth:`start` too)."""
+        if self._address is not None:
+            address: str = self._address
+            return address
+        assert self._path is not None
+        return self._path
+
+    @property
+    def listener(self) -> UnixListener:
+        """The :class:`~netkit.UnixListener` the server accepts on (closed by ``stop()``).
+
+        Raises:
+            RuntimeError: not started, and no ``listener=`` was given.
+        """
+        listener: UnixListener = super().listener
+        return listener
+
+    def __repr__(self) -> str:
+        return (
+            f"<UnixServer {unix_text(self.address)} {self._state} active={len(self._connections)}>"
+        )
+
+    def _open_listener(self) -> UnixListener:
+        assert self._path is not None
+        return UnixListener.bind(self._path, mode=self._mode, backlog=self._backlog)
+
+    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> UnixConnection:
+        return UnixConnection(sock, idle_timeout=self._idle_timeout)
+
+
+def _as_listener(listener: Any) -> UnixListener:
+    """``listener=`` as a UnixListener: one already, or a listening socket to wrap."""
+    if isinstance(listener, UnixListener):
+        return listener
+    if isinstance(listener, socket.socket):
+        return UnixListener(listener)
+    raise listener_kind_error("UnixServer", "UnixListener", listener)
