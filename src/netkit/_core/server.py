@@ -6,7 +6,7 @@
   split between the listening socket and each accepted one, with the servers' defaults;
 * :func:`handler_error`: how an exception that ended a connection is logged (level,
   text, traceback or not), the same in both faces;
-* :data:`logger`: the ``netkit`` logger both servers write to, with a
+* :data:`logger`: the ``netkit`` logger every server writes to, with a
   :class:`logging.NullHandler` (the one place that creates it).
 """
 
@@ -41,10 +41,10 @@ __all__ = [
     "pick",
 ]
 
-#: The logger of both servers: handler errors, failed connections, accept errors. As a
-#: library's logger should, it has a NullHandler and nothing else: records propagate to
-#: the application's handlers, and an application that configures no logging gets no
-#: output (not even logging's "last resort" WARNING lines on stderr).
+#: The logger of every server (both faces): handler errors, failed connections, accept
+#: errors. As a library's logger should, it has a NullHandler and nothing else: records
+#: propagate to the application's handlers, and an application that configures no
+#: logging gets no output (not even logging's "last resort" WARNING lines on stderr).
 logger: logging.Logger = logging.getLogger("netkit")
 logger.addHandler(logging.NullHandler())
 
