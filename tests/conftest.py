@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import _hermetic
+
+# A shell without job control starts a background command (`python -m pytest &`) with
+# SIGINT ignored, and Python keeps it ignored: the Ctrl-C tests (interrupt_main, SIGINT
+# sent to a command-line subprocess, which inherits the disposition) would then hang.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # CI runs on 2 cores; keep property tests thorough but bounded, and never flaky on time.
 settings.register_profile(

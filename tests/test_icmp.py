@@ -5,6 +5,7 @@ network namespace of the test's own, errors and descriptors, and ``netkit ping``
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -213,15 +214,28 @@ print(json.dumps(results))
 AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 
 
+@functools.cache
 def _as_nobody_unavailable() -> str | None:
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "dropping to another user needs root"
     if shutil.which("setpriv") is None:
         return "needs setpriv(1) to drop to nobody"
+    # nobody may not be able to load this interpreter: pyenv's builds under /root find
+    # their libpython and standard library only through paths that only root may read.
+    probe = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-c", "import netkit"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        cwd="/",
+        check=False,
+    )
+    if probe.returncode != 0:
+        return f"this interpreter cannot run as nobody: {probe.stderr.strip()[-200:]}"
     return None
 
 
-@pytest.mark.skipif(_as_nobody_unavailable() is not None, reason="needs root to drop to nobody")
+@pytest.mark.skipif(_as_nobody_unavailable() is not None, reason=str(_as_nobody_unavailable()))
 def test_unprivileged_process_gets_the_sysctl_named() -> None:
     done = subprocess.run(
         [*AS_NOBODY, sys.executable, "-c", _CHILD, "2.0"],
@@ -379,7 +393,7 @@ def test_cli_unknown_name_is_status_1() -> None:
     assert b"Traceback" not in done.stderr
 
 
-@pytest.mark.skipif(_as_nobody_unavailable() is not None, reason="needs root to drop to nobody")
+@pytest.mark.skipif(_as_nobody_unavailable() is not None, reason=str(_as_nobody_unavailable()))
 def test_cli_unprivileged_names_the_sysctl() -> None:
     groups = _group_range()
     if groups is not None and groups[0] <= NOBODY <= groups[1]:

@@ -242,6 +242,20 @@ def test_serve_forever_stops_on_ctrl_c() -> None:
     assert server.active_connections == 0
 
 
+def test_ctrl_c_while_starting_still_stops_the_server() -> None:
+    # The interrupt lands once start() has the server serving, before serve_forever's
+    # wait: the server must not be left running behind the KeyboardInterrupt.
+    class Interrupted(TcpServer):
+        def start(self) -> TcpServer:
+            super().start()
+            raise KeyboardInterrupt
+
+    server = Interrupted(echo)
+    with pytest.raises(KeyboardInterrupt):
+        server.serve_forever()
+    assert server._state == "stopped"
+
+
 def test_graceful_stop_lets_in_flight_handler_finish() -> None:
     entered, release, finished = threading.Event(), threading.Event(), threading.Event()
 

@@ -201,8 +201,8 @@ class DelimiterDecoder:
         max_size: int = DEFAULT_MAX_LINE,
         keep_delimiter: bool = False,
     ) -> None:
-        self.delimiter = check_delimiter(delimiter)
-        self.max_size = check_size("max_size", max_size)
+        self.delimiter: bytes = check_delimiter(delimiter)
+        self.max_size: int = check_size("max_size", max_size)
         self.keep_delimiter = keep_delimiter
         self._buffer = ReceiveBuffer()
         self._failed = False
@@ -250,7 +250,7 @@ class LengthPrefixDecoder:
     def __init__(self, *, prefix_size: int = 4, max_size: int = DEFAULT_MAX_FRAME) -> None:
         _prefix_struct(prefix_size)
         self.prefix_size = prefix_size
-        self.max_size = check_size("max_size", max_size)
+        self.max_size: int = check_size("max_size", max_size)
         self._buffer = ReceiveBuffer()
         self._failed = False
 

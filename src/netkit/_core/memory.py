@@ -126,9 +126,9 @@ class Link:
         max_buffer: int | None = None,
         addresses: tuple[Endpoint, Endpoint] = DEFAULT_ADDRESSES,
     ) -> None:
-        self.chunk_size = chunk_size
-        self.max_buffer = max_buffer
-        self.addresses = addresses
+        self.chunk_size: int | None = chunk_size
+        self.max_buffer: int | None = max_buffer
+        self.addresses: tuple[Endpoint, Endpoint] = addresses
         self._ends = (_End(), _End())
         self._wires = (_Wire(), _Wire())  # _wires[i]: from end i to end 1 - i
 

@@ -5,7 +5,9 @@
 * :func:`listener_options` / :func:`connection_options`: a :class:`SocketOptions`
   split between the listening socket and each accepted one, with the servers' defaults;
 * :func:`handler_error`: how an exception that ended a connection is logged (level,
-  text, traceback or not), the same in both faces.
+  text, traceback or not), the same in both faces;
+* :data:`logger`: the ``netkit`` logger every server writes to, with a
+  :class:`logging.NullHandler` (the one place that creates it).
 """
 
 from __future__ import annotations
@@ -34,9 +36,17 @@ __all__ = [
     "listener_conflict",
     "listener_kind_error",
     "listener_options",
+    "logger",
     "peer_text",
     "pick",
 ]
+
+#: The logger of every server (both faces): handler errors, failed connections, accept
+#: errors. As a library's logger should, it has a NullHandler and nothing else: records
+#: propagate to the application's handlers, and an application that configures no
+#: logging gets no output (not even logging's "last resort" WARNING lines on stderr).
+logger: logging.Logger = logging.getLogger("netkit")
+logger.addHandler(logging.NullHandler())
 
 #: Options set on the listening socket (accepted sockets inherit the buffer sizes on
 #: Linux, and the receive buffer must be set before listen() to size the TCP window).

@@ -3,11 +3,12 @@
 ``await TcpClient.connect(host, port)``, ``async with TcpServer(handler) as server``,
 ``await UdpEndpoint.bind(host, port)``; every read goes through the same sans-IO
 :class:`netkit.framing.ReceiveBuffer` as the sync classes. Works on the default event
-loop and on uvloop (``pip install netkit-sockets[fast]``).
+loop and on uvloop (the ``fast`` extra: ``pip install ".[fast]"`` from a clone).
 """
 
 from __future__ import annotations
 
+from netkit.aio._stream import TransportSocketLike
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
 from netkit.aio.icmp import PingReply, PingReport, ping
@@ -29,6 +30,7 @@ __all__ = [
     "TcpConnection",
     "TcpListener",
     "TcpServer",
+    "TransportSocketLike",
     "UdpEndpoint",
     "UnixClient",
     "UnixConnection",

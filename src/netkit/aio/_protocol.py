@@ -91,24 +91,24 @@ class StreamProtocol(asyncio.BufferedProtocol):
     on_demand = False
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.buffer = ReceiveBuffer()
+        self.loop: asyncio.AbstractEventLoop = loop
+        self.buffer: ReceiveBuffer = ReceiveBuffer()
         self.transport: asyncio.Transport | None = None
-        self.eof = False  # no more bytes will arrive
-        self.lost = False  # connection_lost was called
+        self.eof: bool = False  # no more bytes will arrive
+        self.lost: bool = False  # connection_lost was called
         self.error: BaseException | None = None  # why the connection was lost, if not cleanly
         self.read_waiter: asyncio.Future[bool | bytes] | None = None
-        self.want = 1  # wake the reader once this many bytes are buffered
+        self.want: int = 1  # wake the reader once this many bytes are buffered
         # While a recv() waits on an empty buffer: it takes a chunk of up to this many
         # bytes as is. Any chunk that arrives while it waits completes its waiter, so
         # the buffer is still empty whenever this is non-zero and the waiter pending.
-        self.direct = 0
-        self.reading_paused = False
-        self.write_paused = False
+        self.direct: int = 0
+        self.reading_paused: bool = False
+        self.write_paused: bool = False
         self.drain_waiters: list[asyncio.Future[bool]] = []
         self.closed: asyncio.Future[None] = loop.create_future()
-        self.scratch = scratch_view()
-        self.tls = False
+        self.scratch: memoryview = scratch_view()
+        self.tls: bool = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.

@@ -16,20 +16,18 @@ what a Python handler can serve.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit._core.server import handler_error, peer_text
+from netkit._core.server import handler_error, logger, peer_text
 from netkit.aio.connection import StreamConnection
 from netkit.aio.listener import Listener
 
 __all__ = ["StreamServer"]
 
-logger = logging.getLogger("netkit")
 
 _S = TypeVar("_S", bound="StreamServer")
 

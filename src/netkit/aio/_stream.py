@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from typing import Any, ClassVar
+import socket
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
 from netkit._core import stream
 from netkit._core.checks import check_timeout
@@ -21,7 +22,79 @@ from netkit._core.oserrors import closed, lost, timed_out
 from netkit._core.stream import failed
 from netkit.aio._protocol import READ_LOW_WATER, StreamProtocol, expire
 
-__all__ = ["AioStream"]
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+__all__ = ["AioStream", "TransportSocketLike"]
+
+
+class TransportSocketLike(Protocol):
+    """What a stream connection's ``socket`` returns: the socket an event loop lends out.
+
+    Not a :class:`socket.socket`: asyncio gives an ``asyncio.trsock.TransportSocket`` and
+    uvloop a ``uvloop.loop.PseudoSocket``, both views of the transport's socket that
+    allow what cannot disturb the transport (its addresses, its descriptor, socket
+    options) and refuse I/O and blocking mode changes. This protocol lists the part
+    both have; a :class:`socket.socket` has it too. Send and receive through the
+    connection, never through this object.
+    """
+
+    @property
+    def family(self) -> int:
+        """The address family (``AF_INET``, ``AF_INET6`` or ``AF_UNIX``)."""
+        ...
+
+    @property
+    def type(self) -> int:
+        """The socket type (``SOCK_STREAM``)."""
+        ...
+
+    @property
+    def proto(self) -> int:
+        """The protocol number."""
+        ...
+
+    def fileno(self) -> int:
+        """The file descriptor (-1 once asyncio has closed the socket)."""
+        ...
+
+    def dup(self) -> socket.socket:
+        """A new, independent :class:`socket.socket` on a duplicate of the descriptor."""
+        ...
+
+    def get_inheritable(self) -> bool:
+        """Whether child processes inherit the descriptor."""
+        ...
+
+    def getsockname(self) -> Any:
+        """The local address, as :meth:`socket.socket.getsockname` gives it."""
+        ...
+
+    def getpeername(self) -> Any:
+        """The remote address, as :meth:`socket.socket.getpeername` gives it."""
+        ...
+
+    @overload
+    def getsockopt(self, level: int, optname: int) -> int: ...
+    @overload
+    def getsockopt(self, level: int, optname: int, buflen: int) -> bytes: ...
+    def getsockopt(self, level: int, optname: int, buflen: int = ...) -> int | bytes:
+        """A socket option's value, as :meth:`socket.socket.getsockopt` gives it."""
+        ...
+
+    @overload
+    def setsockopt(self, level: int, optname: int, value: int | ReadableBuffer) -> None: ...
+    @overload
+    def setsockopt(self, level: int, optname: int, value: None, optlen: int) -> None: ...
+    def setsockopt(
+        self, level: int, optname: int, value: int | ReadableBuffer | None, optlen: int = ...
+    ) -> None:
+        """Set a socket option, as :meth:`socket.socket.setsockopt` does."""
+        ...
+
+    def gettimeout(self) -> float | None:
+        """The socket's timeout (0.0: event loop sockets are non-blocking)."""
+        ...
 
 
 class AioStream:
@@ -82,9 +155,16 @@ class AioStream:
         return self._closed or self._protocol.closed.done()
 
     @property
-    def socket(self) -> Any:
-        """The underlying socket as the event loop exposes it (escape hatch)."""
-        return self._transport.get_extra_info("socket")
+    def socket(self) -> TransportSocketLike | None:
+        """The underlying socket as the event loop lends it out (escape hatch).
+
+        A :class:`TransportSocketLike`, not a :class:`socket.socket`: addresses, the
+        descriptor and socket options, but no I/O and no blocking mode changes. None
+        when the transport has no socket: a memory pair's, or a TLS connection's once
+        closed.
+        """
+        sock: TransportSocketLike | None = self._transport.get_extra_info("socket")
+        return sock
 
     @property
     def transport(self) -> asyncio.Transport:

@@ -26,7 +26,6 @@ options, log levels) live in :mod:`netkit._core.server`; this module only waits.
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
@@ -36,13 +35,12 @@ from typing import Any, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit._core.server import handler_error, peer_text
+from netkit._core.server import handler_error, logger, peer_text
 from netkit.tcp.connection import StreamConnection
 from netkit.tcp.listener import Listener
 
 __all__ = ["StreamServer"]
 
-logger = logging.getLogger("netkit")
 
 _S = TypeVar("_S", bound="StreamServer")
 
@@ -145,11 +143,12 @@ class StreamServer:
     def serve_forever(self) -> None:
         """Start (unless started) and block until :meth:`stop` is called.
 
-        Ctrl-C (KeyboardInterrupt) stops the server gracefully, then propagates.
+        Ctrl-C (KeyboardInterrupt) stops the server gracefully, then propagates (also
+        when it comes while the server is starting).
         """
-        if self._state == "new":
-            self.start()
         try:
+            if self._state == "new":
+                self.start()
             while not self._stopped.wait(0.5):
                 pass
         except KeyboardInterrupt:
