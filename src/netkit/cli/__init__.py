@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import select
 import sys
@@ -73,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return EXIT_MISUSE
+    # The library's logger has a NullHandler, so without this the servers' warnings and
+    # errors would go nowhere; the command owns its process and prints them as the
+    # library printed them before (message only, WARNING and up, on stderr). A no-op
+    # when the application (or a test harness) configured logging already.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
         status: int = func(args)
         # Flush here, not at interpreter exit, so that a reader gone away (`| head`)
