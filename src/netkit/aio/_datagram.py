@@ -15,13 +15,13 @@ import functools
 import select
 import socket as _socket
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from netkit._core import datagram as core
 from netkit._core.checks import check_timeout
 from netkit._core.datagram import DEFAULT_MAX_SIZE, RECV_FLAGS, Datagram
 from netkit._sockets.datagram import recvfrom_into
-from netkit.errors import FrameTooLarge
+from netkit._sockets.hooks import MessageHooks
 
 __all__ = ["DatagramEngine", "MessageEngine"]
 
@@ -40,7 +40,7 @@ def _expire(waiter: asyncio.Future[bool]) -> None:
         waiter.set_result(False)
 
 
-class MessageEngine(Generic[_S]):
+class MessageEngine(MessageHooks[_S]):
     """A message socket's waiting on the event loop: deadlines, sends, close.
 
     The hooks below are supplied by the kind's mixin, placed before this class in the
@@ -77,38 +77,8 @@ class MessageEngine(Generic[_S]):
 
     # -- hooks (the kind's mixin) -------------------------------------------------------
 
-    def _error(self, exc: OSError) -> BaseException:
-        """The netkit error for a failed socket call (or *exc* itself)."""
-        raise NotImplementedError
-
-    def _closed_error(self) -> BaseException:
-        """The error of any operation after ``close()``."""
-        raise NotImplementedError
-
-    def _send_error(self, exc: OSError, target: Any, size: int) -> BaseException:
-        """The netkit error for a failed send of *size* bytes to *target* (``None``:
-        the peer); by default :meth:`_error`'s."""
-        return self._error(exc)
-
-    def _timeout_error(self, timeout: float | None, *, sending: bool) -> BaseException:
-        """The error of a receive (or send) whose deadline passed."""
-        raise NotImplementedError
-
-    def _sender_of(self, addr: Any) -> _S:
-        """The sender of a kernel address (built on a cache miss, and cached)."""
-        raise NotImplementedError
-
-    def _truncated(self, size: int, max_size: int, sender: Any) -> FrameTooLarge:
-        """The error for a received message over *max_size* (it was consumed)."""
-        raise NotImplementedError
-
-    def _truncated_into(self, size: int, capacity: int, sender: Any) -> FrameTooLarge:
-        """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
-        raise NotImplementedError
-
-    def _check_max_size(self, value: object) -> int:
-        """A receive's validated ``max_size``."""
-        raise NotImplementedError
+    # The hooks (errors, senders, limits) are declared once, in
+    # netkit._sockets.hooks.MessageHooks, and supplied by the kind's mixin.
 
     def _set_default_timeout(self, timeout: float | None) -> None:
         self._default_timeout = timeout

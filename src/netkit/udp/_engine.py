@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, TypeVar
 
 from netkit._core import datagram as core
 from netkit._core.checks import check_timeout
@@ -36,7 +36,7 @@ from netkit._core.datagram import (
     new_datagram,
 )
 from netkit._sockets import datagram as setup
-from netkit.errors import FrameTooLarge
+from netkit._sockets.hooks import MessageHooks
 
 __all__ = ["DatagramEngine", "MessageEngine"]
 
@@ -48,7 +48,7 @@ _POLLOUT: Final = select.POLLOUT
 _MSG_DONTWAIT: Final = socket.MSG_DONTWAIT
 
 
-class MessageEngine(Generic[_S]):
+class MessageEngine(MessageHooks[_S]):
     """A message socket's waiting: deadlines, blocking mode, sends that wait, close.
 
     The hooks below are supplied by the kind's mixin, placed before this class in the
@@ -89,38 +89,8 @@ class MessageEngine(Generic[_S]):
 
     # -- hooks (the kind's mixin) -------------------------------------------------------
 
-    def _error(self, exc: OSError) -> BaseException:
-        """The netkit error for a failed socket call (or *exc* itself)."""
-        raise NotImplementedError
-
-    def _closed_error(self) -> BaseException:
-        """The error of any operation after ``close()``."""
-        raise NotImplementedError
-
-    def _send_error(self, exc: OSError, target: Any, size: int) -> BaseException:
-        """The netkit error for a failed send of *size* bytes to *target* (``None``:
-        the peer); by default :meth:`_error`'s."""
-        return self._error(exc)
-
-    def _timeout_error(self, timeout: float | None, *, sending: bool) -> BaseException:
-        """The error of a receive (or send) whose deadline passed."""
-        raise NotImplementedError
-
-    def _sender_of(self, addr: Any) -> _S:
-        """The sender of a kernel address (built on a cache miss, and cached)."""
-        raise NotImplementedError
-
-    def _truncated(self, size: int, max_size: int, sender: Any) -> FrameTooLarge:
-        """The error for a received message over *max_size* (it was consumed)."""
-        raise NotImplementedError
-
-    def _truncated_into(self, size: int, capacity: int, sender: Any) -> FrameTooLarge:
-        """The error of ``recvfrom_into`` for a datagram over the buffer's *capacity*."""
-        raise NotImplementedError
-
-    def _check_max_size(self, value: object) -> int:
-        """A receive's validated ``max_size``."""
-        raise NotImplementedError
+    # The hooks (errors, senders, limits) are declared once, in
+    # netkit._sockets.hooks.MessageHooks, and supplied by the kind's mixin.
 
     # -- properties ---------------------------------------------------------------------
 
