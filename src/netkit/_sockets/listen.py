@@ -200,3 +200,58 @@ def remove_socket_file(path: str, created: FileId) -> None:
             os.unlink(path)
     except OSError:
         pass  # gone already, or not ours to remove
+
+
+class ListenerState:
+    """What a listener of either face holds and shows without waiting: the listening
+    socket (non-blocking, owned), its supervisor-given name, and its address.
+
+    The faces' ``Listener`` classes add ``accept`` (the waiting) and closing.
+    """
+
+    __slots__ = ("__weakref__", "_address", "_closed", "_name", "_sock")
+
+    #: The class name, for messages (``TcpListener``, ``UnixListener``).
+    _KIND = "Listener"
+
+    def __init__(self, sock: socket.socket, *, name: str | None = None) -> None:
+        check_listening(sock, self._KIND)
+        sock.setblocking(False)
+        self._sock = sock
+        self._closed = False
+        self._name = name
+        self._address: Any = None
+
+    @property
+    def socket(self) -> socket.socket:
+        """The listening socket (non-blocking)."""
+        return self._sock
+
+    @property
+    def name(self) -> str | None:
+        """The name a supervisor gave it (``LISTEN_FDNAMES``), or None."""
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
+
+    @property
+    def address(self) -> Any:
+        """The bound address (an ``Endpoint``, or a path: see the subclasses)."""
+        return self._bound()
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed)."""
+        return self._sock.fileno()
+
+    def _bound(self) -> Any:
+        """The address, read once and kept (still there after :meth:`close`)."""
+        if self._address is None:
+            self._address = self._convert(self._sock.getsockname())
+        return self._address
+
+    @staticmethod
+    def _convert(sockaddr: Any, /) -> Any:
+        return sockaddr

@@ -26,7 +26,7 @@ from netkit._core.unixpath import check_path
 from netkit._sockets.activation import inherited_sockets
 from netkit._sockets.listen import (
     FileId,
-    check_listening,
+    ListenerState,
     listen_address,
     listen_socket,
     needs_lookup,
@@ -50,58 +50,18 @@ def _ready(waiter: asyncio.Future[bool]) -> None:
         waiter.set_result(True)
 
 
-class Listener:
+class Listener(ListenerState):
     """A listening stream socket for asyncio; see :class:`TcpListener`, :class:`UnixListener`.
 
     Takes ownership of the socket: :meth:`close` closes it.
     """
 
-    __slots__ = ("__weakref__", "_address", "_closed", "_loop", "_name", "_sock", "_waiter")
-
-    _KIND = "Listener"
+    __slots__ = ("_loop", "_waiter")
 
     def __init__(self, sock: socket.socket, *, name: str | None = None) -> None:
-        check_listening(sock, self._KIND)
-        sock.setblocking(False)
-        self._sock = sock
-        self._closed = False
-        self._name = name
-        self._address: Any = None
+        super().__init__(sock, name=name)
         self._waiter: asyncio.Future[bool] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def socket(self) -> socket.socket:
-        """The listening socket (non-blocking)."""
-        return self._sock
-
-    @property
-    def name(self) -> str | None:
-        """The name a supervisor gave it (``LISTEN_FDNAMES``), or None."""
-        return self._name
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._closed
-
-    @property
-    def address(self) -> Any:
-        """The bound address (an ``Endpoint``, or a path: see the subclasses)."""
-        return self._bound()
-
-    def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
-        return self._sock.fileno()
-
-    def _bound(self) -> Any:
-        if self._address is None:
-            self._address = self._convert(self._sock.getsockname())
-        return self._address
-
-    @staticmethod
-    def _convert(sockaddr: Any, /) -> Any:
-        return sockaddr
 
     @staticmethod
     def _text(address: Any) -> str:

@@ -19,13 +19,13 @@ import select
 import socket
 from time import monotonic
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from netkit._core.accept import accept_timeout, client_gone, listener_closed
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.server import check_listen_args, check_options, connection_options
 from netkit._core.sockaddr import endpoint
-from netkit._sockets.listen import check_listening, listen_address, listen_socket
+from netkit._sockets.listen import ListenerState, listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
 from netkit.tcp.connection import StreamConnection, TcpConnection
@@ -37,60 +37,15 @@ _Socket = socket.socket  # the class: `socket` is a property name in Listener's 
 _MAX_POLL_MS = 2**31 - 1
 
 
-class Listener:
+class Listener(ListenerState):
     """A listening stream socket; ``accept()`` returns connections. See :class:`TcpListener`.
 
     Takes ownership of the socket: :meth:`close` closes it.
     """
 
-    __slots__ = ("__weakref__", "_address", "_closed", "_name", "_sock")
-
-    #: The class name, for messages (``TcpListener``, ``UnixListener``).
-    _KIND = "Listener"
-
-    def __init__(self, sock: socket.socket, *, name: str | None = None) -> None:
-        check_listening(sock, self._KIND)
-        sock.setblocking(False)
-        self._sock = sock
-        self._closed = False
-        self._name = name
-        self._address: Any = None
+    __slots__ = ()
 
     # -- properties ---------------------------------------------------------------------
-
-    @property
-    def socket(self) -> socket.socket:
-        """The listening socket (non-blocking)."""
-        return self._sock
-
-    @property
-    def name(self) -> str | None:
-        """The name a supervisor gave it (``LISTEN_FDNAMES``), or None."""
-        return self._name
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._closed
-
-    @property
-    def address(self) -> Any:
-        """The bound address (an ``Endpoint``, or a path: see the subclasses)."""
-        return self._bound()
-
-    def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
-        return self._sock.fileno()
-
-    def _bound(self) -> Any:
-        """The address, read once and kept (still there after :meth:`close`)."""
-        if self._address is None:
-            self._address = self._convert(self._sock.getsockname())
-        return self._address
-
-    @staticmethod
-    def _convert(sockaddr: Any, /) -> Any:
-        return sockaddr
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "listening"
