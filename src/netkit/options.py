@@ -55,7 +55,7 @@ _LINGER = struct.Struct("HH" if sys.platform == "win32" else "ii")
 
 
 class LingerOff(enum.Enum):
-    """The type of :data:`LINGER_OFF`, the value that turns ``SO_LINGER`` off."""
+    """The type of :data:`~netkit.options.LINGER_OFF`, the value that turns ``SO_LINGER`` off."""
 
     LINGER_OFF = "linger off"
 
@@ -63,8 +63,8 @@ class LingerOff(enum.Enum):
         return "LINGER_OFF"
 
 
-#: ``linger=LINGER_OFF`` turns SO_LINGER off (``None`` means "leave as is").
 LINGER_OFF: Final = LingerOff.LINGER_OFF
+"""``linger=LINGER_OFF`` turns SO_LINGER off (``None`` means "leave as is")."""
 
 
 def _show(value: object) -> str:
