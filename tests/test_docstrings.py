@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import enum
 import importlib
 import inspect
 import pathlib
@@ -172,6 +173,8 @@ def _signature_names(obj: Any, owner: Any) -> list[str] | None:
     target = obj
     skip_first = False
     if isinstance(obj, type):
+        if issubclass(obj, enum.Enum) or getattr(obj, "_is_protocol", False):
+            return []  # not built by calling the class with arguments
         if dataclasses.is_dataclass(obj) or hasattr(obj, "_fields"):
             pass
         elif not any(

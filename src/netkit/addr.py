@@ -117,7 +117,17 @@ def _is_zoned_ipv6(text: str) -> bool:
 
 
 def is_ipv4(text: str) -> bool:
-    """True if *text* is a strict dotted-quad IPv4 address (``inet_pton`` rules)."""
+    """True if *text* is a strict dotted-quad IPv4 address (``inet_pton`` rules).
+
+    Args:
+        text: the candidate address.
+
+    Returns:
+        Whether *text* is an IPv4 address; False for anything else, IPv6 included.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+    """
     try:
         if ":" in text:  # IPv6 or garbage: skip the costlier exception path
             if isinstance(text, str):
@@ -132,7 +142,18 @@ def is_ipv4(text: str) -> bool:
 
 
 def is_ipv6(text: str, *, allow_zone: bool = False) -> bool:
-    """True if *text* is RFC 4291 IPv6 text; a ``%zone`` suffix only with *allow_zone*."""
+    """True if *text* is RFC 4291 IPv6 text; a ``%zone`` suffix only with *allow_zone*.
+
+    Args:
+        text: the candidate address.
+        allow_zone: accept a ``%zone`` suffix (RFC 4007).
+
+    Returns:
+        Whether *text* is an IPv6 address; False for anything else, IPv4 included.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+    """
     try:
         if ":" not in text:  # IPv4 or garbage: skip the costlier exception path
             if isinstance(text, str):
@@ -147,7 +168,18 @@ def is_ipv6(text: str, *, allow_zone: bool = False) -> bool:
 
 
 def is_ip(text: str, *, allow_zone: bool = False) -> bool:
-    """True if *text* is a strict IPv4 or IPv6 address (zoned IPv6 with *allow_zone*)."""
+    """True if *text* is a strict IPv4 or IPv6 address (zoned IPv6 with *allow_zone*).
+
+    Args:
+        text: the candidate address.
+        allow_zone: accept an IPv6 ``%zone`` suffix.
+
+    Returns:
+        Whether *text* is an IP address.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+    """
     try:
         _pton(_AF6 if ":" in text else _AF4, text)
     except (OSError, ValueError):
@@ -158,7 +190,18 @@ def is_ip(text: str, *, allow_zone: bool = False) -> bool:
 
 
 def ip_version(text: str, *, allow_zone: bool = False) -> Literal[4, 6] | None:
-    """4 or 6 for a valid address of that version, None for anything else."""
+    """4 or 6 for a valid address of that version, None for anything else.
+
+    Args:
+        text: the candidate address.
+        allow_zone: accept an IPv6 ``%zone`` suffix.
+
+    Returns:
+        4 or 6, or None when *text* is not an address.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+    """
     try:
         if ":" in text:
             _pton(_AF6, text)
@@ -188,7 +231,15 @@ def _canonical6(packed: bytes) -> str:
 def normalize_ip(text: str) -> str:
     """Canonical text for an IP address: RFC 5952 for IPv6, zone kept as given.
 
-    Raises AddressError for anything that is not a valid address.
+    Args:
+        text: an IPv4 or IPv6 address, optionally with a ``%zone``.
+
+    Returns:
+        The canonical spelling (a dotted quad is returned as given).
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+        AddressError: *text* is not a valid address.
     """
     try:
         if ":" in text:
@@ -213,6 +264,16 @@ def pack_ip(text: str) -> bytes:
 
     A zone cannot be packed (it is not part of the address bytes), so a zoned address
     raises AddressError rather than silently losing its zone.
+
+    Args:
+        text: an IPv4 or IPv6 address without a zone.
+
+    Returns:
+        4 bytes for IPv4, 16 for IPv6.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+        AddressError: *text* is not a valid address, or has a zone.
     """
     try:
         return _pton(_AF6 if ":" in text else _AF4, text)
@@ -228,7 +289,18 @@ def pack_ip(text: str) -> bytes:
 
 
 def unpack_ip(data: bytes | bytearray | memoryview) -> str:
-    """Canonical text for 4 or 16 packed network-order bytes."""
+    """Canonical text for 4 or 16 packed network-order bytes.
+
+    Args:
+        data: 4 bytes (IPv4) or 16 bytes (IPv6).
+
+    Returns:
+        The address in canonical text.
+
+    Raises:
+        TypeError: *data* is not bytes-like.
+        AddressError: *data* is neither 4 nor 16 bytes long.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"expected bytes, got {type(data).__name__}")
     raw = bytes(data)
@@ -349,12 +421,33 @@ def classify(text: str) -> str:
     One of: global, loopback, private, link-local, shared, documentation, benchmarking,
     unspecified, this-network, broadcast, multicast, reserved. IPv4-mapped and NAT64
     (64:ff9b::/96) addresses are classified by the IPv4 address they carry.
+
+    Args:
+        text: an IPv4 or IPv6 address (a zone is ignored).
+
+    Returns:
+        The category name.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+        AddressError: *text* is not a valid address.
     """
     return _lookup(_packed_for_classification(text))[1]
 
 
 def is_loopback(text: str) -> bool:
-    """True for 127.0.0.0/8 and ::1 (also as ``::ffff:127.x.y.z``)."""
+    """True for 127.0.0.0/8 and ::1 (also as ``::ffff:127.x.y.z``).
+
+    Args:
+        text: an IPv4 or IPv6 address (a zone is ignored).
+
+    Returns:
+        Whether the address is a loopback address.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+        AddressError: *text* is not a valid address.
+    """
     packed = _packed_for_classification(text)
     if packed[:12] == _MAPPED_PREFIX:
         packed = packed[12:]
@@ -364,7 +457,18 @@ def is_loopback(text: str) -> bool:
 
 
 def is_private(text: str) -> bool:
-    """True for RFC 1918 (10/8, 172.16/12, 192.168/16) and fc00::/7, nothing else."""
+    """True for RFC 1918 (10/8, 172.16/12, 192.168/16) and fc00::/7, nothing else.
+
+    Args:
+        text: an IPv4 or IPv6 address (a zone is ignored).
+
+    Returns:
+        Whether the address is in private space.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+        AddressError: *text* is not a valid address.
+    """
     packed = _packed_for_classification(text)
     if packed[:12] == _MAPPED_PREFIX:
         packed = packed[12:]
@@ -380,6 +484,16 @@ def is_global(text: str) -> bool:
     False for loopback, private, link-local (169.254.169.254 included), shared
     (100.64/10), documentation, benchmarking, unspecified, broadcast, multicast and
     reserved space. Mapped and NAT64 addresses are judged by their IPv4 address.
+
+    Args:
+        text: an IPv4 or IPv6 address (a zone is ignored).
+
+    Returns:
+        Whether the address is globally reachable.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+        AddressError: *text* is not a valid address.
     """
     return _lookup(_packed_for_classification(text))[0]
 
@@ -446,8 +560,19 @@ class Endpoint:
 
     IP literals are stored in canonical text (``normalize_ip``) and hostnames in
     lowercase, so equal endpoints compare and hash equal. Construction validates, so
-    an Endpoint is always valid: ``AddressError`` for a bad host or a port outside
-    0..65535, ``TypeError`` for a host that is not ``str`` or a port that is not ``int``.
+    an Endpoint is always valid.
+
+    Args:
+        host: an IP literal (IPv6 may carry a ``%zone``) or an RFC 1123 hostname.
+        port: 0..65535.
+
+    Attributes:
+        host: the canonical IP text or the lowercase hostname.
+        port: the port number.
+
+    Raises:
+        TypeError: *host* is not a ``str`` or *port* is not an ``int``.
+        AddressError: a bad host, or a port outside 0..65535.
     """
 
     host: str
@@ -481,6 +606,12 @@ class Endpoint:
 
         IPv6 gives ``(address, port, 0, scope_id)``; a numeric zone is the scope id, an
         interface name is looked up with ``socket.if_nametoindex`` (a local query).
+
+        Returns:
+            ``(host, port)`` for IPv4 and hostnames, ``(address, port, 0, scope_id)`` for IPv6.
+
+        Raises:
+            AddressError: the zone names an interface this machine does not have.
         """
         if ":" not in self.host:
             return (self.host, self.port)
@@ -500,6 +631,17 @@ class Endpoint:
         """Build from ``(host, port)`` or ``(host, port, flowinfo, scope_id)``.
 
         A non-zero scope id becomes a numeric zone unless the host already has one.
+
+        Args:
+            sockaddr: a socket address as ``getpeername``, ``recvfrom`` or ``getaddrinfo``
+                give it.
+
+        Returns:
+            The endpoint.
+
+        Raises:
+            TypeError: *sockaddr* is not a 2- or 4-tuple, or holds values of the wrong type.
+            AddressError: a bad host or port.
         """
         if sockaddr.__class__ is tuple and len(sockaddr) == 2:
             return cls(*sockaddr)  # the common case: AF_INET, or a user's (host, port)
@@ -558,9 +700,19 @@ def _parse_endpoint(text: str, default_port: int | None) -> Endpoint | str:
 def parse_endpoint(text: str, *, default_port: int | None = None) -> Endpoint:
     """Parse ``host:port``, ``[v6]:port``, ``[v6%zone]:port``, bare IPv6 or a hostname.
 
-    ``[v6]``, bare IPv6 and a host without ``:port`` take *default_port*; without one
-    they raise AddressError. IP literals come back canonical, hostnames lowercase.
-    Anything malformed raises AddressError.
+    IP literals come back canonical, hostnames lowercase.
+
+    Args:
+        text: the endpoint text.
+        default_port: the port for ``[v6]``, bare IPv6 and a host without ``:port``.
+
+    Returns:
+        The endpoint.
+
+    Raises:
+        TypeError: *text* is not a ``str``, or *default_port* is not an ``int``.
+        AddressError: *text* is malformed, has no port and there is no *default_port*,
+            or *default_port* is outside 0..65535.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected an endpoint as str, got {type(text).__name__}")
@@ -573,7 +725,18 @@ def parse_endpoint(text: str, *, default_port: int | None = None) -> Endpoint:
 
 
 def why_invalid(text: str, *, allow_zone: bool = False) -> str | None:
-    """None if *text* is a valid IP address, else a short reason (for messages and UIs)."""
+    """None if *text* is a valid IP address, else a short reason (for messages and UIs).
+
+    Args:
+        text: the candidate address.
+        allow_zone: accept an IPv6 ``%zone`` suffix.
+
+    Returns:
+        None for a valid address, else why it is not one.
+
+    Raises:
+        TypeError: *text* is not a ``str``.
+    """
     if is_ip(text, allow_zone=allow_zone):
         return None
     return _ip_problem(text, allow_zone=allow_zone)

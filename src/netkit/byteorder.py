@@ -55,28 +55,72 @@ _ntohl = socket.ntohl
 
 
 def htons(value: int) -> int:
-    """Convert a 16-bit unsigned integer from host to network byte order."""
+    """Convert a 16-bit unsigned integer from host to network byte order.
+
+    Args:
+        value: an ``int`` in ``0..2**16 - 1``.
+
+    Returns:
+        *value* with its bytes swapped on a little-endian host, unchanged on a big-endian one.
+
+    Raises:
+        TypeError: *value* is not an ``int`` (``bool`` included).
+        ValueError: *value* is outside ``0..2**16 - 1``.
+    """
     if type(value) is int and 0 <= value <= _MAX16:
         return _htons(value)
     return _htons(_check("htons", value, _MAX16, 16))
 
 
 def ntohs(value: int) -> int:
-    """Convert a 16-bit unsigned integer from network to host byte order."""
+    """Convert a 16-bit unsigned integer from network to host byte order.
+
+    Args:
+        value: an ``int`` in ``0..2**16 - 1``.
+
+    Returns:
+        *value* with its bytes swapped on a little-endian host, unchanged on a big-endian one.
+
+    Raises:
+        TypeError: *value* is not an ``int`` (``bool`` included).
+        ValueError: *value* is outside ``0..2**16 - 1``.
+    """
     if type(value) is int and 0 <= value <= _MAX16:
         return _ntohs(value)
     return _ntohs(_check("ntohs", value, _MAX16, 16))
 
 
 def htonl(value: int) -> int:
-    """Convert a 32-bit unsigned integer from host to network byte order."""
+    """Convert a 32-bit unsigned integer from host to network byte order.
+
+    Args:
+        value: an ``int`` in ``0..2**32 - 1``.
+
+    Returns:
+        *value* with its bytes swapped on a little-endian host, unchanged on a big-endian one.
+
+    Raises:
+        TypeError: *value* is not an ``int`` (``bool`` included).
+        ValueError: *value* is outside ``0..2**32 - 1``.
+    """
     if type(value) is int and 0 <= value <= _MAX32:
         return _htonl(value)
     return _htonl(_check("htonl", value, _MAX32, 32))
 
 
 def ntohl(value: int) -> int:
-    """Convert a 32-bit unsigned integer from network to host byte order."""
+    """Convert a 32-bit unsigned integer from network to host byte order.
+
+    Args:
+        value: an ``int`` in ``0..2**32 - 1``.
+
+    Returns:
+        *value* with its bytes swapped on a little-endian host, unchanged on a big-endian one.
+
+    Raises:
+        TypeError: *value* is not an ``int`` (``bool`` included).
+        ValueError: *value* is outside ``0..2**32 - 1``.
+    """
     if type(value) is int and 0 <= value <= _MAX32:
         return _ntohl(value)
     return _ntohl(_check("ntohl", value, _MAX32, 32))
@@ -96,14 +140,36 @@ else:
 
 
 def htonll(value: int) -> int:
-    """Convert a 64-bit unsigned integer from host to network byte order."""
+    """Convert a 64-bit unsigned integer from host to network byte order.
+
+    Args:
+        value: an ``int`` in ``0..2**64 - 1``.
+
+    Returns:
+        *value* with its bytes swapped on a little-endian host, unchanged on a big-endian one.
+
+    Raises:
+        TypeError: *value* is not an ``int`` (``bool`` included).
+        ValueError: *value* is outside ``0..2**64 - 1``.
+    """
     if type(value) is int and 0 <= value <= _MAX64:
         return _swap64(value)
     return _swap64(_check("htonll", value, _MAX64, 64))
 
 
 def ntohll(value: int) -> int:
-    """Convert a 64-bit unsigned integer from network to host byte order."""
+    """Convert a 64-bit unsigned integer from network to host byte order.
+
+    Args:
+        value: an ``int`` in ``0..2**64 - 1``.
+
+    Returns:
+        *value* with its bytes swapped on a little-endian host, unchanged on a big-endian one.
+
+    Raises:
+        TypeError: *value* is not an ``int`` (``bool`` included).
+        ValueError: *value* is outside ``0..2**64 - 1``.
+    """
     if type(value) is int and 0 <= value <= _MAX64:
         return _swap64(value)
     return _swap64(_check("ntohll", value, _MAX64, 64))

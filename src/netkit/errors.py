@@ -39,6 +39,13 @@ def describe(value: object, limit: int = _MAX_REPR) -> str:
 
     The repr of a huge input is never built in full: strings and bytes are sliced
     first, so describing a megabyte of text costs the same as describing a word.
+
+    Args:
+        value: anything.
+        limit: the longest text to return, not counting the ``... (N chars)`` suffix.
+
+    Returns:
+        The (possibly shortened) repr.
     """
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         data = value if not isinstance(value, memoryview) else bytes(value[: limit + 1])
@@ -73,8 +80,13 @@ class LookupFailed(NetkitError, OSError):
 class ConnectFailed(NetkitError, ConnectionError):
     """Every address tried for a connection failed.
 
-    ``attempts`` holds ``(Endpoint, error)`` pairs, one per address tried, in the order
-    the attempts were started.
+    Args:
+        message: the error message.
+        attempts: ``(Endpoint, error)`` pairs, one per address tried.
+
+    Attributes:
+        attempts: ``(Endpoint, error)`` pairs, one per address tried, in the order the
+            attempts were started.
     """
 
     def __init__(
@@ -87,8 +99,13 @@ class ConnectFailed(NetkitError, ConnectionError):
 class ConnectionClosed(NetkitError, ConnectionError):
     """The peer closed the connection before the operation could complete.
 
-    ``partial`` holds the bytes that were received for this operation before the end of
-    the stream (they are consumed: the stream is over).
+    Args:
+        message: the error message.
+        partial: the bytes received for this operation before the end of the stream.
+
+    Attributes:
+        partial: the bytes that were received for this operation before the end of the
+            stream (they are consumed: the stream is over).
     """
 
     def __init__(self, message: str = "connection closed by peer", partial: bytes = b"") -> None:
@@ -107,8 +124,15 @@ class NetkitTimeout(NetkitError, TimeoutError):
 class FrameTooLarge(NetkitError, ValueError):
     """A message, line, frame or datagram is over its size limit.
 
-    ``limit`` is the limit that was exceeded and ``size`` the size seen (or the smallest
-    size known to be exceeded), when known.
+    Args:
+        message: the error message.
+        limit: the limit that was exceeded, when known.
+        size: the size seen, when known.
+
+    Attributes:
+        limit: the limit that was exceeded, or None when not known.
+        size: the size seen (or the smallest size known to be exceeded), or None when
+            not known.
     """
 
     def __init__(self, message: str, *, limit: int | None = None, size: int | None = None) -> None:

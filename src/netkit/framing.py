@@ -63,6 +63,9 @@ class ReceiveBuffer:
     when more bytes are needed; on a size violation they raise ``FrameTooLarge`` and
     consume nothing. Removing from the front of a ``bytearray`` is amortised O(1) in
     CPython, so draining message by message stays linear.
+
+    Args:
+        data: bytes to start with.
     """
 
     __slots__ = ("_buf", "_scan_delim", "_scanned")
@@ -86,7 +89,11 @@ class ReceiveBuffer:
         return f"<ReceiveBuffer {len(self._buf)} bytes>"
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes."""
+        """Append received bytes.
+
+        Args:
+            data: the bytes, as the socket returned them.
+        """
         self._buf += data
 
     def _consume(self, n: int) -> bytes:
@@ -96,24 +103,46 @@ class ReceiveBuffer:
         return out
 
     def take(self, max_bytes: int) -> bytes:
-        """Remove and return up to *max_bytes* bytes (``b""`` if empty)."""
+        """Remove and return up to *max_bytes* bytes (``b""`` if empty).
+
+        Args:
+            max_bytes: the most bytes to return.
+
+        Returns:
+            The oldest buffered bytes, at most *max_bytes* of them.
+        """
         if max_bytes >= len(self._buf):
             return self.take_all()
         return self._consume(max_bytes)
 
     def take_all(self) -> bytes:
-        """Remove and return everything buffered."""
+        """Remove and return everything buffered.
+
+        Returns:
+            Every buffered byte (``b""`` if empty).
+        """
         out = bytes(self._buf)
         self._buf.clear()
         self._scanned = 0
         return out
 
     def peek(self) -> bytes:
-        """Return a copy of everything buffered without consuming it."""
+        """Return a copy of everything buffered without consuming it.
+
+        Returns:
+            Every buffered byte.
+        """
         return bytes(self._buf)
 
     def try_exactly(self, n: int) -> bytes | None:
-        """Return exactly *n* bytes if buffered, else ``None``."""
+        """Return exactly *n* bytes if buffered, else ``None``.
+
+        Args:
+            n: how many bytes.
+
+        Returns:
+            The oldest *n* bytes, or None (nothing consumed) when fewer are buffered.
+        """
         if len(self._buf) < n:
             return None
         return self._consume(n)
@@ -123,9 +152,17 @@ class ReceiveBuffer:
     ) -> bytes | None:
         """Return the bytes before the first *delimiter* (consuming the delimiter too).
 
-        With ``keep_delimiter`` the delimiter ends the returned bytes. Raises
-        ``FrameTooLarge`` once more than *max_bytes* bytes (delimiter excluded) are
-        buffered without a delimiter; nothing is consumed then.
+        Args:
+            delimiter: the bytes that end a message.
+            max_bytes: the longest message, delimiter excluded.
+            keep_delimiter: end the returned bytes with the delimiter.
+
+        Returns:
+            The message, or None (nothing consumed) when no delimiter is buffered yet.
+
+        Raises:
+            FrameTooLarge: more than *max_bytes* bytes are buffered without a delimiter;
+                nothing is consumed.
         """
         buf = self._buf
         dlen = len(delimiter)
@@ -155,8 +192,18 @@ class ReceiveBuffer:
     ) -> bytes | None:
         """Return one length-prefixed frame's payload, or ``None`` if incomplete.
 
-        Raises ``FrameTooLarge`` as soon as the prefix is buffered and announces more
-        than *max_size* bytes, before any payload is waited for; nothing is consumed.
+        Args:
+            prefix_size: bytes in the big-endian length prefix: 1, 2, 4 or 8.
+            max_size: the largest payload accepted.
+
+        Returns:
+            The payload (prefix removed), or None (nothing consumed) while incomplete.
+
+        Raises:
+            ValueError: *prefix_size* is not 1, 2, 4 or 8.
+            FrameTooLarge: the prefix announces more than *max_size* bytes (raised as soon
+                as the prefix is buffered, before any payload is waited for); nothing is
+                consumed.
         """
         header = _prefix_struct(prefix_size)
         buf = self._buf
@@ -178,7 +225,17 @@ class ReceiveBuffer:
         return out
 
     def frame_bytes_needed(self, *, prefix_size: int = 4) -> int:
-        """How many more bytes the next frame needs (a hint for sizing reads)."""
+        """How many more bytes the next frame needs (a hint for sizing reads).
+
+        Args:
+            prefix_size: bytes in the length prefix: 1, 2, 4 or 8.
+
+        Returns:
+            The bytes missing to complete the prefix, or else the whole frame; 0 if complete.
+
+        Raises:
+            ValueError: *prefix_size* is not 1, 2, 4 or 8.
+        """
         if len(self._buf) < prefix_size:
             return prefix_size - len(self._buf)
         (length,) = _prefix_struct(prefix_size).unpack_from(self._buf)
@@ -188,10 +245,18 @@ class ReceiveBuffer:
 class DelimiterDecoder:
     """Split a byte stream into messages ended by *delimiter*.
 
-    ``feed(data)`` accepts bytes in any split and returns the complete messages, the
-    delimiter removed (kept with ``keep_delimiter=True``). A message longer than
-    *max_size* raises ``FrameTooLarge`` as soon as that is certain; the decoder is then
-    out of step with the stream and refuses further input.
+    ``feed(data)`` accepts bytes in any split and returns the complete messages. A
+    message longer than *max_size* raises ``FrameTooLarge`` as soon as that is certain;
+    the decoder is then out of step with the stream and refuses further input.
+
+    Args:
+        delimiter: the non-empty bytes that end each message.
+        max_size: the longest message, delimiter excluded.
+        keep_delimiter: end each message with its delimiter (removed by default).
+
+    Raises:
+        TypeError: *delimiter* is not bytes, or *max_size* is not an ``int``.
+        ValueError: *delimiter* is empty, or *max_size* is negative.
     """
 
     def __init__(
@@ -213,7 +278,17 @@ class DelimiterDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
-        """Add *data*; return every message it completes, in order."""
+        """Add *data*; return every message it completes, in order.
+
+        Args:
+            data: the next bytes of the stream, in any split.
+
+        Returns:
+            The completed messages (often none).
+
+        Raises:
+            FrameTooLarge: a message is over *max_size*, or the decoder already failed.
+        """
         if self._failed:
             raise FrameTooLarge("decoder already failed on an oversized message")
         self._buffer.feed(data)
@@ -233,7 +308,16 @@ class DelimiterDecoder:
 
 
 class LineDecoder(DelimiterDecoder):
-    """A :class:`DelimiterDecoder` for ``\\n``-terminated lines."""
+    """A :class:`DelimiterDecoder` for ``\\n``-terminated lines.
+
+    Args:
+        max_size: the longest line, newline excluded.
+        keep_newline: end each line with its newline (removed by default).
+
+    Raises:
+        TypeError: *max_size* is not an ``int``.
+        ValueError: *max_size* is negative.
+    """
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_LINE, keep_newline: bool = False) -> None:
         super().__init__(b"\n", max_size=max_size, keep_delimiter=keep_newline)
@@ -242,9 +326,16 @@ class LineDecoder(DelimiterDecoder):
 class LengthPrefixDecoder:
     """Split a byte stream into length-prefixed frames (big-endian unsigned prefix).
 
-    *prefix_size* is 1, 2, 4 (the default) or 8 bytes. A prefix announcing more than
-    *max_size* raises ``FrameTooLarge`` before its payload is buffered; the decoder then
-    refuses further input.
+    A prefix announcing more than *max_size* raises ``FrameTooLarge`` before its payload
+    is buffered; the decoder then refuses further input.
+
+    Args:
+        prefix_size: bytes in the length prefix: 1, 2, 4 (the default) or 8.
+        max_size: the largest payload accepted.
+
+    Raises:
+        ValueError: *prefix_size* is not 1, 2, 4 or 8, or *max_size* is negative.
+        TypeError: *max_size* is not an ``int``.
     """
 
     def __init__(self, *, prefix_size: int = 4, max_size: int = DEFAULT_MAX_FRAME) -> None:
@@ -260,7 +351,17 @@ class LengthPrefixDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
-        """Add *data*; return every frame payload it completes, in order."""
+        """Add *data*; return every frame payload it completes, in order.
+
+        Args:
+            data: the next bytes of the stream, in any split.
+
+        Returns:
+            The completed payloads (often none).
+
+        Raises:
+            FrameTooLarge: a frame is over *max_size*, or the decoder already failed.
+        """
         if self._failed:
             raise FrameTooLarge("decoder already failed on an oversized frame")
         buffer = self._buffer
@@ -297,8 +398,18 @@ def encode_frame(
 ) -> bytes:
     """Return *payload* preceded by its length as a big-endian unsigned integer.
 
-    Raises ``FrameTooLarge`` if the payload is over *max_size* or does not fit the
-    prefix (255 bytes for a 1-byte prefix, 65535 for 2, ...).
+    Args:
+        payload: the bytes to frame.
+        prefix_size: bytes in the length prefix: 1, 2, 4 or 8.
+        max_size: the largest payload accepted; None for only the prefix's limit.
+
+    Returns:
+        The prefix followed by the payload.
+
+    Raises:
+        ValueError: *prefix_size* is not 1, 2, 4 or 8.
+        FrameTooLarge: the payload is over *max_size* or does not fit the prefix (255
+            bytes for a 1-byte prefix, 65535 for 2, ...).
     """
     header = _prefix_struct(prefix_size)
     size = memoryview(payload).nbytes
@@ -320,8 +431,19 @@ def encode_delimited(
 ) -> bytes:
     """Return *payload* followed by *delimiter*.
 
-    Raises ``ValueError`` if the payload contains the delimiter (it would split into
-    two messages) and ``FrameTooLarge`` if it is over *max_size*.
+    Args:
+        payload: the message, which must not contain the delimiter.
+        delimiter: the non-empty bytes that end the message.
+        max_size: the longest message accepted, delimiter excluded; None for no limit.
+
+    Returns:
+        The payload followed by the delimiter.
+
+    Raises:
+        TypeError: *delimiter* is not bytes.
+        ValueError: *delimiter* is empty, or the payload contains it (it would split
+            into two messages).
+        FrameTooLarge: the payload is over *max_size*.
     """
     delimiter = check_delimiter(delimiter)
     data = bytes(payload)
@@ -337,5 +459,17 @@ def encode_delimited(
 
 
 def encode_frames(payloads: Iterable[bytes], *, prefix_size: int = 4) -> bytes:
-    """Encode several payloads back to back (one buffer, one send)."""
+    """Encode several payloads back to back (one buffer, one send).
+
+    Args:
+        payloads: the payloads, each framed as by :func:`encode_frame`.
+        prefix_size: bytes in each length prefix: 1, 2, 4 or 8.
+
+    Returns:
+        The frames, concatenated.
+
+    Raises:
+        ValueError: *prefix_size* is not 1, 2, 4 or 8.
+        FrameTooLarge: a payload does not fit the prefix.
+    """
     return b"".join(encode_frame(p, prefix_size=prefix_size) for p in payloads)

@@ -77,8 +77,14 @@ class AddrInfo(NamedTuple):
 
     The five fields are those of :func:`socket.getaddrinfo`, in the same order, so
     code that unpacks ``family, type, proto, canonname, sockaddr`` keeps working;
-    ``sockaddr`` is what ``connect``/``bind`` take (with the IPv6 flow info and scope
-    id), and :attr:`endpoint` is the same address as an :class:`~netkit.Endpoint`.
+    :attr:`endpoint` is the same address as an :class:`~netkit.Endpoint`.
+
+    Attributes:
+        family: ``AF_INET`` or ``AF_INET6``.
+        type: ``SOCK_STREAM`` or ``SOCK_DGRAM``.
+        proto: the protocol number (``IPPROTO_TCP``, ``IPPROTO_UDP``).
+        canonname: the canonical name, in the first result when asked for, else ``""``.
+        sockaddr: what ``connect``/``bind`` take (with the IPv6 flow info and scope id).
     """
 
     family: socket.AddressFamily
@@ -94,7 +100,13 @@ class AddrInfo(NamedTuple):
 
 
 class HostInfo(NamedTuple):
-    """The answer of :func:`reverse`: primary name, other names, addresses."""
+    """The answer of :func:`reverse`: primary name, other names, addresses.
+
+    Attributes:
+        name: the primary host name.
+        aliases: the other names.
+        addresses: the addresses of the host, as the resolver gave them.
+    """
 
     name: str
     aliases: tuple[str, ...]
@@ -157,13 +169,21 @@ class Resolver(Protocol):
     def gethostbyname(self, name: str) -> str:
         """One IPv4 address of the name *name*, as :func:`socket.gethostbyname`.
 
+        Args:
+            name: a host name.
+
+        Returns:
+            An IPv4 address in dotted-quad text.
+
         Raises:
             socket.gaierror: the name has no IPv4 address.
         """
 
     def gethostbyaddr(self, ip: str) -> tuple[str, Sequence[str], Sequence[str]]:
-        """The names of the IP address *ip* (canonical text), as
-        :func:`socket.gethostbyaddr`.
+        """The names of the IP address *ip*, as :func:`socket.gethostbyaddr`.
+
+        Args:
+            ip: an IP address in canonical text.
 
         Returns:
             ``(name, aliases, addresses)``.
@@ -175,12 +195,26 @@ class Resolver(Protocol):
     def getservbyname(self, name: str, protocol: str) -> int:
         """The port of the service *name*, as :func:`socket.getservbyname`.
 
+        Args:
+            name: a service name (``"https"``).
+            protocol: ``"tcp"`` or ``"udp"``.
+
+        Returns:
+            The port number.
+
         Raises:
             OSError: unknown service; netkit then looks in its built-in table.
         """
 
     def getservbyport(self, port: int, protocol: str) -> str:
         """The service name of *port*, as :func:`socket.getservbyport`.
+
+        Args:
+            port: a port number.
+            protocol: ``"tcp"`` or ``"udp"``.
+
+        Returns:
+            The service name.
 
         Raises:
             OSError: no service on that port; netkit then looks in its built-in table.
@@ -207,23 +241,80 @@ class SystemResolver:
         proto: int = 0,
         flags: int = 0,
     ) -> Sequence[AddrInfoTuple]:
-        """:func:`socket.getaddrinfo`; see :meth:`Resolver.getaddrinfo`."""
+        """:func:`socket.getaddrinfo`; see :meth:`Resolver.getaddrinfo`.
+
+        Args:
+            host: a host name.
+            port: the port to put in each sockaddr.
+            family: ``AF_UNSPEC`` (0), ``AF_INET`` or ``AF_INET6``.
+            type: ``SOCK_STREAM``, ``SOCK_DGRAM`` or 0 for both.
+            proto: the protocol, 0 for any.
+            flags: ``AI_*`` flags.
+
+        Returns:
+            ``(family, type, proto, canonname, sockaddr)`` tuples, most preferred first.
+
+        Raises:
+            socket.gaierror: the name has no address.
+        """
         return socket.getaddrinfo(host, port, family, type, proto, flags)
 
     def gethostbyname(self, name: str) -> str:
-        """:func:`socket.gethostbyname`."""
+        """:func:`socket.gethostbyname`.
+
+        Args:
+            name: a host name.
+
+        Returns:
+            An IPv4 address in dotted-quad text.
+
+        Raises:
+            socket.gaierror: the name has no IPv4 address.
+        """
         return socket.gethostbyname(name)
 
     def gethostbyaddr(self, ip: str) -> tuple[str, Sequence[str], Sequence[str]]:
-        """:func:`socket.gethostbyaddr`."""
+        """:func:`socket.gethostbyaddr`.
+
+        Args:
+            ip: an IP address.
+
+        Returns:
+            ``(name, aliases, addresses)``.
+
+        Raises:
+            socket.herror: no name for the address.
+        """
         return socket.gethostbyaddr(ip)
 
     def getservbyname(self, name: str, protocol: str) -> int:
-        """:func:`socket.getservbyname`."""
+        """:func:`socket.getservbyname`.
+
+        Args:
+            name: a service name.
+            protocol: ``"tcp"`` or ``"udp"``.
+
+        Returns:
+            The port number.
+
+        Raises:
+            OSError: unknown service.
+        """
         return socket.getservbyname(name, protocol)
 
     def getservbyport(self, port: int, protocol: str) -> str:
-        """:func:`socket.getservbyport`."""
+        """:func:`socket.getservbyport`.
+
+        Args:
+            port: a port number.
+            protocol: ``"tcp"`` or ``"udp"``.
+
+        Returns:
+            The service name.
+
+        Raises:
+            OSError: no service on that port.
+        """
         return socket.getservbyport(port, protocol)
 
     def __repr__(self) -> str:
@@ -404,7 +495,11 @@ def _check_protocol(protocol: object) -> str:
 
 
 def hostname() -> str:
-    """Return this machine's host name (:func:`socket.gethostname`)."""
+    """Return this machine's host name (:func:`socket.gethostname`).
+
+    Returns:
+        The host name, as the system has it.
+    """
     return socket.gethostname()
 
 
@@ -418,22 +513,28 @@ def resolve(
 ) -> list[AddrInfo]:
     """Resolve *host* (and *port*) to the addresses to connect to or bind.
 
-    *port* is an int, a decimal string (``"080"`` is 80) or a service name
-    (``"https"``, looked up for ``udp`` when *type* is ``SOCK_DGRAM``); ``None`` gives
-    port 0. *family* is ``AF_UNSPEC`` (both), ``AF_INET`` or ``AF_INET6``; *type* is
-    ``SOCK_STREAM``, ``SOCK_DGRAM`` or ``0`` for every kind. With *canonical*, the
-    first result carries the canonical name (``AI_CANONNAME``).
-
     A name is asked of the resolver in force (:func:`get_resolver`); an IP literal is
     parsed (``AI_NUMERICHOST``) and asks nobody. The result is in the resolver's order
     (RFC 6724 preference on Linux), without duplicates, and never empty.
+
+    Args:
+        host: a host name or an IP literal (IPv6 may carry a ``%zone``).
+        port: an int, a decimal string (``"080"`` is 80) or a service name (``"https"``,
+            looked up for ``udp`` when *type* is ``SOCK_DGRAM``); ``None`` gives port 0.
+        family: ``AF_UNSPEC`` (both), ``AF_INET`` or ``AF_INET6``.
+        type: ``SOCK_STREAM``, ``SOCK_DGRAM`` or ``0`` for every kind.
+        canonical: put the canonical name in the first result (``AI_CANONNAME``).
+
+    Returns:
+        The addresses, most preferred first.
 
     Raises:
         LookupFailed: the resolver found no IPv4 or IPv6 address (its error is the
             ``__cause__``, its code the ``errno``), or *port* is an unknown service.
         AddressError: *host* cannot be a host name or IP address, or *port* is out of
             range.
-        TypeError, ValueError: a *host*, *port*, *family* or *type* of the wrong kind.
+        TypeError: a *host* or *port* of the wrong type.
+        ValueError: a *family* or *type* other than those above.
     """
     host = _check_host(host)
     if family not in _FAMILIES:
@@ -489,9 +590,16 @@ def host_address(name: str) -> str:
     A name is asked of the resolver in force (:func:`get_resolver`); an IPv4 literal
     comes back as it is, without asking. For IPv6 or every address, use :func:`resolve`.
 
+    Args:
+        name: a host name or an IPv4 literal.
+
+    Returns:
+        An IPv4 address in dotted-quad text.
+
     Raises:
         LookupFailed: no IPv4 address (an IPv6 literal has none).
         AddressError: *name* cannot be a host name or IP address.
+        TypeError: *name* is not a ``str``.
     """
     name = _check_host(name)
     if _is_invalid_tld(name):
@@ -575,9 +683,18 @@ def service_port(name: str, protocol: str = "tcp") -> int:
     netkit's built-in table of well-known ports. Matching is case-insensitive. A decimal
     string is its own port (``"8080"`` gives 8080).
 
+    Args:
+        name: a service name, or a port in decimal.
+        protocol: ``"tcp"`` or ``"udp"``.
+
+    Returns:
+        The port number.
+
     Raises:
         LookupFailed: neither knows the service.
         AddressError: *name* cannot be a service name, or is a port out of range.
+        TypeError: *name* is not a ``str``.
+        ValueError: *protocol* is not ``"tcp"`` or ``"udp"``.
     """
     protocol = _check_protocol(protocol)
     name = _check_service(name)
@@ -602,9 +719,18 @@ def service_name(port: int, protocol: str = "tcp") -> str:
     Asks the resolver in force first (the system's reads ``/etc/services``), then
     netkit's built-in table of well-known ports.
 
+    Args:
+        port: a port number.
+        protocol: ``"tcp"`` or ``"udp"``.
+
+    Returns:
+        The service name.
+
     Raises:
         LookupFailed: neither knows a service on *port*.
         AddressError: *port* is out of range 0..65535.
+        TypeError: *port* is not an ``int``.
+        ValueError: *protocol* is not ``"tcp"`` or ``"udp"``.
     """
     protocol = _check_protocol(protocol)
     port = check_port(port, allow_zero=True)

@@ -90,10 +90,18 @@ def _check_bool(name: str, value: object) -> None:
 class KeepAlive:
     """TCP keepalive timers, in whole seconds; ``None`` keeps the system's value.
 
-    ``idle``: seconds without traffic before the first probe (``TCP_KEEPIDLE``, or
-    ``TCP_KEEPALIVE`` on macOS); ``interval``: seconds between probes
-    (``TCP_KEEPINTVL``); ``count``: unanswered probes before the connection is dropped
-    (``TCP_KEEPCNT``). ``KeepAlive()`` just turns keepalive on.
+    ``KeepAlive()`` just turns keepalive on.
+
+    Attributes:
+        idle: seconds without traffic before the first probe (``TCP_KEEPIDLE``, or
+            ``TCP_KEEPALIVE`` on macOS), 1..32767.
+        interval: seconds between probes (``TCP_KEEPINTVL``), 1..32767.
+        count: unanswered probes before the connection is dropped (``TCP_KEEPCNT``),
+            1..127.
+
+    Raises:
+        TypeError: a timer that is not an ``int``.
+        ValueError: a timer out of its range.
     """
 
     idle: int | None = None
@@ -150,14 +158,24 @@ def _setsockopt(
 class SocketOptions:
     """Socket options to apply; every field left at ``None`` is left as it is.
 
-    ``reuse_addr`` (SO_REUSEADDR), ``reuse_port`` (SO_REUSEPORT), ``nodelay``
-    (TCP_NODELAY, TCP only), ``keepalive`` (SO_KEEPALIVE plus its timers, TCP only:
-    a :class:`KeepAlive`, ``True`` for the system's timers or ``False`` for off),
-    ``recv_buffer``/``send_buffer`` (SO_RCVBUF/SO_SNDBUF in bytes), ``linger``
-    (SO_LINGER, TCP only: whole seconds, or :data:`LINGER_OFF`), ``v6only``
-    (IPV6_V6ONLY, IPv6 only), ``broadcast`` (SO_BROADCAST, UDP only), ``ttl`` (IP_TTL
-    on IPv4, IPV6_UNICAST_HOPS on IPv6; 1..255), ``timeout`` (seconds, ``0`` for
-    non-blocking, ``math.inf`` for blocking).
+    Attributes:
+        reuse_addr: SO_REUSEADDR.
+        reuse_port: SO_REUSEPORT.
+        nodelay: TCP_NODELAY (TCP only).
+        keepalive: SO_KEEPALIVE plus its timers (TCP only): a :class:`KeepAlive`,
+            ``True`` for the system's timers or ``False`` for off.
+        recv_buffer: SO_RCVBUF in bytes.
+        send_buffer: SO_SNDBUF in bytes.
+        linger: SO_LINGER (TCP only): whole seconds, or
+            :data:`~netkit.options.LINGER_OFF`.
+        v6only: IPV6_V6ONLY (IPv6 only).
+        broadcast: SO_BROADCAST (UDP only).
+        ttl: IP_TTL on IPv4, IPV6_UNICAST_HOPS on IPv6; 1..255.
+        timeout: seconds, ``0`` for non-blocking, ``math.inf`` for blocking.
+
+    Raises:
+        TypeError: a field of the wrong type.
+        ValueError: a field out of its range.
     """
 
     reuse_addr: bool | None = None
@@ -206,7 +224,17 @@ class SocketOptions:
                 )
 
     def merged(self, other: SocketOptions) -> SocketOptions:
-        """Return a copy with every field that *other* sets (not ``None``) taken from it."""
+        """Return a copy with every field that *other* sets (not ``None``) taken from it.
+
+        Args:
+            other: the options that win.
+
+        Returns:
+            The merged options.
+
+        Raises:
+            TypeError: *other* is not a :class:`SocketOptions`.
+        """
         if not isinstance(other, SocketOptions):
             raise TypeError(f"other must be SocketOptions, not {type(other).__name__}")
         changes = {
@@ -343,11 +371,20 @@ class SocketOptions:
     def apply(self, sock: socket.socket) -> None:
         """Set every option that is not ``None`` on *sock*.
 
-        Raises ``ValueError`` for an option that does not fit the socket (``nodelay``,
-        ``keepalive`` and ``linger`` need TCP, ``broadcast`` UDP, ``v6only`` AF_INET6,
-        ``ttl`` an IP socket) and ``NotImplementedError`` for one the platform lacks;
-        both are checked before anything is changed. An ``OSError`` from the kernel
-        names the option and keeps the original error as its cause.
+        Options are checked against the socket and the platform before anything is
+        changed, so a refused call leaves the socket untouched.
+
+        Args:
+            sock: the socket to change.
+
+        Raises:
+            TypeError: *sock* is not a ``socket.socket``.
+            ValueError: an option does not fit the socket (``nodelay``, ``keepalive`` and
+                ``linger`` need TCP, ``broadcast`` UDP, ``v6only`` AF_INET6, ``ttl`` an IP
+                socket).
+            NotImplementedError: the platform lacks an option.
+            OSError: the kernel refused an option; the message names it and the original
+                error is the cause.
         """
         if not isinstance(sock, socket.socket):
             raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
@@ -371,6 +408,16 @@ class SocketOptions:
         ``net.core.rmem_max``/``wmem_max`` sysctls, so asking for 65536 reads back
         131072. Use these values to know the real capacity, not to compare with
         what was asked.
+
+        Args:
+            sock: the socket to read.
+
+        Returns:
+            The options as the socket has them.
+
+        Raises:
+            TypeError: *sock* is not a ``socket.socket``.
+            OSError: the kernel refused to report an option.
         """
         if not isinstance(sock, socket.socket):
             raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")

@@ -70,7 +70,12 @@ _MAX_UNIQUE_ID: Final = 128
 
 
 class Tlv(NamedTuple):
-    """One type-length-value field of a v2 header, as received."""
+    """One type-length-value field of a v2 header, as received.
+
+    Attributes:
+        type: the field's type byte (``PP2_TYPE_*``).
+        value: the field's bytes.
+    """
 
     type: int
     value: bytes
@@ -79,9 +84,17 @@ class Tlv(NamedTuple):
 class SslInfo(NamedTuple):
     """The ``PP2_TYPE_SSL`` field: how the client talked TLS to the proxy.
 
-    ``client`` holds the PP2_CLIENT_* bits (1: SSL, 2: a certificate on this connection,
-    4: a certificate in the session); ``verify`` is 0 when the client certificate was
-    verified. The strings are the sub-fields the proxy sent, or None.
+    The strings are the sub-fields the proxy sent, or None.
+
+    Attributes:
+        client: the PP2_CLIENT_* bits (1: SSL, 2: a certificate on this connection,
+            4: a certificate in the session).
+        verify: 0 when the client certificate was verified.
+        version: the TLS version (``PP2_SUBTYPE_SSL_VERSION``).
+        cn: the client certificate's common name (``PP2_SUBTYPE_SSL_CN``).
+        cipher: the cipher suite (``PP2_SUBTYPE_SSL_CIPHER``).
+        sig_alg: the certificate's signature algorithm (``PP2_SUBTYPE_SSL_SIG_ALG``).
+        key_alg: the certificate's key algorithm (``PP2_SUBTYPE_SSL_KEY_ALG``).
     """
 
     client: int
@@ -97,11 +110,18 @@ class SslInfo(NamedTuple):
 class ProxyHeader:
     """A parsed PROXY protocol header.
 
-    ``source`` and ``destination`` are the client's and the proxy's addresses: an
-    :class:`~netkit.Endpoint` for TCP/UDP over IPv4 or IPv6, a ``str`` path for Unix
-    sockets, or ``None`` when the header carries none (v1 ``UNKNOWN``, v2 ``LOCAL`` or
-    ``UNSPEC``): the connection's own addresses apply then. ``size`` is the header's
-    length in bytes.
+    Addresses are an :class:`~netkit.Endpoint` for TCP/UDP over IPv4 or IPv6, a ``str``
+    path for Unix sockets, or ``None`` when the header carries none (v1 ``UNKNOWN``, v2
+    ``LOCAL`` or ``UNSPEC``): the connection's own addresses apply then.
+
+    Attributes:
+        version: 1 or 2.
+        command: ``"PROXY"`` (relayed) or ``"LOCAL"`` (the proxy's own connection).
+        source: the client's address.
+        destination: the proxy's address the client connected to.
+        transport: ``"stream"`` or ``"dgram"``, or None when not said.
+        size: the header's length in bytes.
+        tlvs: the v2 type-length-value fields, in order.
     """
 
     version: Literal[1, 2]
@@ -183,6 +203,12 @@ class ProxyHeaderReader:
 
     def feed(self, data: bytes | bytearray | memoryview) -> ProxyHeader | None:
         """Add received bytes; return the header once it is whole, else None.
+
+        Args:
+            data: the next bytes of the connection.
+
+        Returns:
+            The header once complete (then :attr:`rest` holds what followed it), else None.
 
         Raises:
             ProxyProtocolError: the bytes cannot start a valid header (raised as soon as
@@ -429,8 +455,16 @@ def encode_v1(source: Endpoint | None, destination: Endpoint | None) -> bytes:
 
     ``None`` for both gives ``PROXY UNKNOWN``. Both must be the same IP family.
 
+    Args:
+        source: the client's address.
+        destination: the address the client connected to.
+
+    Returns:
+        The header line, ``\\r\\n`` included.
+
     Raises:
-        ValueError: the endpoints are hostnames, zoned, or of two families.
+        ValueError: only one endpoint is given, or they are hostnames, zoned, or of two
+            families.
     """
     if source is None and destination is None:
         return b"PROXY UNKNOWN\r\n"
@@ -454,11 +488,19 @@ def encode_v2(
 ) -> bytes:
     """A v2 header: ``PROXY`` with the two endpoints, or ``LOCAL`` when both are None.
 
-    *tlvs* are appended in order; *checksum* adds a ``PP2_TYPE_CRC32C`` TLV.
+    Args:
+        source: the client's address.
+        destination: the address the client connected to.
+        tlvs: type-length-value fields to append, in order.
+        transport: ``"stream"`` (TCP) or ``"dgram"`` (UDP).
+        checksum: add a ``PP2_TYPE_CRC32C`` TLV.
+
+    Returns:
+        The binary header.
 
     Raises:
-        ValueError: the endpoints are hostnames, zoned, or of two families, or the
-            header would be over 65,551 bytes.
+        ValueError: only one endpoint is given, or they are hostnames, zoned, or of two
+            families, or the header would be over 65,551 bytes.
     """
     if source is None and destination is None:
         command, family_byte, addresses = 0x20, 0x00, b""

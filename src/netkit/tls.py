@@ -64,12 +64,29 @@ def client_context(
 ) -> ssl.SSLContext:
     """Return a context for connecting to TLS servers.
 
-    Trusts *cafile* / *capath* / *cadata* when any is given, else the system's CA
-    store. Certificates are verified and host names checked (``CERT_REQUIRED``,
-    ``check_hostname``). *certfile* (with *keyfile* and *password* if the key is
-    separate or encrypted) presents a client certificate. *alpn* lists protocols to
-    offer, most preferred first. TLS versions below *minimum_version* (at least 1.2)
-    are refused.
+    Certificates are verified and host names checked (``CERT_REQUIRED``,
+    ``check_hostname``).
+
+    Args:
+        cafile: a PEM file of CAs to trust instead of the system's store.
+        capath: a directory of CA certificates to trust.
+        cadata: CA certificates to trust, as PEM text or DER bytes.
+        certfile: a client certificate (chain) to present.
+        keyfile: the key of *certfile*, if not in the same file.
+        password: the password of an encrypted key, or a function returning it.
+        alpn: protocols to offer, most preferred first.
+        minimum_version: the oldest TLS version accepted, at least TLS 1.2.
+
+    Returns:
+        A new ``ssl.SSLContext``.
+
+    Raises:
+        TypeError: *minimum_version* is not an ``ssl.TLSVersion``, or *alpn* is a single
+            string.
+        ValueError: *minimum_version* is older than TLS 1.2, *keyfile* comes without
+            *certfile*, or an ALPN name is empty or longer than 255 bytes.
+        OSError: a certificate or key file cannot be read.
+        ssl.SSLError: a certificate, key or password is not valid.
     """
     version = _check_version(minimum_version)
     context = ssl.create_default_context(
@@ -100,11 +117,31 @@ def server_context(
 ) -> ssl.SSLContext:
     """Return a context for a TLS server presenting *certfile* (chain) and *keyfile*.
 
-    Client authentication: with *cafile* / *capath* / *cadata*, clients that present a
-    certificate must present one those CAs signed (``CERT_OPTIONAL``); with
-    *require_client_cert* every client must (``CERT_REQUIRED``, which needs the CAs).
-    Without them no client certificate is asked for. *alpn* lists the protocols the
-    server accepts, most preferred first.
+    Without *cafile*, *capath* or *cadata* no client certificate is asked for.
+
+    Args:
+        certfile: the server's certificate chain (PEM).
+        keyfile: its key, if not in *certfile*.
+        password: the password of an encrypted key, or a function returning it.
+        cafile: a PEM file of CAs: clients that present a certificate must present one
+            those CAs signed (``CERT_OPTIONAL``).
+        capath: a directory of such CA certificates.
+        cadata: such CA certificates, as PEM text or DER bytes.
+        require_client_cert: every client must present a certificate
+            (``CERT_REQUIRED``, which needs the CAs).
+        alpn: the protocols the server accepts, most preferred first.
+        minimum_version: the oldest TLS version accepted, at least TLS 1.2.
+
+    Returns:
+        A new ``ssl.SSLContext``.
+
+    Raises:
+        TypeError: *minimum_version* is not an ``ssl.TLSVersion``,
+            *require_client_cert* is not a bool, or *alpn* is a single string.
+        ValueError: *minimum_version* is older than TLS 1.2, *require_client_cert*
+            comes without CAs, or an ALPN name is empty or longer than 255 bytes.
+        OSError: a certificate or key file cannot be read.
+        ssl.SSLError: a certificate, key or password is not valid.
     """
     version = _check_version(minimum_version)
     if not isinstance(require_client_cert, bool):
@@ -135,9 +172,16 @@ def handshake_timeout(endpoint: object, timeout: float | None) -> NetkitTimeout:
 def handshake_error(endpoint: Endpoint, exc: BaseException, timeout: float | None) -> NetkitError:
     """The netkit error for a client TLS handshake with *endpoint* that raised *exc*.
 
-    Shared by the sync and asyncio clients: a deadline that passed becomes
-    ``NetkitTimeout``; a rejected certificate or any other failure becomes
-    ``ConnectFailed`` with the ``ssl`` error in ``attempts``.
+    Shared by the sync and asyncio clients.
+
+    Args:
+        endpoint: the server's address.
+        exc: what the handshake raised.
+        timeout: the deadline the handshake had, for the message.
+
+    Returns:
+        ``NetkitTimeout`` for a deadline that passed; ``ConnectFailed`` with the
+        ``ssl`` error in ``attempts`` for a rejected certificate or any other failure.
     """
     if isinstance(exc, NetkitTimeout) or (isinstance(exc, TimeoutError) and exc.errno is None):
         return handshake_timeout(endpoint, timeout)
