@@ -156,6 +156,11 @@ def _entries() -> Iterator[tuple[str, str, Any, Any]]:
             if not _is_netkit(root):
                 continue
             yield from emit(root, None)
+            maker = _constructor_class(root)
+            if maker is not None and maker is not root:
+                # The reference merges the inherited __init__'s docstring into the class:
+                # its Args live there.
+                yield from emit(vars(maker)["__init__"], maker)
             for klass in root.__mro__:
                 if not _is_netkit(klass):
                     continue
@@ -168,6 +173,14 @@ def _entries() -> Iterator[tuple[str, str, Any, Any]]:
             yield from emit(root, None)
 
 
+def _constructor_class(cls: type) -> type | None:
+    """The class whose ``__init__`` (or ``__new__``) builds instances of *cls*."""
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass) or "__new__" in vars(klass):
+            return klass if _is_netkit(klass) else None
+    return None
+
+
 def _signature_names(obj: Any, owner: Any) -> list[str] | None:
     """The documented-parameter names of *obj* (``*args`` spelled with its stars)."""
     target = obj
@@ -175,13 +188,8 @@ def _signature_names(obj: Any, owner: Any) -> list[str] | None:
     if isinstance(obj, type):
         if issubclass(obj, enum.Enum) or getattr(obj, "_is_protocol", False):
             return []  # not built by calling the class with arguments
-        if dataclasses.is_dataclass(obj) or hasattr(obj, "_fields"):
-            pass
-        elif not any(
-            _is_netkit(klass) and ("__init__" in vars(klass) or "__new__" in vars(klass))
-            for klass in obj.__mro__
-        ):
-            return []  # the constructor is a builtin one (an exception's message)
+        if _constructor_class(obj) is not obj:
+            return []  # checked at the class that defines it (or a builtin one)
     elif isinstance(obj, staticmethod):
         target = obj.__func__
     elif isinstance(obj, classmethod):

@@ -279,7 +279,11 @@ def fake_resolver(
         lists the lookups made.
 
     Raises:
-        AddressError, TypeError, ValueError: a malformed mapping (see
+        AddressError: a malformed mapping (see
+            :class:`FakeResolver`), before anything changes.
+        TypeError: a malformed mapping (see
+            :class:`FakeResolver`), before anything changes.
+        ValueError: a malformed mapping (see
             :class:`FakeResolver`), before anything changes.
     """
     with use_resolver(FakeResolver(mapping or {}, reverse=reverse)) as resolver:

@@ -155,10 +155,13 @@ if TYPE_CHECKING:
 
         A tuple, so ``data, sender = endpoint.recvfrom()`` works, and a list of
         datagrams can be given straight back to :meth:`netkit.UdpEndpoint.send_many`
-        to echo it. ``sender`` is an :class:`~netkit.Endpoint` for UDP and the
-        sender's path (``str``, ``""`` when unnamed) for a Unix datagram endpoint:
-        annotate ``Datagram[str]`` for those (a bare ``Datagram`` is
-        ``Datagram[Endpoint]``).
+        to echo it. Annotate ``Datagram[str]`` for a Unix datagram endpoint's (a bare
+        ``Datagram`` is ``Datagram[Endpoint]``).
+
+        Attributes:
+            data: the payload.
+            sender: an :class:`~netkit.Endpoint` for UDP; the sender's path (``str``,
+                ``""`` when unnamed) for a Unix datagram endpoint.
         """
 
         data: bytes
@@ -171,10 +174,13 @@ else:
 
         A tuple, so ``data, sender = endpoint.recvfrom()`` works, and a list of
         datagrams can be given straight back to :meth:`netkit.UdpEndpoint.send_many`
-        to echo it. ``sender`` is an :class:`~netkit.Endpoint` for UDP and the
-        sender's path (``str``, ``""`` when unnamed) for a Unix datagram endpoint:
-        annotate ``Datagram[str]`` for those (a bare ``Datagram`` is
-        ``Datagram[Endpoint]``).
+        to echo it. Annotate ``Datagram[str]`` for a Unix datagram endpoint's (a bare
+        ``Datagram`` is ``Datagram[Endpoint]``).
+
+        Attributes:
+            data: the payload.
+            sender: an :class:`~netkit.Endpoint` for UDP; the sender's path (``str``,
+                ``""`` when unnamed) for a Unix datagram endpoint.
         """
 
         data: bytes

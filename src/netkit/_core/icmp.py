@@ -96,33 +96,39 @@ _LOST_ERRNOS = frozenset(
 
 class PingReply(NamedTuple):
     """One echo reply, as ``ping(8)`` prints it: ``SIZE bytes from ADDRESS:
-    icmp_seq=SEQUENCE time=RTT``."""
+    icmp_seq=SEQUENCE time=RTT``.
 
-    #: The address that answered (the one pinged).
+    Attributes:
+        address: the address that answered (the one pinged).
+        sequence: the request's sequence number (1 for the first request, as ping(8)
+            counts).
+        size: bytes of the ICMP message received: the 8-byte header plus the payload.
+        rtt: round-trip time in seconds.
+    """
+
     address: str
-    #: The request's sequence number (1 for the first request, as ping(8) counts).
     sequence: int
-    #: Bytes of the ICMP message received: the 8-byte header plus the payload.
     size: int
-    #: Round-trip time in seconds.
     rtt: float
 
 
 class PingReport(NamedTuple):
     """The outcome of a ping: what was sent, what came back and how fast.
 
-    ``rtts`` holds the round-trip time (seconds) of each answered request, in sequence
-    order. A reply that came after its request's ``timeout``, a duplicate, or one that
-    does not match a request (identifier, sequence, payload) is not counted.
+    A reply that came after its request's ``timeout``, a duplicate, or one that does
+    not match a request (identifier, sequence, payload) is not counted.
+
+    Attributes:
+        address: the IP address pinged (a name is resolved first).
+        sent: echo requests sent.
+        received: distinct requests answered in time.
+        rtts: the round-trip time (seconds) of each answered request, in sequence
+            order.
     """
 
-    #: The IP address pinged (a name is resolved first).
     address: str
-    #: Echo requests sent.
     sent: int
-    #: Distinct requests answered in time.
     received: int
-    #: Round-trip time of each answered request, in seconds.
     rtts: tuple[float, ...]
 
     @property

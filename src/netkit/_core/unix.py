@@ -69,6 +69,11 @@ class PeerCredentials(NamedTuple):
 
     The process that connected (or created the socket pair) and its user and group,
     as the kernel recorded them when the connection was made.
+
+    Attributes:
+        pid: the peer's process id.
+        uid: the peer's user id.
+        gid: the peer's group id.
     """
 
     pid: int

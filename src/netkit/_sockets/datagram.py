@@ -422,20 +422,51 @@ class DatagramOptions:
     def join_multicast(self, group: str, interface: str | int | None = None) -> None:
         """Join multicast *group* (``224.0.0.0/4`` or ``ff00::/8``) to receive its traffic.
 
-        *interface*: ``None`` lets the kernel choose (by route), an interface name
-        (``"eth0"``) or index, or for IPv4 also a local address (``"127.0.0.1"``).
         Bind to the group's port on ``"0.0.0.0"``/``"::"`` (or the group address) to
         receive. IPv4 groups may be joined on a dual-stack IPv6 endpoint (Linux).
+
+        Args:
+            group: the multicast address.
+            interface: ``None`` lets the kernel choose (by route), an interface name
+                (``"eth0"``) or index, or for IPv4 also a local address (``"127.0.0.1"``).
+
+        Raises:
+            TypeError: *group* or *interface* of the wrong type.
+            AddressError: *group* is not a multicast address (or an IPv6 group on an IPv4
+                endpoint), or no interface has that name.
+            NotImplementedError: an IPv4 group by interface name off Linux.
+            OSError: the kernel refused; the message names the group.
         """
         self._option(membership, group, interface, join=True)
 
     def leave_multicast(self, group: str, interface: str | int | None = None) -> None:
-        """Leave a group joined with :meth:`join_multicast` (same arguments)."""
+        """Leave a group joined with :meth:`join_multicast` (same arguments).
+
+        Args:
+            group: the multicast address.
+            interface: as given to :meth:`join_multicast`.
+
+        Raises:
+            TypeError: *group* or *interface* of the wrong type.
+            AddressError: *group* is not a multicast address, or no interface has that
+                name.
+            NotImplementedError: an IPv4 group by interface name off Linux.
+            OSError: the kernel refused (the group was not joined...).
+        """
         self._option(membership, group, interface, join=False)
 
     def set_multicast_interface(self, interface: str | int | None) -> None:
-        """Send multicast through *interface* (name, index, or IPv4 local address;
-        ``None``: the kernel's choice by route)."""
+        """Send multicast through *interface*.
+
+        Args:
+            interface: an interface name or index, or an IPv4 local address; ``None``: the
+                kernel's choice by route.
+
+        Raises:
+            TypeError: *interface* of the wrong type.
+            AddressError: no interface has that name.
+            OSError: the kernel refused.
+        """
         self._option(set_multicast_interface, interface)
 
     @property

@@ -243,7 +243,11 @@ class ListenerState:
         return self._bound()
 
     def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
+        """The socket's file descriptor (-1 once closed).
+
+        Returns:
+            The descriptor, or -1.
+        """
         return self._sock.fileno()
 
     def _bound(self) -> Any:

@@ -219,9 +219,13 @@ class SeqpacketKind:
         return state.credentials
 
     def shutdown(self, how: int) -> None:
-        """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``,
-        ``SHUT_RDWR``): after ``SHUT_WR`` the peer reads ``b""`` (the end) once it has
-        every message sent before; the connection stays open until :meth:`close`.
+        """Shut down one or both directions.
+
+        After ``SHUT_WR`` the peer reads ``b""`` (the end) once it has every message
+        sent before; the connection stays open until :meth:`close`.
+
+        Args:
+            how: ``socket.SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``.
 
         Raises:
             ValueError: *how* is not one of the three constants.

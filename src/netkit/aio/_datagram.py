@@ -96,7 +96,11 @@ class MessageEngine(MessageHooks[_S]):
         return self._closed
 
     def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
+        """The socket's file descriptor (-1 once closed).
+
+        Returns:
+            The descriptor, or -1.
+        """
         return self._sock.fileno()
 
     # -- waiting ------------------------------------------------------------------------
@@ -297,7 +301,9 @@ class DatagramEngine(MessageEngine[_S]):
             NetkitTimeout: nothing arrived within *timeout* seconds.
             ConnectionRefused: the peer of a connected endpoint refused a datagram.
             ConnectionClosed: the endpoint is (or gets) closed.
-            TypeError, ValueError: a read-only or non-buffer *buffer*, a bad *timeout*.
+            TypeError: *buffer* is not a writable contiguous buffer, or *timeout* is not
+                a number.
+            ValueError: *timeout* is negative or NaN.
         """
         self._check_open()
         with core.writable_view(buffer) as view:
@@ -329,6 +335,7 @@ class DatagramEngine(MessageEngine[_S]):
             NetkitTimeout: nothing arrived within *timeout* seconds.
             ConnectionRefused: the peer of a connected endpoint refused a datagram.
             ConnectionClosed: the endpoint is (or gets) closed.
-            TypeError, ValueError: a bad *max_size* or *timeout*.
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
         """
         return await self._recv_message(max_size, timeout)

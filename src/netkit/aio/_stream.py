@@ -55,23 +55,43 @@ class TransportSocketLike(Protocol):
         ...
 
     def fileno(self) -> int:
-        """The file descriptor (-1 once asyncio has closed the socket)."""
+        """The file descriptor (-1 once asyncio has closed the socket).
+
+        Returns:
+            The descriptor, or -1.
+        """
         ...
 
     def dup(self) -> socket.socket:
-        """A new, independent :class:`socket.socket` on a duplicate of the descriptor."""
+        """A new, independent :class:`socket.socket` on a duplicate of the descriptor.
+
+        Returns:
+            The new socket, which the caller closes.
+        """
         ...
 
     def get_inheritable(self) -> bool:
-        """Whether child processes inherit the descriptor."""
+        """Whether child processes inherit the descriptor.
+
+        Returns:
+            True if they do.
+        """
         ...
 
     def getsockname(self) -> Any:
-        """The local address, as :meth:`socket.socket.getsockname` gives it."""
+        """The local address, as :meth:`socket.socket.getsockname` gives it.
+
+        Returns:
+            The address in the family's own form.
+        """
         ...
 
     def getpeername(self) -> Any:
-        """The remote address, as :meth:`socket.socket.getpeername` gives it."""
+        """The remote address, as :meth:`socket.socket.getpeername` gives it.
+
+        Returns:
+            The address in the family's own form.
+        """
         ...
 
     @overload
@@ -79,7 +99,16 @@ class TransportSocketLike(Protocol):
     @overload
     def getsockopt(self, level: int, optname: int, buflen: int) -> bytes: ...
     def getsockopt(self, level: int, optname: int, buflen: int = ...) -> int | bytes:
-        """A socket option's value, as :meth:`socket.socket.getsockopt` gives it."""
+        """A socket option's value, as :meth:`socket.socket.getsockopt` gives it.
+
+        Args:
+            level: the protocol level (``SOL_SOCKET``, ``IPPROTO_TCP``, ...).
+            optname: the option (``SO_RCVBUF``, ...).
+            buflen: read the value as up to *buflen* bytes instead of an int.
+
+        Returns:
+            The value, as an int or (with *buflen*) bytes.
+        """
         ...
 
     @overload
@@ -89,11 +118,22 @@ class TransportSocketLike(Protocol):
     def setsockopt(
         self, level: int, optname: int, value: int | ReadableBuffer | None, optlen: int = ...
     ) -> None:
-        """Set a socket option, as :meth:`socket.socket.setsockopt` does."""
+        """Set a socket option, as :meth:`socket.socket.setsockopt` does.
+
+        Args:
+            level: the protocol level (``SOL_SOCKET``, ``IPPROTO_TCP``, ...).
+            optname: the option.
+            value: an int or a bytes-like value; None with *optlen*.
+            optlen: the length of a NULL option value (with ``value=None``).
+        """
         ...
 
     def gettimeout(self) -> float | None:
-        """The socket's timeout (0.0: event loop sockets are non-blocking)."""
+        """The socket's timeout (0.0: event loop sockets are non-blocking).
+
+        Returns:
+            The timeout in seconds.
+        """
         ...
 
 
@@ -205,7 +245,11 @@ class AioStream:
         return self._idle_expired
 
     def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
+        """The socket's file descriptor (-1 once closed).
+
+        Returns:
+            The descriptor, or -1.
+        """
         sock = self._transport.get_extra_info("socket")
         if sock is None or self.closed:
             return -1
@@ -345,6 +389,13 @@ class AioStream:
         If the queued data cannot be flushed within *timeout* seconds (the peer does not
         read), or this coroutine is cancelled, the connection is aborted instead, so
         ``aclose`` always leaves no transport behind. Idempotent.
+
+        Args:
+            timeout: seconds to wait for the flush before aborting; None for no limit.
+
+        Raises:
+            TypeError: *timeout* is not a number or None.
+            ValueError: *timeout* is negative or NaN.
         """
         self.close()
         closed_fut = self._protocol.closed

@@ -155,6 +155,15 @@ class TcpListener(Listener):
 
     The twin of :class:`netkit.TcpListener`: ``await TcpListener.bind(host, port)``,
     or ``TcpListener(sock)`` to wrap a listening socket; same arguments and errors.
+
+    Args:
+        sock: a listening ``AF_INET`` or ``AF_INET6`` stream socket (taken over).
+        name: a name for it (:func:`inherited_listeners` sets the supervisor's).
+        options: the :class:`~netkit.SocketOptions` for each accepted connection.
+
+    Raises:
+        TypeError: *sock* is not a socket, or not ``AF_INET``/``AF_INET6``.
+        ValueError: *sock* is not a listening stream socket.
     """
 
     __slots__ = ("_conn_options",)
@@ -185,6 +194,22 @@ class TcpListener(Listener):
         """Bind *host*:*port* and listen; see :meth:`netkit.TcpListener.bind`.
 
         A host name is resolved in the loop's executor.
+
+        Args:
+            host: an IP literal or a host name to bind; ``"::"`` is dual stack.
+            port: the port; 0 for one the system picks (see :attr:`address`).
+            backlog: how many clients may wait to be accepted.
+            options: the listener's and each accepted connection's options.
+
+        Returns:
+            The listening listener.
+
+        Raises:
+            TypeError: an argument of the wrong type.
+            ValueError: a negative *backlog*.
+            AddressError: *host* is malformed or *port* out of range.
+            LookupFailed: *host* does not resolve.
+            OSError: the address is in use (``EADDRINUSE``) or not ours.
         """
         check_listen_args(host, port, backlog, options)
         find = functools.partial(listen_address, host, port)
@@ -208,6 +233,12 @@ class TcpListener(Listener):
     async def accept(self, *, timeout: float | None = None) -> TcpConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
 
+        Args:
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The client's connection, with the listener's connection options applied.
+
         Raises:
             NetkitTimeout: no client came in time.
             ConnectionClosed: the listener is closed (also while waiting).
@@ -229,6 +260,14 @@ class UnixListener(Listener):
     The twin of :class:`netkit.UnixListener`: ``await UnixListener.bind(path, mode=...)``
     (the socket file is removed on close, if still the one it created), or
     ``UnixListener(sock)``; same arguments and errors.
+
+    Args:
+        sock: a listening ``AF_UNIX`` stream socket (taken over).
+        name: a name for it (:func:`inherited_listeners` sets the supervisor's).
+
+    Raises:
+        TypeError: *sock* is not a socket, or not ``AF_UNIX``.
+        ValueError: *sock* is not a listening stream socket.
     """
 
     __slots__ = ("_created", "_path")
@@ -246,7 +285,24 @@ class UnixListener(Listener):
     async def bind(
         cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
     ) -> UnixListener:
-        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`."""
+        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`.
+
+        Args:
+            path: where the socket file goes (or a Linux abstract ``"\\0name"``).
+            mode: the file's permissions from the moment it exists; None leaves them to the
+                umask.
+            backlog: how many clients may wait to be accepted.
+
+        Returns:
+            The listener; :meth:`close` removes the file it created.
+
+        Raises:
+            TypeError: *path* or *backlog* of the wrong type.
+            AddressError: *path* is not a usable socket path.
+            ValueError: *mode* is not permission bits, or *backlog* is negative.
+            OSError: the path is taken by a live listener or a file that is not a socket,
+                or its directory is missing or not writable.
+        """
         where = check_path(path)
         bits = check_mode(mode)
         check_size("backlog", backlog)
@@ -266,6 +322,12 @@ class UnixListener(Listener):
 
     async def accept(self, *, timeout: float | None = None) -> UnixConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Args:
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The client's connection.
 
         Raises:
             NetkitTimeout: no client came in time.
@@ -289,6 +351,15 @@ def inherited_listeners() -> list[TcpListener | UnixListener]:
 
     The twin of :func:`netkit.inherited_listeners` (the same rules: each descriptor is
     handed out once, whichever face asks).
+
+    Returns:
+        A :class:`TcpListener` or :class:`UnixListener` per descriptor, in order; ``[]``
+        when nothing was passed, or it was meant for another process.
+
+    Raises:
+        ValueError: the variables are malformed, or a descriptor is not a listening TCP
+            or Unix stream socket (every inherited descriptor is then closed).
+        OSError: a descriptor is not open.
     """
     found: list[tuple[socket.socket, str]] = inherited_sockets()
     listeners: list[TcpListener | UnixListener] = []

@@ -32,9 +32,17 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
 
     Build one with ``await UdpEndpoint.bind(...)`` or ``await UdpEndpoint.connect(...)``
     (same arguments as the sync class), or wrap a ``SOCK_DGRAM`` socket with
-    ``UdpEndpoint(sock)`` (the endpoint takes ownership and makes it non-blocking).
-    One coroutine may receive while others send. Cancelling a receive loses no
-    datagram (none is read until the socket is readable).
+    ``UdpEndpoint(sock)``. One coroutine may receive while others send. Cancelling a
+    receive loses no datagram (none is read until the socket is readable).
+
+    Args:
+        sock: an ``AF_INET`` or ``AF_INET6`` ``SOCK_DGRAM`` socket; the endpoint takes
+            ownership and makes it non-blocking (a timeout it had becomes the default
+            deadline).
+
+    Raises:
+        TypeError: *sock* is not a ``socket.socket``.
+        ValueError: *sock* is not an ``AF_INET``/``AF_INET6`` ``SOCK_DGRAM`` socket.
     """
 
     __slots__ = (
@@ -61,8 +69,18 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
         Same arguments and rules as :meth:`netkit.UdpEndpoint.bind`; a hostname is
         resolved in the loop's executor.
 
+        Args:
+            host: an IP literal (``"::"``: dual stack unless ``options.v6only``) or a
+                hostname (its first address is used).
+            port: the port, 0 for an ephemeral one.
+            options: applied before binding.
+
+        Returns:
+            The bound endpoint.
+
         Raises:
-            AddressError, TypeError: a bad host or port.
+            TypeError: a *host*, *port* or *options* of the wrong type.
+            AddressError: a malformed *host* or out-of-range *port*.
             LookupFailed: the name does not resolve.
             OSError: the address cannot be bound (in use, not local...).
         """
@@ -83,8 +101,18 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
         Same arguments and rules as :meth:`netkit.UdpEndpoint.connect`; a hostname is
         resolved in the loop's executor.
 
+        Args:
+            host: an IP literal or a hostname.
+            port: the peer's port, 1..65535.
+            options: applied before connecting.
+            source: the local side to bind first (an Endpoint, ``(host, port)`` or text).
+
+        Returns:
+            The connected endpoint.
+
         Raises:
-            AddressError, TypeError: a bad host, port or source.
+            TypeError: an argument of the wrong type.
+            AddressError: a malformed *host* or *source*, or an out-of-range *port*.
             LookupFailed: the name does not resolve.
             ConnectFailed: no address of *host* could be connected to.
         """
@@ -142,9 +170,16 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     ) -> None:
         """Send one datagram to *endpoint* (an Endpoint, ``(host, port)`` or text).
 
+        Args:
+            data: the payload.
+            endpoint: where to send it; a hostname is resolved in the loop's executor.
+            timeout: seconds to wait for room in a full send buffer (``None``: the
+                endpoint's default).
+
         Raises:
             FrameTooLarge: *data* is over the destination family's limit (nothing sent).
-            AddressError, TypeError: a bad target or payload.
+            TypeError: *data* is not bytes-like, or *endpoint* is not a target.
+            AddressError: a malformed *endpoint*, or one of the other address family.
             LookupFailed: a target name does not resolve.
             NetkitTimeout: the send buffer stayed full for *timeout* seconds.
             ConnectionClosed: the endpoint is closed.
@@ -176,11 +211,18 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     ) -> None:
         """Send one datagram to the connected peer.
 
+        Args:
+            data: the payload.
+            timeout: seconds to wait for room in a full send buffer (``None``: the
+                endpoint's default).
+
         Raises:
             FrameTooLarge: *data* is over the peer's limit (nothing sent).
+            TypeError: *data* is not bytes-like.
             AddressError: the endpoint is not connected.
             ConnectionRefused: the peer refused an earlier datagram.
             NetkitTimeout: the send buffer stayed full for *timeout* seconds.
+            ConnectionClosed: the endpoint is closed.
         """
         self._check_open()
         size = buffer_size(data)

@@ -36,7 +36,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
         sock: an ``AF_UNIX`` ``SOCK_DGRAM`` socket, bound, connected or neither.
 
     Raises:
-        TypeError, ValueError: *sock* is not such a socket.
+        TypeError: *sock* is not a socket of the right family and type.
+        ValueError: *sock* is not in a usable state.
     """
 
     __slots__ = ("_unix",)
@@ -62,7 +63,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
             The bound endpoint.
 
         Raises:
-            TypeError, AddressError: *path* is not a usable address.
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable address.
             OSError: the path is held by a live socket or a file that is not a socket
                 (``EADDRINUSE``), its directory does not exist...
         """
@@ -89,7 +91,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
             The connected endpoint.
 
         Raises:
-            TypeError, AddressError: a bad *path* or *source*.
+            TypeError: a *path* or *source* of the wrong type.
+            AddressError: a *path* or *source* that is not a usable address.
             ConnectFailed: nothing is bound at *path*, or it is not a datagram socket.
             OSError: *source* cannot be bound.
         """
@@ -146,7 +149,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
 
         Raises:
             FrameTooLarge: *data* is over this socket's limit (nothing sent).
-            TypeError, AddressError: a bad *data* or *path*.
+            TypeError: *data* is not bytes-like, or *path* not a path.
+            AddressError: *path* is not a usable address.
             ConnectionRefused: nothing is bound at *path*.
             NetkitTimeout: the receiver's queue stayed full for *timeout* seconds.
             ConnectionClosed: the endpoint is closed.

@@ -208,7 +208,11 @@ class SocketStream:
         return str(address)
 
     def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
+        """The socket's file descriptor (-1 once closed).
+
+        Returns:
+            The descriptor, or -1.
+        """
         return self._sock.fileno()
 
     def _shutdown_socket(self, how: int) -> None:

@@ -158,14 +158,33 @@ class TcpClient(TcpConnection):
     ) -> _C:
         """Connect to *host* (a name or an IP literal) on *port* and return the client.
 
-        *timeout* bounds the whole call (resolution, every attempt, the TLS handshake)
-        and raises NetkitTimeout. *options* are applied to each socket before it
-        connects; TCP_NODELAY is on unless ``options.nodelay`` is False, and
-        ``options.timeout`` becomes the connection's default deadline per call. *tls*
-        is an :class:`ssl.SSLContext`, or True for :func:`netkit.tls.client_context`;
-        *server_hostname* (for SNI and certificate checks) defaults to *host*.
-        *source* (an Endpoint or ``(ip, port)``; ``""`` for any address) is bound
-        before connecting, and only addresses of its family are tried.
+        Addresses are tried with Happy Eyeballs (RFC 8305).
+
+        Args:
+            host: a host name or an IP literal.
+            port: the port, 1..65535.
+            timeout: seconds for the whole call (resolution, every attempt, the TLS
+                handshake); None for no limit.
+            options: applied to each socket before it connects; TCP_NODELAY is on unless
+                ``options.nodelay`` is False, and ``options.timeout`` becomes the
+                connection's default deadline per call.
+            tls: an :class:`ssl.SSLContext`, or True for :func:`netkit.tls.client_context`.
+            server_hostname: the name for SNI and the certificate check (with *tls* only);
+                defaults to *host*.
+            source: an Endpoint or ``(ip, port)`` to bind before connecting (``""`` for any
+                address); only addresses of its family are tried.
+
+        Returns:
+            The connected client.
+
+        Raises:
+            TypeError: an argument of the wrong type.
+            ValueError: *server_hostname* without *tls*, or a bad *timeout*.
+            AddressError: a malformed *host*, *source* or out-of-range *port*.
+            LookupFailed: *host* does not resolve.
+            ConnectFailed: every address failed (``attempts`` has the per-address errors),
+                or the TLS handshake failed.
+            NetkitTimeout: *timeout* passed.
         """
         args = check_connect_args(host, port, timeout, options, tls, server_hostname, source)
         deadline = args.deadline(monotonic())

@@ -94,7 +94,14 @@ class Listener(ListenerState):
         poller.poll(ms)  # readable, shut down by close(), or time up: the loop decides
 
     def accept(self, *, timeout: float | None = None) -> StreamConnection:
-        """Wait for the next client and return its connection (see the subclasses)."""
+        """Wait for the next client and return its connection (see the subclasses).
+
+        Args:
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The accepted connection.
+        """
         raise NotImplementedError
 
     # -- closing ------------------------------------------------------------------------
@@ -184,12 +191,22 @@ class TcpListener(Listener):
     ) -> TcpListener:
         """Bind *host*:*port* and listen, as :class:`~netkit.TcpServer` does.
 
-        ``"::"`` is dual stack; SO_REUSEADDR is on unless ``options.reuse_addr`` is
-        False; the listener options of *options* go on this socket and the connection
-        options on each accepted one.
+        Args:
+            host: an IP literal or a host name to bind; ``"::"`` is dual stack.
+            port: the port; 0 for one the system picks (see :attr:`address`).
+            backlog: how many clients may wait to be accepted.
+            options: SO_REUSEADDR is on unless ``options.reuse_addr`` is False; the
+                listener options go on this socket and the connection options on each
+                accepted one.
+
+        Returns:
+            The listening listener.
 
         Raises:
-            AddressError, LookupFailed: *host* is malformed or does not resolve.
+            TypeError: an argument of the wrong type.
+            ValueError: a negative *backlog*.
+            AddressError: *host* is malformed or *port* out of range.
+            LookupFailed: *host* does not resolve.
             OSError: the address is in use (``EADDRINUSE``) or not ours.
         """
         check_listen_args(host, port, backlog, options)
@@ -209,6 +226,12 @@ class TcpListener(Listener):
 
     def accept(self, *, timeout: float | None = None) -> TcpConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Args:
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The client's connection, with the listener's connection options applied.
 
         Raises:
             NetkitTimeout: no client came in time.

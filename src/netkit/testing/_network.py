@@ -36,7 +36,8 @@ class FakeDatagramNetwork:
             ``FrameTooLarge`` before anything is sent (default: UDP over IPv4's 65,507).
 
     Raises:
-        TypeError, ValueError: a probability outside 0..1, a negative seed or size.
+        TypeError: a probability outside 0..1, a negative seed or size.
+        ValueError: a probability outside 0..1, a negative seed or size.
     """
 
     def __init__(

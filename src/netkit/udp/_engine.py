@@ -105,7 +105,11 @@ class MessageEngine(MessageHooks[_S]):
         return self._closed
 
     def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
+        """The socket's file descriptor (-1 once closed).
+
+        Returns:
+            The descriptor, or -1.
+        """
         return self._sock.fileno()
 
     # -- receiving ----------------------------------------------------------------------
@@ -323,7 +327,8 @@ class DatagramEngine(MessageEngine[_S]):
                 reported; the datagram is dropped and the next call gets the next one).
             NetkitTimeout: nothing arrived within *timeout* seconds.
             ConnectionClosed: the endpoint is (or gets) closed.
-            TypeError, ValueError: a bad *max_size* or *timeout*.
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
         """
         # _fast: blocking mode, no default deadline, no error pending from recv_many;
         # _fast_size is then the default max_size object itself, so the commonest call
@@ -378,7 +383,9 @@ class DatagramEngine(MessageEngine[_S]):
             NetkitTimeout: nothing arrived within *timeout* seconds.
             ConnectionRefused: the peer of a connected endpoint refused a datagram.
             ConnectionClosed: the endpoint is (or gets) closed.
-            TypeError, ValueError: a read-only or non-buffer *buffer*, a bad *timeout*.
+            TypeError: *buffer* is not a writable contiguous buffer, or *timeout* is not
+                a number.
+            ValueError: *timeout* is negative or NaN.
         """
         self._before_receive(0)  # closed, or an error pending from recv_many
         with core.writable_view(buffer) as view:
@@ -413,7 +420,8 @@ class DatagramEngine(MessageEngine[_S]):
             NetkitTimeout: nothing arrived within *timeout* seconds.
             ConnectionRefused: the peer of a connected endpoint refused a datagram.
             ConnectionClosed: the endpoint is (or gets) closed.
-            TypeError, ValueError: a bad *max_size* or *timeout*.
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
         """
         if (
             timeout is None

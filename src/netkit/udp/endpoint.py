@@ -44,12 +44,20 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     """A UDP socket: send and receive datagrams, optionally connected to one peer.
 
     Build one with :meth:`bind` or :meth:`connect`, or wrap an existing ``SOCK_DGRAM``
-    socket with ``UdpEndpoint(sock)`` (the endpoint takes ownership and manages its
-    blocking mode from then on). Use it as a context manager or call :meth:`close`.
+    socket with ``UdpEndpoint(sock)``. Use it as a context manager or call :meth:`close`.
 
     Several threads may use one endpoint (one receiving while another sends, say);
     :meth:`close` from another thread wakes a blocked receive, which then raises
     ``ConnectionClosed``.
+
+    Args:
+        sock: an ``AF_INET`` or ``AF_INET6`` ``SOCK_DGRAM`` socket; the endpoint takes
+            ownership and manages its blocking mode from then on (a timeout it had
+            becomes the default deadline).
+
+    Raises:
+        TypeError: *sock* is not a ``socket.socket``.
+        ValueError: *sock* is not an ``AF_INET``/``AF_INET6`` ``SOCK_DGRAM`` socket.
     """
 
     __slots__ = (
@@ -80,9 +88,22 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     ) -> UdpEndpoint:
         """Bind a new endpoint to *host*:*port* (port 0: an ephemeral one, see ``address``).
 
-        *host* is an IP literal (``"0.0.0.0"`` for every IPv4 address, ``"::"`` for
-        every IPv4 and IPv6 address: dual stack unless ``options.v6only``) or a
-        hostname (its first address is used). *options* are applied before binding.
+        Args:
+            host: an IP literal (``"0.0.0.0"`` for every IPv4 address, ``"::"`` for every
+                IPv4 and IPv6 address: dual stack unless ``options.v6only``) or a hostname
+                (its first address is used).
+            port: the port, 0 for an ephemeral one.
+            options: applied before binding; ``options.timeout`` becomes the default
+                deadline of each call.
+
+        Returns:
+            The bound endpoint.
+
+        Raises:
+            TypeError: a *host*, *port* or *options* of the wrong type.
+            AddressError: a malformed *host* or out-of-range *port*.
+            LookupFailed: the name does not resolve.
+            OSError: the address cannot be bound (in use, not local...).
         """
         return cls._adopt(*setup.open_bound(host, port, options))
 
@@ -100,8 +121,23 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
         Connecting a UDP socket sends nothing; it fixes the peer, so only its
         datagrams are received and an ICMP port unreachable it causes is reported (as
         :class:`~netkit.errors.ConnectionRefused`) on the next call. A hostname is
-        resolved and each address is tried in order; ``ConnectFailed`` if none works.
-        *source* binds the local side first (an Endpoint, ``(host, port)`` or text).
+        resolved and each address is tried in order.
+
+        Args:
+            host: an IP literal or a hostname.
+            port: the peer's port, 1..65535.
+            options: applied before connecting; ``options.timeout`` becomes the default
+                deadline of each call.
+            source: the local side to bind first (an Endpoint, ``(host, port)`` or text).
+
+        Returns:
+            The connected endpoint.
+
+        Raises:
+            TypeError: an argument of the wrong type.
+            AddressError: a malformed *host* or *source*, or an out-of-range *port*.
+            LookupFailed: the name does not resolve.
+            ConnectFailed: no address of *host* could be connected to.
         """
         return cls._adopt(*setup.open_connected(host, port, options, source))
 
@@ -152,7 +188,17 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     def sendto(self, data: bytes | bytearray | memoryview, endpoint: Target) -> None:
         """Send one datagram to *endpoint* (an Endpoint, ``(host, port)`` or text).
 
-        ``FrameTooLarge`` before any system call if *data* is over the family's limit.
+        Args:
+            data: the payload.
+            endpoint: where to send it; a hostname is resolved on every call.
+
+        Raises:
+            FrameTooLarge: *data* is over the destination family's limit (checked before
+                any system call; nothing sent).
+            TypeError: *data* is not bytes-like, or *endpoint* is not a target.
+            AddressError: a malformed *endpoint*, or one of the other address family.
+            LookupFailed: a target name does not resolve.
+            ConnectionClosed: the endpoint is closed.
         """
         if (
             endpoint.__class__ is Endpoint
@@ -190,8 +236,16 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send one datagram to the connected peer.
 
-        ``FrameTooLarge`` before any system call if *data* is over the peer's limit;
-        ``ConnectionRefused`` if an earlier datagram was refused by the peer.
+        Args:
+            data: the payload.
+
+        Raises:
+            FrameTooLarge: *data* is over the peer's limit (checked before any system call;
+                nothing sent).
+            TypeError: *data* is not bytes-like.
+            AddressError: the endpoint is not connected (use :meth:`sendto`).
+            ConnectionRefused: the peer refused an earlier datagram.
+            ConnectionClosed: the endpoint is closed.
         """
         size = len(data) if data.__class__ is bytes else buffer_size(data)
         if size > self._max_payload:
@@ -205,11 +259,24 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
         self,
         datagrams: Iterable[bytes | bytearray | memoryview | tuple[Any, Target]],
     ) -> int:
-        """Send a batch: each item is a payload (to the connected peer) or a
-        ``(payload, target)`` pair, so a list of :class:`Datagram` echoes back.
+        """Send a batch of datagrams; a list of :class:`Datagram` echoes back.
 
         Every item is checked (size, target) before the first is sent, so a bad item
-        sends nothing. Returns the number of datagrams sent.
+        sends nothing.
+
+        Args:
+            datagrams: payloads (to the connected peer) or ``(payload, target)`` pairs.
+
+        Returns:
+            The number of datagrams sent.
+
+        Raises:
+            FrameTooLarge: an item is over its destination's limit (nothing sent).
+            TypeError: an item is not a payload or a ``(payload, target)`` pair.
+            AddressError: a bad target, or a bare payload on an unconnected endpoint.
+            LookupFailed: a target name does not resolve.
+            ConnectionRefused: the peer refused an earlier datagram.
+            ConnectionClosed: the endpoint is closed.
         """
         plan = setup.plan_batch(datagrams, self._family, self._addr_cache, self._peer)
         sock = self._sock
@@ -276,13 +343,28 @@ class UdpEndpoint(setup.DatagramOptions, DatagramEngine[Endpoint]):
         max_size: int = DEFAULT_MAX_SIZE,
         timeout: float | None = None,
     ) -> list[Datagram]:
-        """Wait for one datagram (up to *timeout*), then take every datagram already
-        queued, up to *max_count*, without waiting again.
+        """Wait for one datagram, then take every datagram already queued, up to *max_count*.
 
         A server drains a burst in one call instead of one call (and one wake-up) per
-        datagram. Returns at least one datagram; ``NetkitTimeout`` if none came in time.
-        An oversized datagram (or a refusal) met after some were collected ends the
-        batch; its error is raised by the next receive call, so order is kept.
+        datagram. An oversized datagram (or a refusal) met after some were collected ends
+        the batch; its error is raised by the next receive call, so order is kept.
+
+        Args:
+            max_count: the most datagrams to return, at least 1.
+            max_size: the largest payload accepted.
+            timeout: seconds to wait for the first datagram (``None``: the endpoint's
+                default, usually no limit); the rest are taken without waiting.
+
+        Returns:
+            At least one datagram, in arrival order.
+
+        Raises:
+            NetkitTimeout: no datagram came within *timeout* seconds.
+            FrameTooLarge: the first datagram is over *max_size* (it is consumed).
+            ConnectionRefused: the peer of a connected endpoint refused a datagram.
+            ConnectionClosed: the endpoint is (or gets) closed.
+            TypeError: a *max_count*, *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_count*, *max_size* or *timeout* out of range.
         """
         if not isinstance(max_count, int) or isinstance(max_count, bool):
             raise TypeError(f"max_count must be an int, not {type(max_count).__name__}")

@@ -250,7 +250,8 @@ class UnixClient(UnixConnection):
             The connection; its ``remote_address`` is the listener's path.
 
         Raises:
-            TypeError, AddressError: *path* is not a usable socket path.
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path.
             ConnectFailed: the connect failed (no such file, no listener, permission
                 denied, not a socket...); its ``errno`` is the OS's.
             NetkitTimeout: the listener's backlog stayed full for *timeout* seconds.

@@ -57,7 +57,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
         sock: an ``AF_UNIX`` ``SOCK_DGRAM`` socket, bound, connected or neither.
 
     Raises:
-        TypeError, ValueError: *sock* is not such a socket.
+        TypeError: *sock* is not a socket of the right family and type.
+        ValueError: *sock* is not in a usable state.
     """
 
     __slots__ = ("_unix",)
@@ -88,7 +89,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
             The bound endpoint.
 
         Raises:
-            TypeError, AddressError: *path* is not a usable address (empty, too long,
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable address (empty, too long,
                 a NUL inside, abstract off Linux).
             OSError: ``EADDRINUSE`` (a live socket, or a file that is not a socket,
                 holds the path), ``FileNotFoundError`` (its directory does not
@@ -121,7 +123,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
             The connected endpoint.
 
         Raises:
-            TypeError, AddressError: a bad *path* or *source*.
+            TypeError: a *path* or *source* of the wrong type.
+            AddressError: a *path* or *source* that is not a usable address.
             ConnectFailed: nothing is bound at *path* (``errno`` ``ENOENT`` or
                 ``ECONNREFUSED``), or it is not a datagram socket.
             OSError: *source* cannot be bound (as :meth:`bind`).
@@ -180,7 +183,8 @@ class UnixDatagramEndpoint(setup.UnixDatagramKind, DatagramEngine[str]):
 
         Raises:
             FrameTooLarge: *data* is over this socket's limit (nothing sent).
-            TypeError, AddressError: a bad *data* or *path* (``""``: an unnamed
+            TypeError: *data* is not bytes-like, or *path* not a path.
+            AddressError: *path* is not a usable address (``""``: an unnamed
                 sender cannot be answered).
             ConnectionRefused: nothing is bound at *path* (``errno`` ``ENOENT``: no
                 file; ``ECONNREFUSED``: a stale file).

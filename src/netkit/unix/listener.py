@@ -69,7 +69,8 @@ class UnixListener(Listener):
             names that file).
 
         Raises:
-            TypeError, AddressError: *path* is not a usable socket path (too long for
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path (too long for
                 ``sun_path``, empty, an abstract name where there are none...).
             OSError: with the path as ``filename``: ``EADDRINUSE`` when a live listener
                 has it (left alone; a stale socket file is replaced instead),
@@ -105,6 +106,12 @@ class UnixListener(Listener):
 
     def accept(self, *, timeout: float | None = None) -> UnixConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Args:
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The client's connection.
 
         Raises:
             NetkitTimeout: no client came in time.
