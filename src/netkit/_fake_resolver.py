@@ -161,8 +161,20 @@ class FakeResolver:
         proto: int = 0,
         flags: int = 0,
     ) -> Sequence[AddrInfoTuple]:
-        """The addresses of *host* from the mapping; see
-        :meth:`netkit.lookup.Resolver.getaddrinfo`.
+        """The addresses of *host* from the mapping.
+
+        See :meth:`netkit.lookup.Resolver.getaddrinfo`.
+
+        Args:
+            host: a host name (an IP literal is parsed, as the system would).
+            port: the port to put in each sockaddr.
+            family: ``AF_UNSPEC`` (0), ``AF_INET`` or ``AF_INET6``.
+            type: ``SOCK_STREAM``, ``SOCK_DGRAM`` or 0 for both.
+            proto: the protocol, 0 for any.
+            flags: ``AI_*`` flags.
+
+        Returns:
+            ``(family, type, proto, canonname, sockaddr)`` tuples, in the mapping's order.
 
         Raises:
             socket.gaierror: *host* is not in the mapping (``EAI_NONAME``), has no
@@ -205,6 +217,12 @@ class FakeResolver:
     def gethostbyname(self, name: str) -> str:
         """The first IPv4 address of *name* in the mapping.
 
+        Args:
+            name: a host name (an IP literal is parsed).
+
+        Returns:
+            An IPv4 address in dotted-quad text.
+
         Raises:
             socket.gaierror: *name* is not in the mapping, or has no IPv4 address.
         """
@@ -218,6 +236,9 @@ class FakeResolver:
 
     def gethostbyaddr(self, ip: str) -> tuple[str, list[str], list[str]]:
         """The names of *ip*: from *reverse*, else every name mapped to it.
+
+        Args:
+            ip: an IP address (or a name from the mapping, resolved first).
 
         Returns:
             ``(name, aliases, [ip])``.
@@ -240,11 +261,33 @@ class FakeResolver:
         return names[0], list(names[1:]), [address]
 
     def getservbyname(self, name: str, protocol: str) -> int:
-        """:func:`socket.getservbyname`: services are read from a local file, not DNS."""
+        """:func:`socket.getservbyname`: services are read from a local file, not DNS.
+
+        Args:
+            name: a service name.
+            protocol: ``"tcp"`` or ``"udp"``.
+
+        Returns:
+            The port number.
+
+        Raises:
+            OSError: unknown service.
+        """
         return socket.getservbyname(name, protocol)
 
     def getservbyport(self, port: int, protocol: str) -> str:
-        """:func:`socket.getservbyport`: services are read from a local file, not DNS."""
+        """:func:`socket.getservbyport`: services are read from a local file, not DNS.
+
+        Args:
+            port: a port number.
+            protocol: ``"tcp"`` or ``"udp"``.
+
+        Returns:
+            The service name.
+
+        Raises:
+            OSError: no service on that port.
+        """
         return socket.getservbyport(port, protocol)
 
 

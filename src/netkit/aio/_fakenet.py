@@ -18,9 +18,22 @@ __all__ = ["FakeDatagramEndpoint", "FakeDatagramNetwork"]
 
 
 class FakeDatagramNetwork:
-    """An in-memory datagram network for asyncio code; see the sync
-    :class:`netkit.testing.FakeDatagramNetwork` for the parameters. Use it from one
-    event loop."""
+    """An in-memory datagram network for asyncio code; see the sync twin.
+
+    The same rules as :class:`netkit.testing.FakeDatagramNetwork`. Use it from one event
+    loop.
+
+    Args:
+        seed: the seed of the fault generator.
+        loss: probability (0 to 1) that a datagram is dropped.
+        duplicate: probability that it is delivered twice.
+        reorder: probability that it is queued ahead of datagrams not yet received.
+        max_size: the largest payload the network carries.
+
+    Raises:
+        TypeError: an argument of the wrong type.
+        ValueError: a probability outside 0..1, a negative seed or size.
+    """
 
     def __init__(
         self,
@@ -42,13 +55,39 @@ class FakeDatagramNetwork:
         return self._model.stats
 
     async def bind(self, host: str = "127.0.0.1", port: int = 0) -> FakeDatagramEndpoint:
-        """An endpoint bound to *host* and *port* (0: a free port); see the sync twin."""
+        """An endpoint bound to *host* and *port* (0: a free port).
+
+        Args:
+            host: an IP address (the fake network has no resolver).
+            port: the port, 0 for a free one.
+
+        Returns:
+            The bound endpoint.
+
+        Raises:
+            AddressError: *host* is not an IP address, or *port* is out of range.
+            OSError: the address is taken (``EADDRINUSE``).
+        """
         return FakeDatagramEndpoint(self, self._model.bind(host, port), None)
 
     async def connect(
         self, host: str, port: int, *, source: str = "127.0.0.1"
     ) -> FakeDatagramEndpoint:
-        """An endpoint on a free port of *source*, connected to *host*:*port*."""
+        """An endpoint on a free port of *source*, connected to *host*:*port*.
+
+        It sends with :meth:`FakeDatagramEndpoint.send` and receives only from its peer.
+
+        Args:
+            host: the peer's IP address.
+            port: the peer's port.
+            source: the local IP address.
+
+        Returns:
+            The connected endpoint.
+
+        Raises:
+            AddressError: *host* or *source* is not an IP address, or *port* is out of range.
+        """
         peer = rules.host_endpoint(host, port, allow_zero=False)
         return FakeDatagramEndpoint(self, self._model.bind(source, 0), peer)
 
@@ -64,6 +103,13 @@ class FakeDatagramEndpoint:
     def __init__(
         self, network: FakeDatagramNetwork, address: Endpoint, peer: Endpoint | None
     ) -> None:
+        """Built by :meth:`FakeDatagramNetwork.bind` and :meth:`FakeDatagramNetwork.connect`.
+
+        Args:
+            network: the network the endpoint is on.
+            address: its bound address.
+            peer: the peer of a connected endpoint, else None.
+        """
         self._network = network
         self._address = address
         self._peer = peer
@@ -85,7 +131,18 @@ class FakeDatagramEndpoint:
         return self._closed
 
     async def sendto(self, data: bytes | bytearray | memoryview, endpoint: rules.Target) -> None:
-        """Send one datagram to *endpoint*; see the sync twin for the errors."""
+        """Send one datagram to *endpoint* (an Endpoint, ``(host, port)`` or text).
+
+        Args:
+            data: the payload.
+            endpoint: the destination (an IP address: the fake network has no resolver).
+
+        Raises:
+            FrameTooLarge: *data* is over the network's ``max_size``.
+            TypeError: *data* is not bytes-like, or *endpoint* is not a target.
+            AddressError: a malformed *endpoint*.
+            ConnectionClosed: the endpoint is closed.
+        """
         if self._closed:
             raise rules.closed()
         woken = self._network._model.send(self._address, endpoint, data)
@@ -93,7 +150,16 @@ class FakeDatagramEndpoint:
             self._network._wake(woken)
 
     async def send(self, data: bytes | bytearray | memoryview) -> None:
-        """Send one datagram to the peer of a connected endpoint."""
+        """Send one datagram to the peer of a connected endpoint.
+
+        Args:
+            data: the payload.
+
+        Raises:
+            AddressError: the endpoint is not connected.
+            FrameTooLarge: *data* is over the network's ``max_size``.
+            ConnectionClosed: the endpoint is closed.
+        """
         if self._peer is None:
             if self._closed:
                 raise rules.closed()
@@ -103,7 +169,22 @@ class FakeDatagramEndpoint:
     async def recvfrom(
         self, *, max_size: int = rules.DEFAULT_MAX_SIZE, timeout: float | None = None
     ) -> rules.Datagram:
-        """The next datagram and its sender; see the sync twin for the errors."""
+        """The next datagram and its sender; waits up to *timeout* seconds.
+
+        Args:
+            max_size: the largest payload accepted.
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The datagram.
+
+        Raises:
+            FrameTooLarge: the datagram is over *max_size* (it is consumed).
+            NetkitTimeout: nothing arrived in time.
+            ConnectionClosed: the endpoint is closed (also while waiting).
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
+        """
         limit = rules.check_max_size(max_size)
         seconds = check_timeout("timeout", timeout)
         network = self._network
@@ -129,7 +210,20 @@ class FakeDatagramEndpoint:
     async def recv(
         self, *, max_size: int = rules.DEFAULT_MAX_SIZE, timeout: float | None = None
     ) -> bytes:
-        """The next datagram's payload (see :meth:`recvfrom`)."""
+        """The next datagram's payload (see :meth:`recvfrom`).
+
+        Args:
+            max_size: the largest payload accepted.
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The payload.
+
+        Raises:
+            FrameTooLarge: the datagram is over *max_size* (it is consumed).
+            NetkitTimeout: nothing arrived in time.
+            ConnectionClosed: the endpoint is closed (also while waiting).
+        """
         return (await self.recvfrom(max_size=max_size, timeout=timeout)).data
 
     def close(self) -> None:

@@ -48,6 +48,14 @@ class MemoryTransport(asyncio.Transport):
         side: int,
         protocol: asyncio.BaseProtocol,
     ) -> None:
+        """Built by :func:`memory_pair`, not by hand.
+
+        Args:
+            loop: the event loop both ends run on.
+            link: the pair's shared state.
+            side: 0 or 1, which end this is.
+            protocol: the protocol this end feeds.
+        """
         super().__init__(
             extra={
                 "sockname": link.addresses[side].to_sockaddr(),
@@ -155,13 +163,21 @@ class MemoryTransport(asyncio.Transport):
     # -- the test knobs -------------------------------------------------------------------
 
     def stall(self, stalled: bool) -> None:
-        """Hold back (True) or release (False) what this end sends; see MemoryConnection."""
+        """Hold back (True) or release (False) what this end sends; see MemoryConnection.
+
+        Args:
+            stalled: hold back (True) or release (False).
+        """
         self._link.stall(self._side, stalled)
         if not stalled and self._peer is not None:
             self._peer._schedule_read()
 
     def stalled(self) -> bool:
-        """True while what this end sends is held back."""
+        """True while what this end sends is held back.
+
+        Returns:
+            Whether this end's sending is held back.
+        """
         return self._link.stalled(self._side)
 
     # -- moving bytes ---------------------------------------------------------------------
@@ -292,6 +308,15 @@ class MemoryConnection(TcpConnection):
     __slots__ = ()
 
     def __init__(self, transport: MemoryTransport, protocol: StreamProtocol) -> None:
+        """Built by :func:`memory_pair`, not by hand.
+
+        Args:
+            transport: one end's :class:`MemoryTransport`.
+            protocol: the stream protocol on it.
+
+        Raises:
+            TypeError: *transport* is not a :class:`MemoryTransport`.
+        """
         if not isinstance(transport, MemoryTransport):
             raise TypeError("build memory connections with netkit.aio.testing.memory_pair()")
         super().__init__(transport, protocol)

@@ -46,7 +46,16 @@ async def _close(conn: Any) -> None:
 
 
 async def run_case(case: Case, a: Any, b: Any) -> list[tuple[int, Outcome]]:
-    """Play *case* on ``(a, b)``, awaiting what returns an awaitable; see the sync twin."""
+    """Play *case* on ``(a, b)``, awaiting what returns an awaitable; see the sync twin.
+
+    Args:
+        case: the situation to play.
+        a: the connection the steps of side ``"a"`` run on.
+        b: the connection the steps of side ``"b"`` run on.
+
+    Returns:
+        ``(step index, outcome)`` for each step played, in order.
+    """
     results: list[tuple[int, Outcome]] = []
     for index, step in enumerate(case.steps):
         target = a if step.side == "a" else b

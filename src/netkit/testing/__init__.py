@@ -38,6 +38,14 @@ def run_case(case: Case, a: Any, b: Any) -> list[tuple[int, Outcome]]:
 
     Stops after the first step that raised unexpectedly (later steps would only report
     the same deviation again).
+
+    Args:
+        case: the situation to play.
+        a: the connection the steps of side ``"a"`` run on.
+        b: the connection the steps of side ``"b"`` run on.
+
+    Returns:
+        ``(step index, outcome)`` for each step played, in order.
     """
     results: list[tuple[int, Outcome]] = []
     for index, step in enumerate(case.steps):

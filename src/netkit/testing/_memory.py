@@ -76,6 +76,13 @@ class MemorySocket:
     proto = 0
 
     def __init__(self, link: Link, side: int, cond: threading.Condition) -> None:
+        """Built by :func:`memory_pair`, not by hand.
+
+        Args:
+            link: the pair's shared state.
+            side: 0 or 1, which end this is.
+            cond: the condition both ends wait on.
+        """
         self._link = link
         self._side = side
         self._cond = cond
@@ -96,20 +103,40 @@ class MemorySocket:
     # -- timeouts -------------------------------------------------------------------------
 
     def settimeout(self, value: float | None) -> None:
-        """As :meth:`socket.socket.settimeout`: None blocks, 0.0 never waits."""
+        """As :meth:`socket.socket.settimeout`: None blocks, 0.0 never waits.
+
+        Args:
+            value: seconds, 0.0 or None.
+
+        Raises:
+            TypeError: *value* is not a number or None.
+            ValueError: *value* is negative or NaN.
+        """
         timeout = check_timeout("timeout", value)
         self._timeout = timeout
 
     def gettimeout(self) -> float | None:
-        """As :meth:`socket.socket.gettimeout`."""
+        """As :meth:`socket.socket.gettimeout`.
+
+        Returns:
+            The timeout in seconds, or None when blocking.
+        """
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
-        """As :meth:`socket.socket.setblocking`."""
+        """As :meth:`socket.socket.setblocking`.
+
+        Args:
+            flag: True to block (timeout None), False never to wait (timeout 0.0).
+        """
         self._timeout = None if flag else 0.0
 
     def getblocking(self) -> bool:
-        """As :meth:`socket.socket.getblocking`."""
+        """As :meth:`socket.socket.getblocking`.
+
+        Returns:
+            False only when the timeout is 0.0.
+        """
         return self._timeout != 0.0
 
     def _wait(self, attempt: Callable[[], _T | None], flags: int, deadline: float | None) -> _T:
@@ -150,7 +177,18 @@ class MemorySocket:
     # -- data -------------------------------------------------------------------------------
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """As :meth:`socket.socket.recv` (at most the pair's ``chunk_size`` bytes)."""
+        """As :meth:`socket.socket.recv` (at most the pair's ``chunk_size`` bytes).
+
+        Args:
+            bufsize: the most bytes to return.
+            flags: 0, ``MSG_DONTWAIT`` and/or ``MSG_PEEK``.
+
+        Returns:
+            The bytes received; ``b""`` at the end of the stream.
+
+        Raises:
+            ValueError: *bufsize* is negative.
+        """
         size = operator.index(bufsize)
         if size < 0:
             raise ValueError("negative buffersize in recv")
@@ -158,7 +196,19 @@ class MemorySocket:
         return self._wait(lambda: link.recv(side, size, peek=peek), flags, None)
 
     def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0, flags: int = 0) -> int:
-        """As :meth:`socket.socket.recv_into`."""
+        """As :meth:`socket.socket.recv_into`.
+
+        Args:
+            buffer: a writable buffer.
+            nbytes: the most bytes to receive; 0 for the buffer's size.
+            flags: 0, ``MSG_DONTWAIT`` and/or ``MSG_PEEK``.
+
+        Returns:
+            How many bytes were written at the start of *buffer*.
+
+        Raises:
+            ValueError: *nbytes* is negative or larger than *buffer*.
+        """
         with memoryview(buffer) as raw, raw.cast("B") as view:
             if nbytes < 0:
                 raise ValueError("negative buffersize in recv_into")
@@ -169,13 +219,26 @@ class MemorySocket:
             return len(data)
 
     def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
-        """As :meth:`socket.socket.send`: accepts what fits in ``max_buffer``."""
+        """As :meth:`socket.socket.send`: accepts what fits in ``max_buffer``.
+
+        Args:
+            data: the bytes to send.
+            flags: 0 or ``MSG_DONTWAIT``.
+
+        Returns:
+            How many bytes were accepted.
+        """
         with memoryview(data) as raw, raw.cast("B") as view:
             link, side = self._link, self._side
             return self._wait(lambda: link.send(side, view), flags, None)
 
     def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
-        """As :meth:`socket.socket.sendall`: the timeout covers the whole call."""
+        """As :meth:`socket.socket.sendall`: the timeout covers the whole call.
+
+        Args:
+            data: the bytes to send.
+            flags: 0 or ``MSG_DONTWAIT``.
+        """
         with memoryview(data) as raw, raw.cast("B") as view:
             link, side = self._link, self._side
             deadline = self._deadline.at
@@ -188,7 +251,19 @@ class MemorySocket:
                     return
 
     def sendfile(self, file: BinaryIO, offset: int = 0, count: int | None = None) -> int:
-        """As :meth:`socket.socket.sendfile` (its read-and-send fallback)."""
+        """As :meth:`socket.socket.sendfile` (its read-and-send fallback).
+
+        Args:
+            file: a file open in binary mode.
+            offset: where to start reading.
+            count: the most bytes to send; None for up to the end of the file.
+
+        Returns:
+            How many bytes were sent.
+
+        Raises:
+            ValueError: the socket is non-blocking.
+        """
         if self._timeout == 0.0:
             raise ValueError("non-blocking sockets are not supported")
         if offset:
@@ -208,7 +283,11 @@ class MemorySocket:
     # -- ending -----------------------------------------------------------------------------
 
     def shutdown(self, how: int) -> None:
-        """As :meth:`socket.socket.shutdown`; wakes calls blocked on this socket."""
+        """As :meth:`socket.socket.shutdown`; wakes calls blocked on this socket.
+
+        Args:
+            how: ``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``.
+        """
         with self._cond:
             try:
                 self._link.shutdown(self._side, how)
@@ -222,15 +301,27 @@ class MemorySocket:
             self._cond.notify_all()
 
     def fileno(self) -> int:
-        """Always -1: there is no descriptor (as a closed socket's)."""
+        """Always -1: there is no descriptor (as a closed socket's).
+
+        Returns:
+            -1.
+        """
         return -1
 
     def getsockname(self) -> tuple[str, int] | tuple[str, int, int, int]:
-        """This end's address, as a socket gives it (``EBADF`` once closed)."""
+        """This end's address, as a socket gives it (``EBADF`` once closed).
+
+        Returns:
+            ``(host, port)``, or a 4-tuple for IPv6.
+        """
         return self._address(self._side)
 
     def getpeername(self) -> tuple[str, int] | tuple[str, int, int, int]:
-        """The peer's address; stable until closed (``EBADF`` then)."""
+        """The peer's address; stable until closed (``EBADF`` then).
+
+        Returns:
+            ``(host, port)``, or a 4-tuple for IPv6.
+        """
         return self._address(1 - self._side)
 
     def _address(self, side: int) -> tuple[str, int] | tuple[str, int, int, int]:
@@ -267,6 +358,14 @@ class MemoryConnection(TcpConnection):
     __slots__ = ()
 
     def __init__(self, sock: MemorySocket) -> None:
+        """Built by :func:`memory_pair`, not by hand.
+
+        Args:
+            sock: one end's :class:`MemorySocket`.
+
+        Raises:
+            TypeError: *sock* is not a :class:`MemorySocket`.
+        """
         if not isinstance(sock, MemorySocket):
             raise TypeError("build memory connections with netkit.testing.memory_pair()")
         # The engine takes the stand-in as a socket; it only makes socket calls on it.

@@ -36,7 +36,7 @@ class FakeDatagramNetwork:
             ``FrameTooLarge`` before anything is sent (default: UDP over IPv4's 65,507).
 
     Raises:
-        TypeError: a probability outside 0..1, a negative seed or size.
+        TypeError: an argument of the wrong type.
         ValueError: a probability outside 0..1, a negative seed or size.
     """
 
@@ -62,8 +62,15 @@ class FakeDatagramNetwork:
     def bind(self, host: str = "127.0.0.1", port: int = 0) -> FakeDatagramEndpoint:
         """An endpoint bound to *host* and *port* (0: a free port).
 
+        Args:
+            host: an IP address (the fake network has no resolver).
+            port: the port, 0 for a free one.
+
+        Returns:
+            The bound endpoint.
+
         Raises:
-            AddressError: *host* is not an IP address (the fake network has no resolver).
+            AddressError: *host* is not an IP address, or *port* is out of range.
             OSError: the address is taken (``EADDRINUSE``).
         """
         with self._changed:
@@ -74,6 +81,17 @@ class FakeDatagramNetwork:
         """An endpoint on a free port of *source*, connected to *host*:*port*.
 
         It sends with :meth:`FakeDatagramEndpoint.send` and receives only from its peer.
+
+        Args:
+            host: the peer's IP address.
+            port: the peer's port.
+            source: the local IP address.
+
+        Returns:
+            The connected endpoint.
+
+        Raises:
+            AddressError: *host* or *source* is not an IP address, or *port* is out of range.
         """
         peer = rules.host_endpoint(host, port, allow_zero=False)
         with self._changed:
@@ -87,6 +105,13 @@ class FakeDatagramEndpoint:
     def __init__(
         self, network: FakeDatagramNetwork, address: Endpoint, peer: Endpoint | None
     ) -> None:
+        """Built by :meth:`FakeDatagramNetwork.bind` and :meth:`FakeDatagramNetwork.connect`.
+
+        Args:
+            network: the network the endpoint is on.
+            address: its bound address.
+            peer: the peer of a connected endpoint, else None.
+        """
         self._network = network
         self._address = address
         self._peer = peer
@@ -110,8 +135,14 @@ class FakeDatagramEndpoint:
     def sendto(self, data: bytes | bytearray | memoryview, endpoint: rules.Target) -> None:
         """Send one datagram to *endpoint* (an Endpoint, ``(host, port)`` or text).
 
+        Args:
+            data: the payload.
+            endpoint: the destination (an IP address: the fake network has no resolver).
+
         Raises:
             FrameTooLarge: *data* is over the network's ``max_size``.
+            TypeError: *data* is not bytes-like, or *endpoint* is not a target.
+            AddressError: a malformed *endpoint*.
             ConnectionClosed: the endpoint is closed.
         """
         if self._closed:
@@ -125,8 +156,13 @@ class FakeDatagramEndpoint:
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send one datagram to the peer of a connected endpoint.
 
+        Args:
+            data: the payload.
+
         Raises:
             AddressError: the endpoint is not connected.
+            FrameTooLarge: *data* is over the network's ``max_size``.
+            ConnectionClosed: the endpoint is closed.
         """
         if self._peer is None:
             if self._closed:
@@ -139,10 +175,19 @@ class FakeDatagramEndpoint:
     ) -> rules.Datagram:
         """The next datagram and its sender; waits up to *timeout* seconds.
 
+        Args:
+            max_size: the largest payload accepted.
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The datagram.
+
         Raises:
             FrameTooLarge: the datagram is over *max_size* (it is consumed).
             NetkitTimeout: nothing arrived in time.
             ConnectionClosed: the endpoint is closed (also while waiting).
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
         """
         limit = rules.check_max_size(max_size)
         seconds = check_timeout("timeout", timeout)
@@ -163,7 +208,20 @@ class FakeDatagramEndpoint:
     def recv(
         self, *, max_size: int = rules.DEFAULT_MAX_SIZE, timeout: float | None = None
     ) -> bytes:
-        """The next datagram's payload (see :meth:`recvfrom`)."""
+        """The next datagram's payload (see :meth:`recvfrom`).
+
+        Args:
+            max_size: the largest payload accepted.
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The payload.
+
+        Raises:
+            FrameTooLarge: the datagram is over *max_size* (it is consumed).
+            NetkitTimeout: nothing arrived in time.
+            ConnectionClosed: the endpoint is closed (also while waiting).
+        """
         return self.recvfrom(max_size=max_size, timeout=timeout).data
 
     def close(self) -> None:
