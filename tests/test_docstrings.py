@@ -188,8 +188,8 @@ def _signature_names(obj: Any, owner: Any) -> list[str] | None:
     if isinstance(obj, type):
         if issubclass(obj, enum.Enum) or getattr(obj, "_is_protocol", False):
             return []  # not built by calling the class with arguments
-        if _constructor_class(obj) is not obj:
-            return []  # checked at the class that defines it (or a builtin one)
+        if _constructor_class(obj) is None:
+            return []  # a builtin constructor (an exception's message)
     elif isinstance(obj, staticmethod):
         target = obj.__func__
     elif isinstance(obj, classmethod):
@@ -268,6 +268,8 @@ def _implements_foreign(obj: Any, owner: Any) -> bool:
         return False
     func = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
     name = getattr(func, "__name__", "")
+    if name.startswith("__"):
+        return False  # a constructor: every class has one
     return any(not _is_netkit(klass) and hasattr(klass, name) for klass in owner.__mro__[1:])
 
 
@@ -287,7 +289,10 @@ def problems_of(module: str, qualname: str, obj: Any, owner: Any) -> list[str]:
     documented = sections.get("args", [])
     if isinstance(obj, type) and (dataclasses.is_dataclass(obj) or hasattr(obj, "_fields")):
         documented = documented + sections.get("attributes", [])
-    if names:
+    # An inherited constructor's Args are required where it is defined (the reference
+    # merges that __init__'s docstring); here they are only checked if given.
+    required = not isinstance(obj, type) or _constructor_class(obj) is obj
+    if names and (required or documented):
         if not documented:
             out.append(f"{where}: takes {', '.join(names)} but has no Args section")
         else:

@@ -169,6 +169,19 @@ class AioStream:
         idle_timeout: float | None = None,
         default_timeout: float | None = None,
     ) -> None:
+        """Not called directly: use ``from_socket()`` or a client's ``connect()``.
+
+        Args:
+            transport: the connection's transport.
+            protocol: netkit's stream protocol on it.
+            idle_timeout: seconds a read may wait with nothing received before it
+                raises :class:`~netkit.NetkitTimeout`, or None; writes ignore it.
+            default_timeout: the deadline of a call made with ``timeout=None``.
+
+        Raises:
+            TypeError: *protocol* is not netkit's, or a timeout is not a number.
+            ValueError: a timeout is negative.
+        """
         if not isinstance(protocol, StreamProtocol):
             raise TypeError(f"use {type(self).__name__}.from_socket() or a client's connect()")
         # Used by calls made with timeout=None (from SocketOptions.timeout, as in sync).

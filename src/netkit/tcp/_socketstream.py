@@ -101,6 +101,20 @@ class SocketStream:
     )
 
     def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+        """Wrap a connected stream socket, taking ownership of it.
+
+        Args:
+            sock: a connected ``SOCK_STREAM`` socket of the class's family
+                (``AF_INET`` or ``AF_INET6`` for a :class:`~netkit.TcpConnection`),
+                plain or an ``ssl.SSLSocket``.
+            idle_timeout: seconds a read may wait with nothing received before it
+                raises :class:`~netkit.NetkitTimeout`, or None; writes ignore it.
+
+        Raises:
+            TypeError: *sock* is not a socket or of the wrong family, or
+                *idle_timeout* is not a number.
+            ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+        """
         check_stream_socket(sock, type(self).__name__, self._KIND)
         self._attach(sock, idle_timeout, pollable=True)
 

@@ -57,16 +57,6 @@ class UnixConnection(StreamConnection):
     ``fileno()``. Addresses are ``str`` paths (``""`` for an unnamed socket, as a
     client's own end and both ends of :meth:`pair` are; ``"\\0name"`` for a Linux
     abstract name).
-
-    Parameters:
-        sock: a connected ``AF_UNIX`` ``SOCK_STREAM`` socket (from ``accept()``,
-            ``socket.socketpair()``, ``socket.fromfd()``, a supervisor...).
-        idle_timeout: seconds a read may wait with nothing received, or None.
-
-    Raises:
-        TypeError: *sock* is not a socket, not ``AF_UNIX`` (use
-            :class:`~netkit.TcpConnection` for TCP), or an ``ssl.SSLSocket``.
-        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
     """
 
     __slots__ = ("_credentials",)
@@ -76,6 +66,18 @@ class UnixConnection(StreamConnection):
     _text = staticmethod(unix_text)
 
     def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+        """Wrap a connected socket, taking ownership of it.
+
+        Args:
+            sock: a connected ``AF_UNIX`` ``SOCK_STREAM`` socket (from ``accept()``,
+                ``socket.socketpair()``, ``socket.fromfd()``, a supervisor...).
+            idle_timeout: seconds a read may wait with nothing received, or None.
+
+        Raises:
+            TypeError: *sock* is not a socket, not ``AF_UNIX`` (use
+                :class:`~netkit.TcpConnection` for TCP), or an ``ssl.SSLSocket``.
+            ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+        """
         if isinstance(sock, ssl.SSLSocket):
             raise TypeError("UnixConnection takes a plain AF_UNIX socket, not an ssl.SSLSocket")
         super().__init__(sock, idle_timeout=idle_timeout)
