@@ -322,12 +322,10 @@ def fake_resolver(
         lists the lookups made.
 
     Raises:
-        AddressError: a malformed mapping (see
-            :class:`FakeResolver`), before anything changes.
-        TypeError: a malformed mapping (see
-            :class:`FakeResolver`), before anything changes.
-        ValueError: a malformed mapping (see
-            :class:`FakeResolver`), before anything changes.
+        AddressError: a name that is not a valid host name, or an answer that is not
+            an IP address (see :class:`FakeResolver`), before anything changes.
+        TypeError: a name or answer that is not text, before anything changes.
+        ValueError: a name twice in *mapping*, before anything changes.
     """
     with use_resolver(FakeResolver(mapping or {}, reverse=reverse)) as resolver:
         assert isinstance(resolver, FakeResolver)

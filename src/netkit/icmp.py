@@ -59,8 +59,8 @@ def ping(
         LookupFailed: *host* is a name that does not resolve.
         AddressError: *host* is not a host at all, or is a literal of the other *family*.
         OSError: the request could not be sent (no route to *host*, say).
-        TypeError: a bad argument (checked before any lookup).
-        ValueError: a bad argument (checked before any lookup).
+        TypeError: an argument of the wrong type (checked before any lookup).
+        ValueError: an argument out of range (checked before any lookup).
     """
     args = core.check_args(count, timeout, interval, size, family)
     target = setup.resolve_target(host, args.family)
