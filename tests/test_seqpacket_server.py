@@ -610,6 +610,14 @@ def test_wrong_sockets_are_refused_alike(sock_dir: Path, run: Run) -> None:
                 outcome(lambda: space.UnixListener(seq)),
             ]
 
+        pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        socks.extend(pair)
+        assert outcome(lambda: netkit.UnixConnection(pair[0])) == Outcome(
+            error=ValueError,
+            message="UnixConnection needs a stream socket, not <SocketKind.SOCK_SEQPACKET: 5>; "
+            "use SeqpacketConnection",
+        )
+
         mine = calls(netkit)
 
         async def main() -> list[Outcome]:
