@@ -20,6 +20,7 @@ from netkit._core.checks import buffer_size, check_timeout
 from netkit._core.unix import PeerCredentials
 from netkit._core.unixdatagram import connect_failed, send_limit
 from netkit._core.unixpath import address
+from netkit._sockets import fresh
 from netkit._sockets.unix import peer_credentials as unix_credentials
 from netkit.errors import FrameTooLarge
 from netkit.options import SocketOptions
@@ -91,7 +92,7 @@ def try_connect(sock: socket.socket, addr: bytes, path: str) -> bool:
 
 def open_pair() -> tuple[socket.socket, socket.socket]:
     """Two connected, unnamed SEQPACKET sockets (``socketpair``)."""
-    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    return fresh.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
 def adopt(sock: socket.socket, *, blocking: bool) -> tuple[float | None, SeqpacketState]:
