@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _tcpconn_util import tcp_pair
 from netkit import ConnectionClosed, NetkitTimeout, TcpConnection, UnixConnection
@@ -261,3 +263,64 @@ def test_bad_read_sizes() -> None:
             file.readline(2.0)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="data must be bytes-like, not str"):
             b.makefile("wb").write("text")  # type: ignore[arg-type]
+
+
+_OPS = st.lists(
+    st.sampled_from(
+        [
+            "file.read",
+            "file.read1",
+            "file.readline",
+            "file.readinto",
+            "conn.readline",
+            "conn.exact",
+        ]
+    )
+    | st.integers(1, 9),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(max_size=300).map(lambda b: b.replace(b"\x00", b"\n")),
+    ops=_OPS,
+    chunk=st.integers(1, 7),
+)
+def test_mixed_reads_never_skip_a_byte(data: bytes, ops: list[Any], chunk: int) -> None:
+    # Any interleaving of file reads and connection reads, over any split of the
+    # stream, returns the stream's bytes exactly once and in order.
+    a, b = memory_pair(chunk_size=chunk)
+    with a, b:
+        a.sendall(data)
+        a.shutdown_write()
+        file = b.makefile(timeout=30)
+        got: list[bytes] = []
+        size = 3
+        for op in ops * 50:  # bounded: at most 2000 reads
+            if isinstance(op, int):
+                size = op
+                continue
+            try:
+                if op == "file.read":
+                    piece = file.read(size)
+                elif op == "file.read1":
+                    piece = file.read1(size)
+                elif op == "file.readline":
+                    piece = file.readline()
+                elif op == "file.readinto":
+                    buffer = bytearray(size)
+                    piece = bytes(buffer[: file.readinto(buffer)])
+                elif op == "conn.readline":
+                    piece = b.readline(timeout=30)
+                else:
+                    piece = b.recv_exactly(size, timeout=30)
+            except ConnectionClosed as exc:  # the end of the stream mid-message
+                got.append(exc.partial)
+                break
+            got.append(piece)
+            if not piece and b.buffered == 0 and len(b"".join(got)) == len(data):
+                break
+        rest = file.read()
+        assert b"".join(got) + rest == data
