@@ -176,7 +176,9 @@ class AioStream(RawOptions):
     def timeout(self) -> float | None:
         """The default deadline, in seconds, of each call made with ``timeout=None``.
 
-        ``None`` means no limit. Setting it checks the value as ``timeout=`` does.
+        ``None`` means no limit. Setting it checks the value as ``timeout=`` does. It
+        starts as the timeout of a socket handed in; :func:`socket.setdefaulttimeout`
+        never reaches the sockets netkit makes itself (they start with None).
         """
         return self._default_timeout
 

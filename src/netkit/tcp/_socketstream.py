@@ -169,7 +169,9 @@ class SocketStream(RawOptions):
         """The default deadline, in seconds, of each blocking call made with ``timeout=None``.
 
         ``None`` means no limit. Setting it checks the value as ``timeout=`` does
-        (TypeError, ValueError) and never touches the socket's own mode.
+        (TypeError, ValueError) and never touches the socket's own mode. It starts as
+        the timeout of a socket handed in; :func:`socket.setdefaulttimeout` never
+        reaches the sockets netkit makes itself (they start with None).
         """
         return self._default_timeout
 

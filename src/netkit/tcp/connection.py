@@ -509,7 +509,9 @@ class TcpConnection(StreamConnection):
     Takes ownership of *sock*: closing the connection closes the socket. Every
     blocking method takes ``timeout=`` (seconds for the whole call; ``None`` uses the
     connection's :attr:`timeout`, which starts as the timeout the socket had when it
-    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
+    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit;
+    the process-wide :func:`socket.setdefaulttimeout` is ignored for every socket
+    netkit makes itself, but a socket made by the caller took it when it was made).
     *idle_timeout*, used by servers, makes any read that waits that many seconds
     without receiving a byte raise :class:`~netkit.NetkitTimeout`; writes ignore it.
 
