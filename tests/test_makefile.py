@@ -324,3 +324,30 @@ def test_mixed_reads_never_skip_a_byte(data: bytes, ops: list[Any], chunk: int) 
                 break
         rest = file.read()
         assert b"".join(got) + rest == data
+
+
+def test_tls_connection() -> None:
+    import ssl
+
+    import trustme
+
+    from netkit import TcpClient, TcpServer
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    def handler(conn: TcpConnection) -> None:
+        with conn.makefile("rwb", timeout=30) as file:
+            request = json.loads(file.readline())
+            file.write(json.dumps({"echo": request}).encode() + b"\n")
+
+    with TcpServer(handler, tls=server_ctx) as server:
+        port = server.address.port
+        with TcpClient.connect("127.0.0.1", port, tls=client_ctx, timeout=30) as conn:
+            text = conn.makefile("rw", encoding="utf-8", timeout=30)
+            text.write(json.dumps({"n": 1}) + "\n")
+            text.flush()
+            assert json.loads(text.readline()) == {"echo": {"n": 1}}
