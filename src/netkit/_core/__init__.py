@@ -25,6 +25,7 @@ module             decides
 ``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours
+``sockopt``        raw socket options by (level, name): arguments, option names, errors
 ``conformance``    the table of situations every stream transport must pass
 ``messages``       the table of situations every message connection must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults

@@ -17,11 +17,13 @@ import socket
 import stat
 from typing import Any
 
+from netkit._core.accept import listener_closed
 from netkit._core.seqpacket import check_listener_socket
 from netkit._core.server import listener_options
 from netkit._core.sockaddr import check_stream_socket
 from netkit._core.unix import bind_failed, in_use, mode_on_abstract, not_a_socket
 from netkit._core.unixpath import is_abstract, sockaddr
+from netkit._sockets.sockopt import RawOptions
 from netkit.addr import is_ip
 from netkit.lookup import resolve
 from netkit.options import SocketOptions
@@ -208,7 +210,7 @@ def remove_socket_file(path: str, created: FileId) -> None:
         pass  # gone already, or not ours to remove
 
 
-class ListenerState:
+class ListenerState(RawOptions):
     """What a listener of either face holds and shows without waiting: the listening
     socket (non-blocking, owned), its supervisor-given name, and its address.
 
@@ -253,6 +255,14 @@ class ListenerState:
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed)."""
         return self._sock.fileno()
+
+    def _option_socket(self) -> Any:
+        if self._closed:
+            raise listener_closed()
+        return self._sock
+
+    def _option_closed(self) -> BaseException:
+        return listener_closed()
 
     def _bound(self) -> Any:
         """The address, read once and kept (still there after :meth:`close`)."""

@@ -21,6 +21,7 @@ from netkit._core.server import check_idle_timeout
 from netkit._core.unix import PeerCredentials
 from netkit._core.unixdatagram import connect_failed, send_limit
 from netkit._core.unixpath import address
+from netkit._sockets import fresh
 from netkit._sockets.unix import peer_credentials as unix_credentials
 from netkit.errors import FrameTooLarge
 from netkit.options import SocketOptions
@@ -94,7 +95,7 @@ def try_connect(sock: socket.socket, addr: bytes, path: str) -> bool:
 
 def open_pair() -> tuple[socket.socket, socket.socket]:
     """Two connected, unnamed SEQPACKET sockets (``socketpair``)."""
-    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    return fresh.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
 def adopt(

@@ -24,6 +24,7 @@ from netkit._core.sockaddr import endpoint
 from netkit._core.unix import check_mode, unix_text
 from netkit._core.unixpath import address as unix_address
 from netkit._core.unixpath import check_path
+from netkit._sockets import fresh
 from netkit._sockets.activation import inherited_sockets
 from netkit._sockets.listen import (
     FileId,
@@ -89,7 +90,7 @@ class Listener(ListenerState):
             if self._closed:
                 raise listener_closed()
             try:
-                sock, _ = self._sock.accept()
+                sock, _ = fresh.accept(self._sock)
             except BlockingIOError:
                 await self._wait(loop, deadline)
                 continue

@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
 from netkit._core.server import handler_error, logger, peer_text
+from netkit._sockets import fresh
 from netkit.tcp.listener import Listener
 
 __all__ = ["StreamServer"]
@@ -297,7 +298,7 @@ class StreamServer:
             if self._state != "serving":
                 return
             try:
-                sock, peer = listener.accept()
+                sock, peer = fresh.accept(listener)
             except OSError as exc:
                 if self._state != "serving":
                     return

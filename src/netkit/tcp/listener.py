@@ -25,6 +25,7 @@ from netkit._core.accept import accept_timeout, client_gone, listener_closed
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.server import check_listen_args, check_options, connection_options
 from netkit._core.sockaddr import endpoint
+from netkit._sockets import fresh
 from netkit._sockets.listen import ListenerState, listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
@@ -66,7 +67,7 @@ class Listener(ListenerState):
             if self._closed:
                 raise listener_closed()
             try:
-                conn, _ = sock.accept()
+                conn, _ = fresh.accept(sock)
             except BlockingIOError:
                 self._wait(deadline)
                 continue
