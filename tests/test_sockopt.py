@@ -73,6 +73,10 @@ def _unix_listener(face: Face, folder: pathlib.Path) -> tuple[Any, list[Any]]:
     return face.run(_space(face).UnixListener.bind(str(folder / "l"))), []
 
 
+def _seqpacket_listener(face: Face, folder: pathlib.Path) -> tuple[Any, list[Any]]:
+    return face.run(_space(face).SeqpacketListener.bind(str(folder / "q"))), []
+
+
 def _server_listener(face: Face, folder: pathlib.Path) -> tuple[Any, list[Any]]:
     # A server's options are reached through the listener it serves on.
     api = _space(face)
@@ -105,6 +109,7 @@ KINDS: dict[str, tuple[Make, int]] = {
     "unix-datagram": (_unix_dgram, socket.SOCK_DGRAM),
     "tcp-listener": (_tcp_listener, socket.SOCK_STREAM),
     "unix-listener": (_unix_listener, socket.SOCK_STREAM),
+    "seqpacket-listener": (_seqpacket_listener, socket.SOCK_SEQPACKET),
     "server-listener": (_server_listener, socket.SOCK_STREAM),
 }
 
@@ -214,6 +219,7 @@ def test_closed_errors_are_each_kinds_own(sock_dir: pathlib.Path) -> None:
     texts = {kind: _errors(face, sock_dir, kind)[11][1] for kind in KINDS}
     assert texts["tcp"] == texts["unix"] == "connection is closed"
     assert texts["tcp-listener"] == texts["unix-listener"] == "listener is closed"
+    assert texts["seqpacket-listener"] == "listener is closed"
     assert texts["udp"] == "UdpEndpoint is closed"
 
 

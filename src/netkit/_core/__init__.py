@@ -22,7 +22,6 @@ module             decides
 ``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
 ``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
-``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours
 ``sockopt``        raw socket options by (level, name): arguments, option names, errors

@@ -42,7 +42,7 @@ from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.deadline import idle_error
 from netkit._core.oserrors import closed, stream_error, timed_out
-from netkit._core.sockaddr import check_stream_socket
+from netkit._core.sockaddr import check_stream_socket, not_stream
 from netkit._sockets.sockopt import RawOptions
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
@@ -116,7 +116,7 @@ class SocketStream(RawOptions):
         subclass overrides :meth:`_shutdown_socket` (and may override ``_timeout_call``).
         """
         if sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"{type(self).__name__} needs a stream socket, not {sock.type!r}")
+            raise not_stream(type(self).__name__, sock.type)
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         current = sock.gettimeout()
         # A socket timeout set before wrapping becomes the default deadline per call;
