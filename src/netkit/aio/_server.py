@@ -22,9 +22,12 @@ from typing import Any, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, proxied_addresses
 from netkit._core.server import handler_error, logger, peer_text
 from netkit.aio.connection import StreamConnection
 from netkit.aio.listener import Listener
+from netkit.errors import ProxyProtocolError
+from netkit.proxy import ProxyHeader
 
 __all__ = ["StreamServer"]
 
@@ -47,6 +50,9 @@ class StreamServer:
     given), :meth:`_connect` (an accepted socket to a connection) and ``__repr__``.
     """
 
+    #: True for servers whose connections report paths (a PROXY header's Unix addresses).
+    _UNIX = False
+
     def __init__(
         self,
         handler: Callable[[Any], Awaitable[Any]],
@@ -54,8 +60,11 @@ class StreamServer:
         max_connections: int | None,
         idle_timeout: float | None,
         listener: Listener | None,
+        proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
+        self._proxy = proxy
+        self._refusals: ProxyRefusals | None = None
         self._max_connections = max_connections
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self._listener: Listener | None = listener
@@ -111,6 +120,7 @@ class StreamServer:
         sock.setblocking(False)
         self._sock = sock
         self._address = listener.address
+        self._refusals = ProxyRefusals(self._address)
         if self._max_connections is not None:
             self._slots = asyncio.Semaphore(self._max_connections)
         self._stopped = asyncio.Event()
@@ -246,11 +256,22 @@ class StreamServer:
         assert task is not None
         try:
             try:
+                header: ProxyHeader | None = None
+                if self._proxy is not None and self._proxy.trusts(peer):
+                    header = await self._proxy_header(sock, peer, self._proxy.header_timeout)
+                    if header is None:
+                        sock.close()  # dropped (and logged)
+                        return
                 conn = await self._connect(sock)
             except Exception as exc:  # the peer's fault (reset, bad TLS): not ours to raise
                 sock.close()
                 self._log(exc, peer)
                 return
+            except BaseException:  # cancelled by stop() while reading the header
+                sock.close()
+                raise
+            if header is not None:
+                _adopt(conn, header, unix=self._UNIX)
             self._connections[task] = conn
             try:
                 await self._handler(conn)
@@ -275,3 +296,78 @@ class StreamServer:
         stopped = self._stopped
         during_stop = self._stopping and stopped is not None and not stopped.is_set()
         await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)
+
+    # -- PROXY protocol ----------------------------------------------------------------
+
+    async def _proxy_header(
+        self, sock: socket.socket, peer: object, seconds: float
+    ) -> ProxyHeader | None:
+        """The PROXY header read off *sock* within *seconds*, or None (logged: drop it).
+
+        Read on the raw socket before any transport exists: peek at what arrived, take
+        only the header's bytes, and leave the stream after it in the kernel for the
+        transport (or its TLS handshake).
+
+        Raises:
+            OSError: the connection failed.
+        """
+        try:
+            return await _read_proxy_header(sock, seconds)
+        except ProxyProtocolError as exc:
+            refusals = self._refusals
+            assert refusals is not None
+            found = refusals.dropped(
+                exc, peer_text(peer), asyncio.get_running_loop().time(), stopping=self._stopping
+            )
+            if found is not None:
+                logger.log(found[0], "%s", found[1])
+            return None
+
+
+async def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
+    loop = asyncio.get_running_loop()
+    intake = HeaderIntake()
+    deadline = loop.time() + seconds
+    header = None
+    while header is None:
+        try:
+            data = sock.recv(intake.want, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            left = deadline - loop.time()
+            if left <= 0 or not await _readable(loop, sock, left):
+                raise intake.timed_out(seconds) from None
+            continue
+        take = intake.peeked(data)
+        while take:  # already received by the kernel: never blocks
+            got = sock.recv(take)
+            if not got:  # pragma: no cover - the kernel had them
+                intake.peeked(b"")  # raises: closed
+            take -= len(got)
+        header = intake.header
+    return header
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds: float) -> bool:
+    """Wait until *sock* has bytes (or EOF) to read: True, or False after *seconds*."""
+    ready: asyncio.Future[bool] = loop.create_future()
+
+    def settle(value: bool) -> None:
+        if not ready.done():
+            ready.set_result(value)
+
+    fd = sock.fileno()
+    loop.add_reader(fd, settle, True)
+    timer = loop.call_later(seconds, settle, False)
+    try:
+        return await ready
+    finally:
+        timer.cancel()
+        loop.remove_reader(fd)
+
+
+def _adopt(conn: StreamConnection, header: ProxyHeader, *, unix: bool) -> None:
+    """Give *conn* the header and the addresses it carries."""
+    conn._proxy_header = header
+    addresses = proxied_addresses(header, unix=unix)
+    if addresses is not None:
+        conn._local, conn._remote = addresses

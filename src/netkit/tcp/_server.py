@@ -35,7 +35,10 @@ from typing import Any, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, proxied_addresses
 from netkit._core.server import handler_error, logger, peer_text
+from netkit.errors import ProxyProtocolError
+from netkit.proxy import ProxyHeader
 from netkit.tcp.connection import StreamConnection
 from netkit.tcp.listener import Listener
 
@@ -68,6 +71,9 @@ class StreamServer:
     given) and :meth:`_open` (an accepted socket to a connection), and ``__repr__``.
     """
 
+    #: True for servers whose connections report paths (a PROXY header's Unix addresses).
+    _UNIX = False
+
     def __init__(
         self,
         handler: Callable[[Any], object],
@@ -75,10 +81,13 @@ class StreamServer:
         max_connections: int | None,
         idle_timeout: float | None,
         listener: Listener | None,
+        proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
         self._max_connections = max_connections
         self._idle_timeout = idle_timeout
+        self._proxy = proxy
+        self._refusals: ProxyRefusals | None = None
 
         self._lock = threading.Lock()
         # notified when a connection ends (a slot frees) and when stopping starts
@@ -130,6 +139,7 @@ class StreamServer:
             sock = listener.socket
             sock.setblocking(True)  # the accept thread blocks in accept()
             self._address = listener.address
+            self._refusals = ProxyRefusals(self._address)
             self._state = "serving"
             self._accept_thread = threading.Thread(
                 target=self._accept_loop,
@@ -368,8 +378,15 @@ class StreamServer:
         worker.conn = sock
         conn: StreamConnection | None = None
         try:
+            header: ProxyHeader | None = None
+            if self._proxy is not None and self._proxy.trusts(peer):
+                header = self._proxy_header(sock, peer, self._proxy.header_timeout)
+                if header is None:
+                    return sock  # dropped (and logged); the finally closes it
             conn = self._open(sock, peer, worker)
             if conn is not None:
+                if header is not None:
+                    _adopt(conn, header, unix=self._UNIX)
                 self._handler(conn)
         except BaseException as exc:  # SystemExit and co. end the connection, not the worker
             level, message, trace = handler_error(
@@ -386,3 +403,68 @@ class StreamServer:
             except Exception:  # pragma: no cover - close() should not fail
                 logger.exception("netkit server: closing %s failed", peer_text(peer))
         return tracked
+
+    # ------------------------------------------------------------------ PROXY protocol
+
+    def _proxy_header(
+        self, sock: socket.socket, peer: object, seconds: float
+    ) -> ProxyHeader | None:
+        """The PROXY header read off *sock* within *seconds*, or None (logged: drop it).
+
+        Only the header's bytes are taken off the socket: the stream after it stays in
+        the kernel for the connection (or its TLS handshake).
+
+        Raises:
+            OSError: the connection failed.
+        """
+        try:
+            return self._read_proxy_header(sock, seconds)
+        except ProxyProtocolError as exc:
+            self._dropped(exc, peer)
+            return None
+
+    @staticmethod
+    def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
+        intake = HeaderIntake()
+        deadline = time.monotonic() + seconds
+        header = None
+        try:
+            while header is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise intake.timed_out(seconds)
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(intake.want, socket.MSG_PEEK)
+                except TimeoutError as exc:
+                    if exc.errno is not None:  # ETIMEDOUT from the kernel: a dead peer
+                        raise
+                    raise intake.timed_out(seconds) from None
+                take = intake.peeked(data)
+                while take:  # already received by the kernel: never waits
+                    got = sock.recv(take)
+                    if not got:  # pragma: no cover - the kernel had them
+                        intake.peeked(b"")  # raises: closed
+                    take -= len(got)
+                header = intake.header
+        finally:
+            sock.settimeout(None)
+        return header
+
+    def _dropped(self, exc: ProxyProtocolError, peer: object) -> None:
+        refusals = self._refusals
+        assert refusals is not None
+        with self._lock:
+            found = refusals.dropped(
+                exc, peer_text(peer), time.monotonic(), stopping=self._state != "serving"
+            )
+        if found is not None:
+            logger.log(found[0], "%s", found[1])
+
+
+def _adopt(conn: StreamConnection, header: ProxyHeader, *, unix: bool) -> None:
+    """Give *conn* the header and the addresses it carries."""
+    conn._proxy_header = header
+    addresses = proxied_addresses(header, unix=unix)
+    if addresses is not None:
+        conn._local, conn._remote = addresses

@@ -45,6 +45,7 @@ from netkit._core.oserrors import closed, stream_error, timed_out
 from netkit._core.sockaddr import check_stream_socket
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
+from netkit.proxy import ProxyHeader
 
 __all__ = ["CHUNK", "DIRECT_MIN", "SocketStream"]
 
@@ -92,6 +93,7 @@ class SocketStream:
         "_local",
         "_pending",
         "_poll_mode",
+        "_proxy_header",
         "_read_fast",
         "_remote",
         "_sock",
@@ -136,6 +138,7 @@ class SocketStream:
         # Addresses, converted by _convert on first use and kept for after the close.
         self._local: Any = None
         self._remote: Any = None
+        self._proxy_header: ProxyHeader | None = None
         self._read_fast = False
         self._write_fast = False
         self._update_fast_flags()
@@ -181,6 +184,17 @@ class SocketStream:
     def idle_timeout(self) -> float | None:
         """Seconds a read may wait with nothing received, or None."""
         return self._idle_timeout
+
+    @property
+    def proxy_header(self) -> ProxyHeader | None:
+        """The PROXY protocol header this connection opened with, or None.
+
+        Set by a server with ``proxy_protocol=`` for a peer in a trusted network (its
+        TLVs, the proxy's TLS details...); the addresses are also in
+        :attr:`remote_address` and :attr:`local_address` when they are of this
+        connection's kind.
+        """
+        return self._proxy_header
 
     @property
     def buffered(self) -> int:
