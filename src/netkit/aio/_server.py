@@ -65,6 +65,8 @@ class StreamServer:
         self._handler = handler
         self._proxy = proxy
         self._refusals: ProxyRefusals | None = None
+        # tasks still waiting for their PROXY header: stop() cancels them at once
+        self._heading: set[asyncio.Task[Any]] = set()
         self._max_connections = max_connections
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self._listener: Listener | None = listener
@@ -173,6 +175,8 @@ class StreamServer:
         await asyncio.gather(accept_task, return_exceptions=True)
         if self._listener is not None:
             self._listener.close()  # a Unix listener also removes the file it created
+        for task in self._heading:  # no handler yet, nothing to finish: drop now
+            task.cancel()
 
         def others() -> set[asyncio.Task[None]]:
             return {task for task in self._tasks if task is not me}
@@ -311,6 +315,11 @@ class StreamServer:
         Raises:
             OSError: the connection failed.
         """
+        task = asyncio.current_task()
+        assert task is not None
+        if self._stopping:
+            return None
+        self._heading.add(task)
         try:
             return await _read_proxy_header(sock, seconds)
         except ProxyProtocolError as exc:
@@ -322,6 +331,8 @@ class StreamServer:
             if found is not None:
                 logger.log(found[0], "%s", found[1])
             return None
+        finally:
+            self._heading.discard(task)
 
 
 async def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:

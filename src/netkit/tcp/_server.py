@@ -88,6 +88,8 @@ class StreamServer:
         self._idle_timeout = idle_timeout
         self._proxy = proxy
         self._refusals: ProxyRefusals | None = None
+        # sockets still waiting for their PROXY header: stop() drops them at once
+        self._heading: set[socket.socket] = set()
 
         self._lock = threading.Lock()
         # notified when a connection ends (a slot frees) and when stopping starts
@@ -194,6 +196,9 @@ class StreamServer:
                 self._stopped.wait()
             return
         self._close_listener()
+        with self._lock:
+            for sock in self._heading:  # no handler yet, nothing to finish: drop now
+                _shut(sock)
         deadline = None if timeout is None else time.monotonic() + timeout
         mine = caller.conn if caller is not None else None
         with self._lock:
@@ -417,11 +422,18 @@ class StreamServer:
         Raises:
             OSError: the connection failed.
         """
+        with self._lock:
+            if self._state != "serving":
+                return None
+            self._heading.add(sock)
         try:
             return self._read_proxy_header(sock, seconds)
         except ProxyProtocolError as exc:
             self._dropped(exc, peer)
             return None
+        finally:
+            with self._lock:
+                self._heading.discard(sock)
 
     @staticmethod
     def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
@@ -460,6 +472,14 @@ class StreamServer:
             )
         if found is not None:
             logger.log(found[0], "%s", found[1])
+
+
+def _shut(sock: socket.socket) -> None:
+    """Wake a thread blocked on *sock*: its recv() returns b"" (or fails)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _adopt(conn: StreamConnection, header: ProxyHeader, *, unix: bool) -> None:
