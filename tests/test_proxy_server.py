@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import netkit
 import netkit.aio
+from _aio_util import open_fds
 from _haproxy import has_ipv6_loopback
 from _proxy_util import DEADLINE, FACES, serving
 from netkit import Endpoint
@@ -483,6 +484,52 @@ def test_stop_drops_a_connection_waiting_for_its_header_at_once(face: str) -> No
         assert _read_all(hold) == b""
     assert stopped_in < 4  # below stop()'s 5 s: it did not wait for this connection
     assert served.reports.empty()
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_dropped_connections_leave_nothing_open(face: str) -> None:
+    """Drops of every kind (garbage, cut mid-header, late, stop) and served connections:
+    once the server stopped, no socket of its is left."""
+    before = open_fds()
+    with serving(face, proxy_protocol=LOOPBACK, proxy_header_timeout=0.3) as served:
+        port = served.address.port
+        for payload in (b"junk", b"PROXY TCP4 ", b"", encode_v1(CLIENT, PROXY) + b"fine\n"):
+            _talk(port, payload)
+        with socket.create_connection(("127.0.0.1", port), DEADLINE) as sock:
+            sock.sendall(b"PROXY ")  # then closes mid-header
+        deadline = time.monotonic() + DEADLINE
+        while served.server.active_connections != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)  # polling a condition, bounded
+        with socket.create_connection(("127.0.0.1", port), DEADLINE) as late:
+            late.sendall(b"\r\n\r\n")  # still waiting when the server stops
+            while served.server.active_connections != 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)  # polling a condition, bounded
+    assert served.report().line == b"fine\n"
+    assert served.reports.empty()
+    assert open_fds() <= before
+
+
+@pytest.mark.parametrize("face", FACES[1:])
+def test_aio_stop_while_clients_connect_loses_no_socket(face: str) -> None:
+    """stop() cancels the accept loop: a connection the kernel handed over just then is
+    closed by the server, never left in a cancelled wait (and open until collected)."""
+    before = open_fds()
+    for _ in range(10):
+        clients = []
+        try:
+            with serving(face, proxy_protocol=LOOPBACK) as served:
+                port = served.address.port
+                for _ in range(10):
+                    client = socket.socket()
+                    clients.append(client)
+                    client.connect(("127.0.0.1", port))
+                    client.sendall(b"PROXY ")
+        finally:
+            for client in clients:
+                client.close()
+        assert open_fds() <= before
 
 
 @needs_ipv6

@@ -5,8 +5,8 @@
 they listen (``_open_listener``) and how an accepted socket becomes a connection
 (``_connect``: TCP options and TLS, or a Unix connection).
 
-The server runs its own accept loop (``loop.sock_accept`` on a non-blocking listening
-socket) rather than ``loop.create_server``, because that is what makes
+The server runs its own accept loop (a non-blocking ``accept()`` on the listening
+socket, waiting for readiness when nothing is pending) rather than ``loop.create_server``, because that is what makes
 ``max_connections`` honest: when the limit is reached the loop simply stops accepting,
 so further clients wait in the kernel's backlog instead of being accepted and dropped.
 The cost is one accept per loop turn, which only matters at connection rates far above
@@ -224,7 +224,7 @@ class StreamServer:
             if slots is not None:
                 await slots.acquire()
             try:
-                sock, peer = await loop.sock_accept(lsock)
+                sock, peer = await _accept(loop, lsock)
             except BaseException as exc:
                 if slots is not None:
                     slots.release()
@@ -337,6 +337,7 @@ class StreamServer:
 
 async def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
     loop = asyncio.get_running_loop()
+    sock.setblocking(False)  # a peek must never block the loop
     intake = HeaderIntake()
     deadline = loop.time() + seconds
     header = None
@@ -358,8 +359,30 @@ async def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader
     return header
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds: float) -> bool:
-    """Wait until *sock* has bytes (or EOF) to read: True, or False after *seconds*."""
+async def _accept(
+    loop: asyncio.AbstractEventLoop, lsock: socket.socket
+) -> tuple[socket.socket, Any]:
+    """Accept one connection from the non-blocking *lsock*, waiting until one is pending.
+
+    Unlike ``loop.sock_accept``, the accept itself never happens inside a wait, so a
+    cancel (stop()) can only interrupt the wait: no accepted socket is ever lost in a
+    cancelled future.
+    """
+    while True:
+        try:
+            sock, peer = lsock.accept()
+        except (BlockingIOError, InterruptedError):
+            await _readable(loop, lsock)
+            continue
+        sock.setblocking(False)
+        return sock, peer
+
+
+async def _readable(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds: float | None = None
+) -> bool:
+    """Wait until *sock* is readable (bytes, EOF, a pending connection): True, or False
+    after *seconds*."""
     ready: asyncio.Future[bool] = loop.create_future()
 
     def settle(value: bool) -> None:
@@ -368,11 +391,12 @@ async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket, second
 
     fd = sock.fileno()
     loop.add_reader(fd, settle, True)
-    timer = loop.call_later(seconds, settle, False)
+    timer = None if seconds is None else loop.call_later(seconds, settle, False)
     try:
         return await ready
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         loop.remove_reader(fd)
 
 
