@@ -6,9 +6,10 @@ they listen (``_open_listener``) and how an accepted socket becomes a connection
 (``_connect``: TCP options and TLS, or a Unix connection).
 
 The server runs its own accept loop (a non-blocking ``accept()`` on the listening
-socket, waiting for readiness when nothing is pending) rather than ``loop.create_server``, because that is what makes
-``max_connections`` honest: when the limit is reached the loop simply stops accepting,
-so further clients wait in the kernel's backlog instead of being accepted and dropped.
+socket, waiting for readiness when nothing is pending) rather than
+``loop.create_server``, because that is what makes ``max_connections`` honest: when
+the limit is reached the loop simply stops accepting, so further clients wait in the
+kernel's backlog instead of being accepted and dropped.
 The cost is one accept per loop turn, which only matters at connection rates far above
 what a Python handler can serve.
 """
