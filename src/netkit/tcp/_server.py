@@ -47,6 +47,8 @@ __all__ = ["StreamServer"]
 
 _S = TypeVar("_S", bound="StreamServer")
 
+_MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
 # How long an idle pooled worker waits for a new connection before its thread exits.
 _WORKER_IDLE = 10.0
 
@@ -440,18 +442,29 @@ class StreamServer:
         intake = HeaderIntake()
         deadline = time.monotonic() + seconds
         header = None
+        timed = False  # the socket has a timeout set (restored to blocking at the end)
         try:
             while header is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise intake.timed_out(seconds)
-                sock.settimeout(left)
-                try:
-                    data = sock.recv(intake.want, socket.MSG_PEEK)
-                except TimeoutError as exc:
-                    if exc.errno is not None:  # ETIMEDOUT from the kernel: a dead peer
-                        raise
-                    raise intake.timed_out(seconds) from None
+                data: bytes | None = None
+                if not timed and _MSG_DONTWAIT:
+                    # The proxy sends its header as soon as it connects: it is usually
+                    # here already, and a peek that does not wait needs no timeout set.
+                    try:
+                        data = sock.recv(intake.want, socket.MSG_PEEK | _MSG_DONTWAIT)
+                    except BlockingIOError:
+                        pass
+                if data is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise intake.timed_out(seconds)
+                    sock.settimeout(left)
+                    timed = True
+                    try:
+                        data = sock.recv(intake.want, socket.MSG_PEEK)
+                    except TimeoutError as exc:
+                        if exc.errno is not None:  # ETIMEDOUT from the kernel: a dead peer
+                            raise
+                        raise intake.timed_out(seconds) from None
                 take = intake.peeked(data)
                 while take:  # already received by the kernel: never waits
                     got = sock.recv(take)
@@ -460,7 +473,8 @@ class StreamServer:
                     take -= len(got)
                 header = intake.header
         finally:
-            sock.settimeout(None)
+            if timed:
+                sock.settimeout(None)
         return header
 
     def _dropped(self, exc: ProxyProtocolError, peer: object) -> None:
