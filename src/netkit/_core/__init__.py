@@ -27,6 +27,7 @@ module             decides
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours
 ``conformance``    the table of situations every stream transport must pass
+``messages``       the table of situations every message connection must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults
 ``memory``         the testing kit's in-memory stream (memory pairs), in TCP's states
 =================  =====================================================================

@@ -94,7 +94,10 @@ def check_stream_socket(sock: object, name: str, kind: str | None) -> None:
     if not isinstance(sock, socket.socket):
         raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
     if sock.type != socket.SOCK_STREAM:
-        raise ValueError(f"{name} needs a stream socket, not {sock.type!r}")
+        hint = ""
+        if sock.type == getattr(socket, "SOCK_SEQPACKET", None) and name.startswith("Unix"):
+            hint = f"; use Seqpacket{name[4:]}"
+        raise ValueError(f"{name} needs a stream socket, not {sock.type!r}{hint}")
     if kind is not None:
         wrong = family_error(kind, sock.family)
         if wrong is not None:

@@ -1,9 +1,10 @@
 """The sync server engine: a threaded server calling ``handler(conn)`` once per connection.
 
 :class:`StreamServer` is the whole lifecycle, limits and stop semantics of
-:class:`netkit.TcpServer` and :class:`netkit.UnixServer`, which only add how they
-listen (``_open_listener``) and how an accepted socket becomes a connection (``_open``:
-TCP options and TLS, or a Unix connection).
+:class:`netkit.TcpServer`, :class:`netkit.UnixServer` and
+:class:`netkit.SeqpacketServer`, which only add how they listen (``_open_listener``)
+and how an accepted socket becomes a connection (``_open``: TCP options and TLS, a Unix
+connection, or a SEQPACKET one).
 
 Engine (chosen by bench/bench_tcp.py; the numbers are in docs/performance.md):
 
@@ -31,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
@@ -39,7 +40,6 @@ from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, pr
 from netkit._core.server import handler_error, logger, peer_text
 from netkit.errors import ProxyProtocolError
 from netkit.proxy import ProxyHeader
-from netkit.tcp.connection import StreamConnection
 from netkit.tcp.listener import Listener
 
 __all__ = ["StreamServer"]
@@ -51,6 +51,13 @@ _MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 # How long an idle pooled worker waits for a new connection before its thread exits.
 _WORKER_IDLE = 10.0
+
+
+class Served(Protocol):
+    """What a server hands its handler: a connection it closes when the handler returns
+    (a stream connection, or a SEQPACKET one)."""
+
+    def close(self) -> None: ...
 
 
 class _Worker:
@@ -254,7 +261,7 @@ class StreamServer:
         """Bind and listen (subclasses); called by :meth:`start` without ``listener=``."""
         raise NotImplementedError
 
-    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> StreamConnection | None:
+    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> Served | None:
         """The connection for an accepted *sock* (subclasses); None to drop it (stopping).
 
         Runs in the worker. A subclass that replaces the socket (TLS) tracks the new
@@ -383,7 +390,7 @@ class StreamServer:
         Never raises: every failure is logged and ends only this connection.
         """
         worker.conn = sock
-        conn: StreamConnection | None = None
+        conn: Served | None = None
         try:
             header: ProxyHeader | None = None
             if self._proxy is not None and self._proxy.trusts(peer):
@@ -496,7 +503,7 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
-def _adopt(conn: StreamConnection, header: ProxyHeader, *, unix: bool) -> None:
+def _adopt(conn: Any, header: ProxyHeader, *, unix: bool) -> None:
     """Give *conn* the header and the addresses it carries."""
     conn._proxy_header = header
     addresses = proxied_addresses(header, unix=unix)
