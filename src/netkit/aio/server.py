@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from netkit._core.proxyserve import (
+    DEFAULT_HEADER_TIMEOUT,
+    tcp_proxy_policy,
+    unix_proxy_policy,
+)
 from netkit._core.server import (
     check_server_args,
     check_unix_server_args,
@@ -64,6 +70,12 @@ class TcpServer(StreamServer):
     peer's address and closes only its own connection. Arguments as the sync
     :class:`netkit.TcpServer`, ``listener=`` (a :class:`netkit.aio.TcpListener` or a
     listening ``socket.socket``) included.
+
+    ``proxy_protocol`` (trusted networks) and ``proxy_header_timeout`` work as in the
+    sync :class:`netkit.TcpServer`: a peer in a trusted network must open with a PROXY
+    protocol v1 or v2 header, read on the raw socket before the connection (and its TLS
+    handshake) starts; the handler's connection reports the addresses it carries. Other
+    peers are served as they are.
     """
 
     def __init__(
@@ -79,19 +91,24 @@ class TcpServer(StreamServer):
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = 10.0,
         listener: TcpListener | socket.socket | None = None,
+        proxy_protocol: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network]
+        | None = None,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         check_server_args(
             handler, host, port, backlog, max_connections, idle_timeout, options, tls,
             tls_handshake_timeout,
         )  # fmt: skip
+        proxy = tcp_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: TcpListener | None = None
         if listener is not None:
             if host != _DEFAULT_HOST or port != 0 or backlog != _DEFAULT_BACKLOG:
                 raise TypeError(listener_conflict("host, port and backlog"))
             taken = _tcp_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
-        )
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken,
+            proxy=proxy,
+        )  # fmt: skip
         self._host = host
         self._port = port
         self._backlog = backlog
@@ -156,8 +173,12 @@ class UnixServer(StreamServer):
     The twin of :class:`netkit.UnixServer` (same arguments, rules and errors) on the
     engine of :class:`TcpServer` (same lifecycle, limits and stop). Handlers receive a
     :class:`netkit.aio.UnixConnection`. ``stop()`` closes the listener, which removes
-    the socket file it created if the path still names that file.
+    the socket file it created if the path still names that file. ``proxy_protocol=True``
+    makes every peer open with a PROXY protocol header, as in the sync
+    :class:`netkit.UnixServer` (``conn.proxy_header`` holds it).
     """
+
+    _UNIX = True
 
     def __init__(
         self,
@@ -169,18 +190,22 @@ class UnixServer(StreamServer):
         max_connections: int | None = None,
         idle_timeout: float | None = None,
         listener: UnixListener | socket.socket | None = None,
+        proxy_protocol: bool = False,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
         )
+        proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: UnixListener | None = None
         if listener is not None:
             if backlog != _DEFAULT_BACKLOG:
                 raise TypeError(listener_conflict("backlog"))
             taken = _unix_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
-        )
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken,
+            proxy=proxy,
+        )  # fmt: skip
         self._path = where
         self._mode = mode
         self._backlog = backlog
