@@ -24,7 +24,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 from netkit._core.accept import LOG_INTERVAL
 from netkit._core.checks import check_timeout
@@ -252,6 +252,25 @@ def proxied_addresses(
     if isinstance(source, Endpoint) and isinstance(destination, Endpoint):
         return destination, source
     return None
+
+
+def adopt(conn: Any, peer: object, header: ProxyHeader | None, *, unix: bool) -> None:
+    """Give a just-accepted *conn* the addresses its server knows for it.
+
+    ``accept()`` already said who the peer is: a connection that keeps a converted peer
+    address and has none yet (sync looks it up lazily, aio's transport found none because
+    the peer had gone) takes that one, so a peer that resets at once, as a load
+    balancer's health check does, still has a ``remote_address``. With a PROXY *header*,
+    the connection gets the header, and its addresses win (:func:`proxied_addresses`).
+    """
+    if getattr(conn, "_remote", False) is None:
+        conn._remote = conn._convert(peer)
+    if header is None:
+        return
+    conn._proxy_header = header
+    addresses = proxied_addresses(header, unix=unix)
+    if addresses is not None:
+        conn._local, conn._remote = addresses
 
 
 class ProxyRefusals:

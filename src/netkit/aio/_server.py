@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, proxied_addresses
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, adopt
 from netkit._core.server import handler_error, logger, peer_text
 from netkit.aio.listener import Listener
 from netkit.errors import ProxyProtocolError
@@ -280,8 +280,7 @@ class StreamServer:
             except BaseException:  # cancelled by stop() while reading the header
                 sock.close()
                 raise
-            if header is not None:
-                _adopt(conn, header, unix=self._UNIX)
+            adopt(conn, peer, header, unix=self._UNIX)
             self._connections[task] = conn
             try:
                 await self._handler(conn)
@@ -404,11 +403,3 @@ async def _readable(
         if timer is not None:
             timer.cancel()
         loop.remove_reader(fd)
-
-
-def _adopt(conn: Any, header: ProxyHeader, *, unix: bool) -> None:
-    """Give *conn* the header and the addresses it carries."""
-    conn._proxy_header = header
-    addresses = proxied_addresses(header, unix=unix)
-    if addresses is not None:
-        conn._local, conn._remote = addresses

@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
-from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, proxied_addresses
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, adopt
 from netkit._core.server import handler_error, logger, peer_text
 from netkit._sockets import fresh
 from netkit.errors import ProxyProtocolError
@@ -400,8 +400,7 @@ class StreamServer:
                     return sock  # dropped (and logged); the finally closes it
             conn = self._open(sock, peer, worker)
             if conn is not None:
-                if header is not None:
-                    _adopt(conn, header, unix=self._UNIX)
+                adopt(conn, peer, header, unix=self._UNIX)
                 self._handler(conn)
         except BaseException as exc:  # SystemExit and co. end the connection, not the worker
             level, message, trace = handler_error(
@@ -502,11 +501,3 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
         pass
-
-
-def _adopt(conn: Any, header: ProxyHeader, *, unix: bool) -> None:
-    """Give *conn* the header and the addresses it carries."""
-    conn._proxy_header = header
-    addresses = proxied_addresses(header, unix=unix)
-    if addresses is not None:
-        conn._local, conn._remote = addresses
