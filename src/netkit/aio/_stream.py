@@ -20,7 +20,9 @@ from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline, idle_error
 from netkit._core.oserrors import closed, lost, timed_out
 from netkit._core.stream import failed
+from netkit._sockets.sockopt import RawOptions
 from netkit.aio._protocol import READ_LOW_WATER, StreamProtocol, expire
+from netkit.proxy import ProxyHeader
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -137,7 +139,7 @@ class TransportSocketLike(Protocol):
         ...
 
 
-class AioStream:
+class AioStream(RawOptions):
     """An asyncio stream connection's state and waiting; see :class:`netkit.aio.TcpConnection`.
 
     A subclass converts the transport's ``sockname``/``peername`` with ``_convert``
@@ -156,6 +158,7 @@ class AioStream:
         "_local",
         "_loop",
         "_protocol",
+        "_proxy_header",
         "_remote",
         "_transport",
         "_untimed",
@@ -197,6 +200,7 @@ class AioStream:
         self._eof_sent = False  # shutdown_write() was called: sends fail as in sync
         self._local: Any = self._convert(transport.get_extra_info("sockname"))
         self._remote: Any = self._convert(transport.get_extra_info("peername"))
+        self._proxy_header: ProxyHeader | None = None
 
     def _update_untimed(self) -> None:
         # No default deadline and no idle limit: a read without timeout= needs no timer.
@@ -206,6 +210,17 @@ class AioStream:
     def closed(self) -> bool:
         """True once :meth:`close`/:meth:`aclose` was called or the transport went away."""
         return self._closed or self._protocol.closed.done()
+
+    @property
+    def proxy_header(self) -> ProxyHeader | None:
+        """The PROXY protocol header this connection opened with, or None.
+
+        Set by a server with ``proxy_protocol=`` for a peer in a trusted network (its
+        TLVs, the proxy's TLS details...); the addresses are also in
+        :attr:`remote_address` and :attr:`local_address` when they are of this
+        connection's kind.
+        """
+        return self._proxy_header
 
     @property
     def socket(self) -> TransportSocketLike | None:
@@ -228,7 +243,9 @@ class AioStream:
     def timeout(self) -> float | None:
         """The default deadline, in seconds, of each call made with ``timeout=None``.
 
-        ``None`` means no limit. Setting it checks the value as ``timeout=`` does.
+        ``None`` means no limit. Setting it checks the value as ``timeout=`` does. It
+        starts as the timeout of a socket handed in; :func:`socket.setdefaulttimeout`
+        never reaches the sockets netkit makes itself (they start with None).
         """
         return self._default_timeout
 
@@ -268,6 +285,14 @@ class AioStream:
             return -1
         fd: int = sock.fileno()
         return fd
+
+    def _option_socket(self) -> Any:
+        if self.closed:
+            raise closed()
+        return self._transport.get_extra_info("socket")
+
+    def _option_closed(self) -> BaseException:
+        return closed()
 
     def _deadline(self, timeout: float | None) -> float | None:
         if timeout is None and self._default_timeout is None:

@@ -1,21 +1,28 @@
-"""asyncio :class:`TcpServer` and :class:`UnixServer`: one engine, two families.
+"""asyncio :class:`TcpServer`, :class:`UnixServer` and :class:`SeqpacketServer`: one
+engine, three kinds.
 
 The accept loop, limits and stop semantics are :class:`netkit.aio._server.StreamServer`;
 each server adds where it listens and how an accepted socket becomes a connection
-(TCP options and TLS, or a Unix connection). Arguments, rules and errors are the sync
-servers' (both check them with :mod:`netkit._core.server`).
+(TCP options and TLS, a Unix connection, or a SEQPACKET one). Arguments, rules and
+errors are the sync servers' (both check them with :mod:`netkit._core.server`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from netkit._core.proxyserve import (
+    DEFAULT_HEADER_TIMEOUT,
+    tcp_proxy_policy,
+    unix_proxy_policy,
+)
 from netkit._core.server import (
     check_server_args,
     check_unix_server_args,
@@ -28,16 +35,26 @@ from netkit._sockets.listen import listen_address, listen_socket, needs_lookup
 from netkit.addr import Endpoint
 from netkit.aio._server import StreamServer
 from netkit.aio.connection import TcpConnection
-from netkit.aio.listener import TcpListener, UnixListener
+from netkit.aio.listener import SeqpacketListener, TcpListener, UnixListener
+from netkit.aio.seqpacket import SeqpacketConnection
 from netkit.aio.unix import UnixConnection
 from netkit.options import SocketOptions
 
-__all__ = ["Handler", "TcpServer", "UnixHandler", "UnixServer"]
+__all__ = [
+    "Handler",
+    "SeqpacketHandler",
+    "SeqpacketServer",
+    "TcpServer",
+    "UnixHandler",
+    "UnixServer",
+]
 
 #: ``async def handler(conn: TcpConnection) -> None``
 Handler = Callable[[TcpConnection], Awaitable[Any]]
 #: ``async def handler(conn: UnixConnection) -> None``
 UnixHandler = Callable[[UnixConnection], Awaitable[Any]]
+#: ``async def handler(conn: SeqpacketConnection) -> None``
+SeqpacketHandler = Callable[[SeqpacketConnection], Awaitable[Any]]
 
 _DEFAULT_HOST = "127.0.0.1"
 _DEFAULT_BACKLOG = 128
@@ -53,6 +70,12 @@ class TcpServer(StreamServer):
     peer's address and closes only its own connection. Arguments as the sync
     :class:`netkit.TcpServer`, ``listener=`` (a :class:`netkit.aio.TcpListener` or a
     listening ``socket.socket``) included.
+
+    ``proxy_protocol`` (trusted networks) and ``proxy_header_timeout`` work as in the
+    sync :class:`netkit.TcpServer`: a peer in a trusted network must open with a PROXY
+    protocol v1 or v2 header, read on the raw socket before the connection (and its TLS
+    handshake) starts; the handler's connection reports the addresses it carries. Other
+    peers are served as they are.
     """
 
     def __init__(
@@ -68,19 +91,24 @@ class TcpServer(StreamServer):
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = 10.0,
         listener: TcpListener | socket.socket | None = None,
+        proxy_protocol: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network]
+        | None = None,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         check_server_args(
             handler, host, port, backlog, max_connections, idle_timeout, options, tls,
             tls_handshake_timeout,
         )  # fmt: skip
+        proxy = tcp_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: TcpListener | None = None
         if listener is not None:
             if host != _DEFAULT_HOST or port != 0 or backlog != _DEFAULT_BACKLOG:
                 raise TypeError(listener_conflict("host, port and backlog"))
             taken = _tcp_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
-        )
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken,
+            proxy=proxy,
+        )  # fmt: skip
         self._host = host
         self._port = port
         self._backlog = backlog
@@ -145,8 +173,12 @@ class UnixServer(StreamServer):
     The twin of :class:`netkit.UnixServer` (same arguments, rules and errors) on the
     engine of :class:`TcpServer` (same lifecycle, limits and stop). Handlers receive a
     :class:`netkit.aio.UnixConnection`. ``stop()`` closes the listener, which removes
-    the socket file it created if the path still names that file.
+    the socket file it created if the path still names that file. ``proxy_protocol=True``
+    makes every peer open with a PROXY protocol header, as in the sync
+    :class:`netkit.UnixServer` (``conn.proxy_header`` holds it).
     """
+
+    _UNIX = True
 
     def __init__(
         self,
@@ -158,18 +190,22 @@ class UnixServer(StreamServer):
         max_connections: int | None = None,
         idle_timeout: float | None = None,
         listener: UnixListener | socket.socket | None = None,
+        proxy_protocol: bool = False,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
         )
+        proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: UnixListener | None = None
         if listener is not None:
             if backlog != _DEFAULT_BACKLOG:
                 raise TypeError(listener_conflict("backlog"))
             taken = _unix_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
-        )
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken,
+            proxy=proxy,
+        )  # fmt: skip
         self._path = where
         self._mode = mode
         self._backlog = backlog
@@ -204,6 +240,92 @@ class UnixServer(StreamServer):
         return await UnixConnection.from_socket(sock, idle_timeout=self._idle_timeout)
 
 
+class SeqpacketServer(StreamServer):
+    """An asyncio Unix SEQPACKET server running ``async def handler(conn)`` per connection.
+
+    The twin of :class:`netkit.SeqpacketServer` (same arguments, rules and errors) on
+    the engine of :class:`TcpServer` (same lifecycle, limits and stop). Handlers receive
+    a :class:`netkit.aio.SeqpacketConnection`. ``stop()`` wakes a handler still waiting
+    in ``recv_message()`` at its deadline by shutting its connection down (the receive
+    returns ``b""``), and closes the listener, which removes the socket file it created
+    if the path still names that file.
+    """
+
+    def __init__(
+        self,
+        handler: SeqpacketHandler,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        mode: int | None = None,
+        backlog: int = _DEFAULT_BACKLOG,
+        max_connections: int | None = None,
+        idle_timeout: float | None = None,
+        listener: SeqpacketListener | socket.socket | None = None,
+    ) -> None:
+        where = check_unix_server_args(
+            handler,
+            path,
+            mode,
+            backlog,
+            max_connections,
+            idle_timeout,
+            listener is not None,
+            "SeqpacketServer",
+        )
+        taken: SeqpacketListener | None = None
+        if listener is not None:
+            if backlog != _DEFAULT_BACKLOG:
+                raise TypeError(listener_conflict("backlog"))
+            taken = _seqpacket_listener(listener)
+        super().__init__(
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+        )
+        self._path = where
+        self._mode = mode
+        self._backlog = backlog
+
+    @property
+    def address(self) -> str:
+        """The socket's path (known before :meth:`start` too)."""
+        if self._address is not None:
+            address: str = self._address
+            return address
+        assert self._path is not None
+        return self._path
+
+    @property
+    def listener(self) -> SeqpacketListener:
+        """The :class:`netkit.aio.SeqpacketListener` the server accepts on (closed by
+        ``stop()``).
+
+        Raises:
+            RuntimeError: not started, and no ``listener=`` was given.
+        """
+        listener: SeqpacketListener = super().listener
+        return listener
+
+    def __repr__(self) -> str:
+        return f"<aio.SeqpacketServer {unix_text(self.address)} active={self._active}>"
+
+    async def _open_listener(self) -> SeqpacketListener:
+        assert self._path is not None
+        return await SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
+
+    async def _connect(self, sock: socket.socket) -> SeqpacketConnection:
+        return SeqpacketConnection(sock, idle_timeout=self._idle_timeout)
+
+    def _abort(self, conn: SeqpacketConnection) -> None:
+        # No transport: a shutdown wakes a waiting receive, which then reads b"".
+        try:
+            conn.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    async def _close(self, conn: SeqpacketConnection) -> None:
+        # Nothing is queued in user space: a message is in the kernel once sent.
+        conn.close()
+
+
 def _tcp_listener(listener: Any) -> TcpListener:
     if isinstance(listener, TcpListener):
         return listener
@@ -218,3 +340,11 @@ def _unix_listener(listener: Any) -> UnixListener:
     if isinstance(listener, socket.socket):
         return UnixListener(listener)
     raise listener_kind_error("UnixServer", "UnixListener", listener)
+
+
+def _seqpacket_listener(listener: Any) -> SeqpacketListener:
+    if isinstance(listener, SeqpacketListener):
+        return listener
+    if isinstance(listener, socket.socket):
+        return SeqpacketListener(listener)
+    raise listener_kind_error("SeqpacketServer", "SeqpacketListener", listener)

@@ -1,9 +1,10 @@
 """The sync server engine: a threaded server calling ``handler(conn)`` once per connection.
 
 :class:`StreamServer` is the whole lifecycle, limits and stop semantics of
-:class:`netkit.TcpServer` and :class:`netkit.UnixServer`, which only add how they
-listen (``_open_listener``) and how an accepted socket becomes a connection (``_open``:
-TCP options and TLS, or a Unix connection).
+:class:`netkit.TcpServer`, :class:`netkit.UnixServer` and
+:class:`netkit.SeqpacketServer`, which only add how they listen (``_open_listener``)
+and how an accepted socket becomes a connection (``_open``: TCP options and TLS, a Unix
+connection, or a SEQPACKET one).
 
 Engine (chosen by bench/bench_tcp.py; the numbers are in docs/performance.md):
 
@@ -31,12 +32,15 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, adopt
 from netkit._core.server import handler_error, logger, peer_text
-from netkit.tcp.connection import StreamConnection
+from netkit._sockets import fresh
+from netkit.errors import ProxyProtocolError
+from netkit.proxy import ProxyHeader
 from netkit.tcp.listener import Listener
 
 __all__ = ["StreamServer"]
@@ -44,8 +48,17 @@ __all__ = ["StreamServer"]
 
 _S = TypeVar("_S", bound="StreamServer")
 
+_MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
 # How long an idle pooled worker waits for a new connection before its thread exits.
 _WORKER_IDLE = 10.0
+
+
+class Served(Protocol):
+    """What a server hands its handler: a connection it closes when the handler returns
+    (a stream connection, or a SEQPACKET one)."""
+
+    def close(self) -> None: ...
 
 
 class _Worker:
@@ -68,6 +81,9 @@ class StreamServer:
     given) and :meth:`_open` (an accepted socket to a connection), and ``__repr__``.
     """
 
+    #: True for servers whose connections report paths (a PROXY header's Unix addresses).
+    _UNIX = False
+
     def __init__(
         self,
         handler: Callable[[Any], object],
@@ -75,10 +91,15 @@ class StreamServer:
         max_connections: int | None,
         idle_timeout: float | None,
         listener: Listener | None,
+        proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
         self._max_connections = max_connections
         self._idle_timeout = idle_timeout
+        self._proxy = proxy
+        self._refusals: ProxyRefusals | None = None
+        # sockets still waiting for their PROXY header: stop() drops them at once
+        self._heading: set[socket.socket] = set()
 
         self._lock = threading.Lock()
         # notified when a connection ends (a slot frees) and when stopping starts
@@ -130,6 +151,7 @@ class StreamServer:
             sock = listener.socket
             sock.setblocking(True)  # the accept thread blocks in accept()
             self._address = listener.address
+            self._refusals = ProxyRefusals(self._address)
             self._state = "serving"
             self._accept_thread = threading.Thread(
                 target=self._accept_loop,
@@ -184,6 +206,9 @@ class StreamServer:
                 self._stopped.wait()
             return
         self._close_listener()
+        with self._lock:
+            for sock in self._heading:  # no handler yet, nothing to finish: drop now
+                _shut(sock)
         deadline = None if timeout is None else time.monotonic() + timeout
         mine = caller.conn if caller is not None else None
         with self._lock:
@@ -237,7 +262,7 @@ class StreamServer:
         """Bind and listen (subclasses); called by :meth:`start` without ``listener=``."""
         raise NotImplementedError
 
-    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> StreamConnection | None:
+    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> Served | None:
         """The connection for an accepted *sock* (subclasses); None to drop it (stopping).
 
         Runs in the worker. A subclass that replaces the socket (TLS) tracks the new
@@ -290,7 +315,7 @@ class StreamServer:
             if self._state != "serving":
                 return
             try:
-                sock, peer = listener.accept()
+                sock, peer = fresh.accept(listener)
             except OSError as exc:
                 if self._state != "serving":
                     return
@@ -366,10 +391,16 @@ class StreamServer:
         Never raises: every failure is logged and ends only this connection.
         """
         worker.conn = sock
-        conn: StreamConnection | None = None
+        conn: Served | None = None
         try:
+            header: ProxyHeader | None = None
+            if self._proxy is not None and self._proxy.trusts(peer):
+                header = self._proxy_header(sock, peer, self._proxy.header_timeout)
+                if header is None:
+                    return sock  # dropped (and logged); the finally closes it
             conn = self._open(sock, peer, worker)
             if conn is not None:
+                adopt(conn, peer, header, unix=self._UNIX)
                 self._handler(conn)
         except BaseException as exc:  # SystemExit and co. end the connection, not the worker
             level, message, trace = handler_error(
@@ -386,3 +417,87 @@ class StreamServer:
             except Exception:  # pragma: no cover - close() should not fail
                 logger.exception("netkit server: closing %s failed", peer_text(peer))
         return tracked
+
+    # ------------------------------------------------------------------ PROXY protocol
+
+    def _proxy_header(
+        self, sock: socket.socket, peer: object, seconds: float
+    ) -> ProxyHeader | None:
+        """The PROXY header read off *sock* within *seconds*, or None (logged: drop it).
+
+        Only the header's bytes are taken off the socket: the stream after it stays in
+        the kernel for the connection (or its TLS handshake).
+
+        Raises:
+            OSError: the connection failed.
+        """
+        with self._lock:
+            if self._state != "serving":
+                return None
+            self._heading.add(sock)
+        try:
+            return self._read_proxy_header(sock, seconds)
+        except ProxyProtocolError as exc:
+            self._dropped(exc, peer)
+            return None
+        finally:
+            with self._lock:
+                self._heading.discard(sock)
+
+    @staticmethod
+    def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
+        intake = HeaderIntake()
+        deadline = time.monotonic() + seconds
+        header = None
+        timed = False  # the socket has a timeout set (restored to blocking at the end)
+        try:
+            while header is None:
+                data: bytes | None = None
+                if not timed and _MSG_DONTWAIT:
+                    # The proxy sends its header as soon as it connects: it is usually
+                    # here already, and a peek that does not wait needs no timeout set.
+                    try:
+                        data = sock.recv(intake.want, socket.MSG_PEEK | _MSG_DONTWAIT)
+                    except BlockingIOError:
+                        pass
+                if data is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise intake.timed_out(seconds)
+                    sock.settimeout(left)
+                    timed = True
+                    try:
+                        data = sock.recv(intake.want, socket.MSG_PEEK)
+                    except TimeoutError as exc:
+                        if exc.errno is not None:  # ETIMEDOUT from the kernel: a dead peer
+                            raise
+                        raise intake.timed_out(seconds) from None
+                take = intake.peeked(data)
+                while take:  # already received by the kernel: never waits
+                    got = sock.recv(take)
+                    if not got:  # pragma: no cover - the kernel had them
+                        intake.peeked(b"")  # raises: closed
+                    take -= len(got)
+                header = intake.header
+        finally:
+            if timed:
+                sock.settimeout(None)
+        return header
+
+    def _dropped(self, exc: ProxyProtocolError, peer: object) -> None:
+        refusals = self._refusals
+        assert refusals is not None
+        with self._lock:
+            found = refusals.dropped(
+                exc, peer_text(peer), time.monotonic(), stopping=self._state != "serving"
+            )
+        if found is not None:
+            logger.log(found[0], "%s", found[1])
+
+
+def _shut(sock: socket.socket) -> None:
+    """Wake a thread blocked on *sock*: its recv() returns b"" (or fails)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass

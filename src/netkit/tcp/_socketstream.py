@@ -42,9 +42,11 @@ from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.deadline import idle_error
 from netkit._core.oserrors import closed, stream_error, timed_out
-from netkit._core.sockaddr import check_stream_socket
+from netkit._core.sockaddr import check_stream_socket, not_stream
+from netkit._sockets.sockopt import RawOptions
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
+from netkit.proxy import ProxyHeader
 
 __all__ = ["CHUNK", "DIRECT_MIN", "SocketStream"]
 
@@ -71,7 +73,7 @@ def _error(exc: BaseException, write: bool = False) -> BaseException:
     return exc if mapped is None else mapped
 
 
-class SocketStream:
+class SocketStream(RawOptions):
     """A connected stream socket with a receive buffer and the deadline engine.
 
     The base of every sync stream connection; see :class:`netkit.tcp.TcpConnection`
@@ -92,6 +94,7 @@ class SocketStream:
         "_local",
         "_pending",
         "_poll_mode",
+        "_proxy_header",
         "_read_fast",
         "_remote",
         "_sock",
@@ -129,7 +132,7 @@ class SocketStream:
         subclass overrides :meth:`_shutdown_socket` (and may override ``_timeout_call``).
         """
         if sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"{type(self).__name__} needs a stream socket, not {sock.type!r}")
+            raise not_stream(type(self).__name__, sock.type)
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         current = sock.gettimeout()
         # A socket timeout set before wrapping becomes the default deadline per call;
@@ -150,6 +153,7 @@ class SocketStream:
         # Addresses, converted by _convert on first use and kept for after the close.
         self._local: Any = None
         self._remote: Any = None
+        self._proxy_header: ProxyHeader | None = None
         self._read_fast = False
         self._write_fast = False
         self._update_fast_flags()
@@ -182,7 +186,9 @@ class SocketStream:
         """The default deadline, in seconds, of each blocking call made with ``timeout=None``.
 
         ``None`` means no limit. Setting it checks the value as ``timeout=`` does
-        (TypeError, ValueError) and never touches the socket's own mode.
+        (TypeError, ValueError) and never touches the socket's own mode. It starts as
+        the timeout of a socket handed in; :func:`socket.setdefaulttimeout` never
+        reaches the sockets netkit makes itself (they start with None).
         """
         return self._default_timeout
 
@@ -195,6 +201,17 @@ class SocketStream:
     def idle_timeout(self) -> float | None:
         """Seconds a read may wait with nothing received, or None."""
         return self._idle_timeout
+
+    @property
+    def proxy_header(self) -> ProxyHeader | None:
+        """The PROXY protocol header this connection opened with, or None.
+
+        Set by a server with ``proxy_protocol=`` for a peer in a trusted network (its
+        TLVs, the proxy's TLS details...); the addresses are also in
+        :attr:`remote_address` and :attr:`local_address` when they are of this
+        connection's kind.
+        """
+        return self._proxy_header
 
     @property
     def buffered(self) -> int:
@@ -228,6 +245,14 @@ class SocketStream:
             The descriptor, or -1.
         """
         return self._sock.fileno()
+
+    def _option_socket(self) -> Any:
+        if self._closed:
+            raise closed()
+        return self._sock
+
+    def _option_closed(self) -> BaseException:
+        return closed()
 
     def _shutdown_socket(self, how: int) -> None:
         # socket.socket's own shutdown, also for an SSLSocket, whose override would
