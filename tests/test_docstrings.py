@@ -126,6 +126,15 @@ def _documented_modules() -> list[str]:
     return names
 
 
+def _import_object(path: str) -> Any:
+    """The module or object a ``:::`` identifier names."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError:
+        module, _, attr = path.rpartition(".")
+        return getattr(_import_object(module), attr)
+
+
 def _is_netkit(obj: Any) -> bool:
     return str(getattr(obj, "__module__", "")).startswith("netkit")
 
@@ -135,8 +144,11 @@ def _entries() -> Iterator[tuple[str, str, Any, Any]]:
     seen: set[str] = set()
     roots: list[Any] = []
     for name in ["netkit", "netkit.aio", *_documented_modules()]:
-        module = importlib.import_module(name)
-        roots.extend(getattr(module, attr) for attr in module.__all__)
+        target = _import_object(name)
+        if isinstance(target, types.ModuleType):
+            roots.extend(getattr(target, attr) for attr in target.__all__)
+        else:
+            roots.append(target)  # a page may document one object of a module
 
     def emit(obj: Any, owner: Any) -> Iterator[tuple[str, str, Any, Any]]:
         func = obj.fget if isinstance(obj, property) else obj
@@ -156,11 +168,6 @@ def _entries() -> Iterator[tuple[str, str, Any, Any]]:
             if not _is_netkit(root):
                 continue
             yield from emit(root, None)
-            maker = _constructor_class(root)
-            if maker is not None and maker is not root:
-                # The reference merges the inherited __init__'s docstring into the class:
-                # its Args live there.
-                yield from emit(vars(maker)["__init__"], maker)
             for klass in root.__mro__:
                 if not _is_netkit(klass):
                     continue
@@ -214,13 +221,19 @@ def _signature_names(obj: Any, owner: Any) -> list[str] | None:
     return names
 
 
+def _init_doc(cls: type) -> str:
+    """The docstring of the ``__init__`` that builds *cls* (maybe inherited), or ``""``."""
+    maker = _constructor_class(cls)
+    init = None if maker is None else vars(maker).get("__init__")
+    return inspect.cleandoc(init.__doc__) if init is not None and init.__doc__ else ""
+
+
 def _doc_of(obj: Any) -> str:
     if isinstance(obj, type):
-        parts = [obj.__doc__ or ""]
-        init = vars(obj).get("__init__")
-        if init is not None and init.__doc__:
-            parts.append(init.__doc__)
-        return "\n\n".join(inspect.cleandoc(part) for part in parts if part)
+        # What the reference shows: the class's docstring, then its constructor's
+        # (merge_init_into_class; an inherited __init__ included).
+        parts = [inspect.cleandoc(obj.__doc__ or ""), _init_doc(obj)]
+        return "\n\n".join(part for part in parts if part)
     func = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
     return func.__doc__ or ""
 
@@ -289,10 +302,13 @@ def problems_of(module: str, qualname: str, obj: Any, owner: Any) -> list[str]:
     documented = sections.get("args", [])
     if isinstance(obj, type) and (dataclasses.is_dataclass(obj) or hasattr(obj, "_fields")):
         documented = documented + sections.get("attributes", [])
-    # An inherited constructor's Args are required where it is defined (the reference
-    # merges that __init__'s docstring); here they are only checked if given.
-    required = not isinstance(obj, type) or _constructor_class(obj) is obj
-    if names and (required or documented):
+    if (
+        isinstance(obj, type)
+        and "args" in parse_sections(_init_doc(obj))
+        and "args" in parse_sections(inspect.cleandoc(obj.__doc__ or ""))
+    ):
+        out.append(f"{where}: Args both in the class and in its __init__ (shown twice)")
+    if names:
         if not documented:
             out.append(f"{where}: takes {', '.join(names)} but has no Args section")
         else:

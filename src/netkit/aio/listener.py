@@ -306,6 +306,15 @@ class UnixListener(_PathListener):
     The twin of :class:`netkit.UnixListener`: ``await UnixListener.bind(path, mode=...)``
     (the socket file is removed on close, if still the one it created), or
     ``UnixListener(sock)``; same arguments and errors.
+
+    Args:
+        sock: a listening ``AF_UNIX`` stream socket (taken over; its file is then not
+            removed on close).
+        name: a name for it (:func:`inherited_listeners` sets the supervisor's).
+
+    Raises:
+        TypeError: *sock* is not a socket, or not ``AF_UNIX``.
+        ValueError: *sock* is not a listening stream socket.
     """
 
     __slots__ = ()
@@ -316,7 +325,25 @@ class UnixListener(_PathListener):
     async def bind(
         cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
     ) -> UnixListener:
-        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`."""
+        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`.
+
+        Args:
+            path: where the socket file goes (or a Linux abstract ``"\\0name"``); its
+                directory must exist.
+            mode: the file's permissions from the moment it exists; None leaves them to the
+                umask.
+            backlog: how many clients may wait to be accepted.
+
+        Returns:
+            The listener; :meth:`close` removes the file it created.
+
+        Raises:
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path.
+            ValueError: *mode* is not permission bits, or *backlog* is negative.
+            OSError: the path is taken by a live listener or a file that is not a socket,
+                or its directory is missing or not writable.
+        """
         return cls._bind(path, mode, backlog)
 
     async def accept(self, *, timeout: float | None = None) -> UnixConnection:
@@ -344,6 +371,14 @@ class SeqpacketListener(_PathListener):
     The twin of :class:`netkit.SeqpacketListener`: ``await SeqpacketListener.bind(path,
     mode=...)`` (the socket file is removed on close, if still the one it created), or
     ``SeqpacketListener(sock)``; same arguments and errors.
+
+    Args:
+        sock: a listening ``AF_UNIX`` ``SOCK_SEQPACKET`` socket (taken over).
+        name: a name for it (:func:`inherited_listeners` sets the supervisor's).
+
+    Raises:
+        TypeError: *sock* is not a socket, or not ``AF_UNIX``.
+        ValueError: *sock* is not a listening ``SOCK_SEQPACKET`` socket.
     """
 
     __slots__ = ()
@@ -355,11 +390,35 @@ class SeqpacketListener(_PathListener):
     async def bind(
         cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
     ) -> SeqpacketListener:
-        """Bind *path* and listen; see :meth:`netkit.SeqpacketListener.bind`."""
+        """Bind *path* and listen; see :meth:`netkit.SeqpacketListener.bind`.
+
+        Args:
+            path: where the socket file goes (or a Linux abstract ``"\\0name"``); its
+                directory must exist.
+            mode: the file's permissions from the moment it exists; None leaves them to the
+                umask.
+            backlog: how many clients may wait to be accepted.
+
+        Returns:
+            The listener; :meth:`close` removes the file it created.
+
+        Raises:
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path.
+            ValueError: *mode* is not permission bits, or *backlog* is negative.
+            OSError: the path is taken by a live listener or a file that is not a socket,
+                or its directory is missing or not writable.
+        """
         return cls._bind(path, mode, backlog)
 
     async def accept(self, *, timeout: float | None = None) -> SeqpacketConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Args:
+            timeout: seconds to wait; None for no limit.
+
+        Returns:
+            The client's connection.
 
         Raises:
             NetkitTimeout: no client came in time.

@@ -113,7 +113,8 @@ async def check_message_pair(make_pair: PairFactory, *, kind: str = "seqpacket")
 
     Raises:
         AssertionError: naming the first situation and step that deviates.
-        TypeError, ValueError: *kind* is not one of the three.
+        TypeError: *kind* is not a str.
+        ValueError: *kind* is not one of the three.
     """
     spec = check_kind(kind)
     for index in range(len(message_cases(spec, ""))):

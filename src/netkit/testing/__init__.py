@@ -117,7 +117,8 @@ def check_message_pair(make_pair: PairFactory, *, kind: str = "seqpacket") -> No
     Raises:
         AssertionError: naming the first situation and step that deviates, what
             happened and what the contract requires.
-        TypeError, ValueError: *kind* is not one of the three.
+        TypeError: *kind* is not a str.
+        ValueError: *kind* is not one of the three.
     """
     spec = check_kind(kind)
     for index in range(len(message_cases(spec, ""))):

@@ -207,7 +207,9 @@ class SeqpacketListener(_PathListener):
             names that file).
 
         Raises:
-            TypeError, AddressError: *path* is not a usable socket path.
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path (too long for ``sun_path``,
+                empty, an abstract name where there are none...).
             OSError: ``EADDRINUSE`` when a live listener has the path (left alone),
                 ``FileExistsError``, ``FileNotFoundError``, ``PermissionError``; as
                 :meth:`UnixListener.bind`.
@@ -217,6 +219,9 @@ class SeqpacketListener(_PathListener):
 
     def accept(self, *, timeout: float | None = None) -> SeqpacketConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Args:
+            timeout: seconds to wait; None for no limit.
 
         Returns:
             The connection, in blocking mode with no default timeout.
