@@ -46,8 +46,6 @@ ALLOWED_UNCONVERTED: frozenset[str] = frozenset(
         "netkit.aio.server",
         "netkit.aio._server",
         "netkit.unix.server",
-        "netkit.unix.seqpacket",
-        "netkit.aio.seqpacket",
         "netkit.aio.unix",
         "netkit.tcp.connection",
         "netkit.aio.connection",

@@ -39,15 +39,6 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
     ``SOCK_SEQPACKET`` socket (the connection takes ownership and makes it
     non-blocking), or use ``await SeqpacketConnection.pair()`` or
     ``await SeqpacketClient.connect(path)``. Cancelling a receive loses no message.
-
-    Parameters:
-        sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
-        idle_timeout: used by servers: a receive that waits this many seconds with
-            nothing received raises ``NetkitTimeout("idle: ...")``; None for no limit.
-
-    Raises:
-        TypeError, ValueError: *sock* is not such a socket, or not connected; a bad
-            *idle_timeout*.
     """
 
     __slots__ = ("_seq",)
@@ -55,6 +46,18 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
     _SEND_DEFAULT = True
 
     def __init__(self, sock: _socket.socket, *, idle_timeout: float | None = None) -> None:
+        """Wrap a connected socket, taking ownership of it.
+
+        Args:
+            sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+            idle_timeout: used by servers: a receive that waits this many seconds with
+                nothing received raises ``NetkitTimeout("idle: ...")``; None for no limit.
+
+        Raises:
+            TypeError: *sock* is not a socket, or *idle_timeout* not a number.
+            ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket, or
+                *idle_timeout* is negative.
+        """
         default_timeout, state = setup.adopt(sock, blocking=False, idle_timeout=idle_timeout)
         super().__init__(sock, default_timeout)
         self._seq = state
@@ -83,7 +86,8 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
 
         Raises:
             FrameTooLarge: *data* is over the socket's limit (nothing sent).
-            ValueError, TypeError: *data* is empty, or not bytes-like.
+            ValueError: *data* is empty.
+            TypeError: *data* is not bytes-like.
             NetkitTimeout: no room came in time (nothing sent).
             ConnectionClosed: the peer is gone, or the connection is closed.
         """
@@ -108,7 +112,8 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
             FrameTooLarge: the message is over *max_size* (it is consumed).
             NetkitTimeout: no message came in time.
             ConnectionClosed: the connection was reset, or is closed.
-            TypeError, ValueError: a bad *max_size* or *timeout*.
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
         """
         if self._seq.idle is None:
             return await self._recv_message(max_size, timeout)
@@ -151,7 +156,8 @@ class SeqpacketClient(SeqpacketConnection):
             The connection.
 
         Raises:
-            TypeError, AddressError: a bad *path*.
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path.
             ConnectFailed: nothing listens at *path*, or a socket of another type does.
             NetkitTimeout: the backlog stayed full for *timeout* seconds.
         """

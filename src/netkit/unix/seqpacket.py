@@ -52,16 +52,6 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
       the connection or after :meth:`close` (``"connection is closed"``),
       ``NetkitTimeout`` on a deadline. :meth:`close` from another thread wakes a
       blocked call.
-
-    Parameters:
-        sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
-        idle_timeout: used by servers: a receive that waits this many seconds with
-            nothing received raises ``NetkitTimeout("idle: ...")``, whatever its
-            ``timeout=``; None for no limit.
-
-    Raises:
-        TypeError, ValueError: *sock* is not such a socket, or not connected; a bad
-            *idle_timeout*.
     """
 
     __slots__ = ("_seq",)
@@ -69,6 +59,19 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
     _SEND_DEFAULT = True
 
     def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+        """Wrap a connected socket, taking ownership of it.
+
+        Args:
+            sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+            idle_timeout: used by servers: a receive that waits this many seconds with
+                nothing received raises ``NetkitTimeout("idle: ...")``, whatever its
+                ``timeout=``; None for no limit.
+
+        Raises:
+            TypeError: *sock* is not a socket, or *idle_timeout* not a number.
+            ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket, or
+                *idle_timeout* is negative.
+        """
         # A socket handed over with a timeout keeps it as the default deadline; the
         # socket itself goes to blocking mode, which the fast path relies on.
         default_timeout, state = setup.adopt(sock, blocking=True, idle_timeout=idle_timeout)
@@ -102,7 +105,8 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
 
         Raises:
             FrameTooLarge: *data* is over the socket's limit (nothing sent).
-            ValueError, TypeError: *data* is empty, or not bytes-like.
+            ValueError: *data* is empty.
+            TypeError: *data* is not bytes-like.
             NetkitTimeout: no room came in time (nothing sent).
             ConnectionClosed: the peer is gone (``"connection lost: ..."``) or the
                 connection is closed.
@@ -130,7 +134,8 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
                 and it is consumed (the next call returns the next message).
             NetkitTimeout: no message came in time.
             ConnectionClosed: the connection was reset, or is closed.
-            TypeError, ValueError: a bad *max_size* or *timeout*.
+            TypeError: a *max_size* or *timeout* of the wrong type.
+            ValueError: a *max_size* or *timeout* out of range.
         """
         if self._seq.idle is None:
             return self._recv_message(max_size, timeout)
@@ -173,7 +178,8 @@ class SeqpacketClient(SeqpacketConnection):
             The connection.
 
         Raises:
-            TypeError, AddressError: a bad *path*.
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path.
             ConnectFailed: nothing listens at *path* (``errno`` ``ENOENT`` or
                 ``ECONNREFUSED``), or a socket of another type does.
             NetkitTimeout: the backlog stayed full for *timeout* seconds.
