@@ -1,7 +1,9 @@
 """Server rules both faces share: arguments, which options go where, what is logged.
 
-* :func:`check_server_args` / :func:`check_unix_server_args`: the constructors'
-  argument checks and their messages, and :func:`listener_conflict` for ``listener=``;
+* :func:`check_server_args` / :func:`check_unix_server_args` /
+  :func:`check_slow_client_args`: the constructors' argument checks and their
+  messages, and :func:`listener_conflict` for ``listener=``; the defaults they fill in
+  are :mod:`netkit._core.limits`';
 * :func:`listener_options` / :func:`connection_options`: a :class:`SocketOptions`
   split between the listening socket and each accepted one, with the servers' defaults;
 * :func:`handler_error`: how an exception that ended a connection is logged (level,
@@ -30,6 +32,7 @@ __all__ = [
     "check_listen_args",
     "check_options",
     "check_server_args",
+    "check_slow_client_args",
     "check_unix_server_args",
     "connection_options",
     "handler_error",
@@ -147,8 +150,21 @@ def _check_handler(handler: object) -> None:
         raise TypeError(f"handler must be callable, not {type(handler).__name__}")
 
 
+def check_slow_client_args(send_timeout: object, message_timeout: object) -> None:
+    """Validate a server's ``send_timeout`` and ``message_timeout`` (None, or > 0).
+
+    Raises:
+        TypeError: not a number.
+        ValueError: not > 0.
+    """
+    for name, value in (("send_timeout", send_timeout), ("message_timeout", message_timeout)):
+        if value is not None and check_timeout(name, value) == 0:
+            raise ValueError(f"{name} must be > 0, not {value!r}")
+
+
 def _check_limits(backlog: object, max_connections: object, idle_timeout: object) -> None:
-    check_size("backlog", backlog)
+    if backlog is not None:  # None: the default (netkit._core.limits.backlog_for)
+        check_size("backlog", backlog)
     if max_connections is not None:
         check_size("max_connections", max_connections, low=1)
     if idle_timeout is not None and check_timeout("idle_timeout", idle_timeout) == 0:

@@ -147,7 +147,7 @@ class StreamConnection(SocketStream):
         result = request.attempt(buffer)
         if result is not None:
             return result
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         if n - len(buffer) > DIRECT_MIN:
             parts = self._read_direct(n, request, deadline)
             return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -181,7 +181,7 @@ class StreamConnection(SocketStream):
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         request = stream.until(delimiter, max_bytes, timeout)
-        return self._read_delimited(request, self._deadline(timeout))
+        return self._read_delimited(request, self._read_deadline(timeout))
 
     def readline(
         self, *, max_bytes: int = DEFAULT_MAX_LINE, timeout: float | None = None
@@ -195,7 +195,7 @@ class StreamConnection(SocketStream):
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         request = stream.line(max_bytes, timeout)
-        return self._read_delimited(request, self._deadline(timeout))
+        return self._read_delimited(request, self._read_deadline(timeout))
 
     def recv_all(
         self, *, max_bytes: int = DEFAULT_MAX_READ, timeout: float | None = None
@@ -208,7 +208,7 @@ class StreamConnection(SocketStream):
         """
         request = stream.to_eof(max_bytes, timeout)
         buffer = self._buffer
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         limit = request.want(buffer)  # max_bytes + 1: never ask for more than that
         try:
             while True:
@@ -238,7 +238,7 @@ class StreamConnection(SocketStream):
         frame = request.attempt(buffer)
         if frame is not None:
             return frame
-        return self._fill(request, self._deadline(timeout))
+        return self._fill(request, self._read_deadline(timeout))
 
     def __iter__(self) -> Iterator[bytes]:
         """Yield lines (with their ``\\n``) until a clean EOF."""
@@ -271,9 +271,11 @@ class StreamConnection(SocketStream):
 
     def _sendall(self, data: bytes | bytearray | memoryview, deadline: float | None) -> None:
         sock = self._sock
-        if deadline is None:
+        if deadline is None and self._send_timeout is None:
             self._call(lambda flags: sock.sendall(data), None, True)
             return
+        # Piece by piece, so that a deadline (or send_timeout, which restarts whenever
+        # a piece goes) is checked between pieces.
         with memoryview(data) as raw, raw.cast("B") as view:
             sent = 0
             total = len(view)
@@ -316,7 +318,7 @@ class StreamConnection(SocketStream):
         read in chunks and sent with the deadline applying to the whole transfer.
         """
         deadline = self._deadline(timeout)
-        if deadline is None:
+        if deadline is None and self._send_timeout is None:
             sock = self._sock
             return self._call(lambda flags: sock.sendfile(file, offset, count), None, True)
         if offset:
@@ -409,8 +411,15 @@ class TcpConnection(StreamConnection):
     blocking method takes ``timeout=`` (seconds for the whole call; ``None`` uses the
     connection's :attr:`timeout`, which starts as the timeout the socket had when it
     was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
-    *idle_timeout*, used by servers, makes any read that waits that many seconds
-    without receiving a byte raise :class:`~netkit.NetkitTimeout`; writes ignore it.
+    Three limits, set by servers, bound waits besides ``timeout=`` (each raises
+    :class:`~netkit.NetkitTimeout` with its own message): *idle_timeout* ends a read
+    that waits that many seconds without receiving a byte; *message_timeout* ends a
+    read of a message (``readline``, ``recv_until``, ``recv_exactly``, ``recv_frame``,
+    ``recv_all``; not ``recv``) still incomplete that many seconds after the read
+    first had part of it, so a peer dripping bytes cannot hold it; *send_timeout*
+    ends a send that waits that many seconds with the peer taking nothing (a peer
+    that stopped reading). After a send timeout the stream is torn (an unknown
+    prefix went), and servers close it with a reset.
 
     One thread may read while another writes on a plain connection, and
     :meth:`close` from another thread wakes a call blocked in this connection (it
@@ -420,12 +429,15 @@ class TcpConnection(StreamConnection):
     Parameters:
         sock: a connected ``SOCK_STREAM`` socket of family ``AF_INET`` or ``AF_INET6``.
         idle_timeout: seconds a read may wait with nothing received, or None.
+        send_timeout: seconds a send may wait with the peer taking nothing, or None.
+        message_timeout: seconds a read may take from the first byte of its message,
+            or None.
 
     Raises:
         TypeError: *sock* is not a socket, is an ``AF_UNIX`` socket (use
-            :class:`netkit.unix.UnixConnection`, whose addresses are paths), or
-            *idle_timeout* is not a number.
-        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+            :class:`netkit.unix.UnixConnection`, whose addresses are paths), or a
+            timeout is not a number.
+        ValueError: *sock* is not a stream socket, or a timeout is negative.
     """
 
     __slots__ = ()

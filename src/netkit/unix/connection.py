@@ -62,11 +62,14 @@ class UnixConnection(StreamConnection):
         sock: a connected ``AF_UNIX`` ``SOCK_STREAM`` socket (from ``accept()``,
             ``socket.socketpair()``, ``socket.fromfd()``, a supervisor...).
         idle_timeout: seconds a read may wait with nothing received, or None.
+        send_timeout: seconds a send may wait with the peer taking nothing, or None.
+        message_timeout: seconds a read may take from the first byte of its message,
+            or None (see :class:`~netkit.TcpConnection`).
 
     Raises:
         TypeError: *sock* is not a socket, not ``AF_UNIX`` (use
             :class:`~netkit.TcpConnection` for TCP), or an ``ssl.SSLSocket``.
-        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+        ValueError: *sock* is not a stream socket, or a timeout is negative.
     """
 
     __slots__ = ("_credentials",)
@@ -75,10 +78,22 @@ class UnixConnection(StreamConnection):
     _convert = staticmethod(unix_address)
     _text = staticmethod(unix_text)
 
-    def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
+    ) -> None:
         if isinstance(sock, ssl.SSLSocket):
             raise TypeError("UnixConnection takes a plain AF_UNIX socket, not an ssl.SSLSocket")
-        super().__init__(sock, idle_timeout=idle_timeout)
+        super().__init__(
+            sock,
+            idle_timeout=idle_timeout,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
         self._credentials: PeerCredentials | None = None
 
     @classmethod

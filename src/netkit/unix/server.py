@@ -13,8 +13,15 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from netkit._core.server import check_unix_server_args, listener_conflict, listener_kind_error
+from netkit._core.limits import SEND_TIMEOUT, SYNC_MAX_CONNECTIONS
+from netkit._core.server import (
+    check_slow_client_args,
+    check_unix_server_args,
+    listener_conflict,
+    listener_kind_error,
+)
 from netkit._core.unix import unix_text
+from netkit._sockets.listen import default_backlog
 from netkit.tcp._server import StreamServer, _Worker
 from netkit.unix.connection import UnixConnection
 from netkit.unix.listener import UnixListener
@@ -22,8 +29,6 @@ from netkit.unix.listener import UnixListener
 __all__ = ["UnixServer"]
 
 Handler = Callable[[UnixConnection], None]
-
-_DEFAULT_BACKLOG = 128
 
 
 class UnixServer(StreamServer):
@@ -33,8 +38,10 @@ class UnixServer(StreamServer):
     ``serve_forever()``, ``stop(timeout)`` (stops accepting at once, lets handlers
     finish, then wakes the rest; nothing a returned handler sent is lost),
     ``with UnixServer(...) as server:``, ``max_connections`` (the rest wait in the
-    backlog), ``idle_timeout``, ``active_connections``, ``serving``, handler errors
-    logged once. The handler gets a :class:`~netkit.UnixConnection`.
+    backlog), ``idle_timeout``, ``send_timeout``, ``message_timeout``,
+    ``active_connections``, ``serving``, handler errors logged once, and the same
+    finite defaults, chosen by measurement (see :class:`~netkit.TcpServer` and
+    ``docs/internet.md``). The handler gets a :class:`~netkit.UnixConnection`.
 
     Parameters:
         handler: called with each connection in a worker thread; the connection is
@@ -42,9 +49,17 @@ class UnixServer(StreamServer):
         path: the socket file to create (or a Linux abstract ``"\\0name"``). A stale
             socket file is replaced; a live listener's raises ``EADDRINUSE``.
         mode: the file's permissions, e.g. ``0o600``, from the moment it exists.
-        backlog: clients that may wait to be accepted.
-        max_connections: connections served at once; None for no limit.
-        idle_timeout: seconds a read may wait with nothing received.
+        backlog: clients that may wait to be accepted; None (the default) for 4096,
+            capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (default 1000, below the
+            thread-per-connection engine's collapse); None for no limit.
+        idle_timeout: seconds a read may wait with nothing received (default None).
+        send_timeout: seconds a send may wait with the peer taking nothing before it
+            raises :class:`~netkit.NetkitTimeout` and the connection is reset
+            (default 60); None for no limit.
+        message_timeout: seconds a read of a message (a line, a frame...) may take
+            from the moment it first had part of it (default None): the defence
+            against clients that drip bytes.
         listener: instead of *path*, a :class:`~netkit.UnixListener` or a listening
             ``AF_UNIX`` ``socket.socket`` (one a supervisor passed in, say); the server
             owns it from then on.
@@ -64,21 +79,29 @@ class UnixServer(StreamServer):
         path: str | os.PathLike[str] | None = None,
         *,
         mode: int | None = None,
-        backlog: int = _DEFAULT_BACKLOG,
-        max_connections: int | None = None,
+        backlog: int | None = None,
+        max_connections: int | None = SYNC_MAX_CONNECTIONS,
         idle_timeout: float | None = None,
         listener: UnixListener | socket.socket | None = None,
+        send_timeout: float | None = SEND_TIMEOUT,
+        message_timeout: float | None = None,
     ) -> None:
         where = check_unix_server_args(
             handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
         )
+        check_slow_client_args(send_timeout, message_timeout)
         taken: UnixListener | None = None
         if listener is not None:
-            if backlog != _DEFAULT_BACKLOG:
+            if backlog is not None:
                 raise TypeError(listener_conflict("backlog"))
             taken = _as_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+            handler,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            listener=taken,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
         )
         self._path = where
         self._mode = mode
@@ -110,10 +133,16 @@ class UnixServer(StreamServer):
 
     def _open_listener(self) -> UnixListener:
         assert self._path is not None
-        return UnixListener.bind(self._path, mode=self._mode, backlog=self._backlog)
+        backlog = default_backlog() if self._backlog is None else self._backlog
+        return UnixListener.bind(self._path, mode=self._mode, backlog=backlog)
 
     def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> UnixConnection:
-        return UnixConnection(sock, idle_timeout=self._idle_timeout)
+        return UnixConnection(
+            sock,
+            idle_timeout=self._idle_timeout,
+            send_timeout=self._send_timeout,
+            message_timeout=self._message_timeout,
+        )
 
 
 def _as_listener(listener: Any) -> UnixListener:
