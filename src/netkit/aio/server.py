@@ -167,7 +167,12 @@ class UnixServer(StreamServer):
     engine of :class:`TcpServer` (same lifecycle, limits and stop). Handlers receive a
     :class:`netkit.aio.UnixConnection`. ``stop()`` closes the listener, which removes
     the socket file it created if the path still names that file. Defaults as
-    :class:`TcpServer`'s (``max_connections=2000``, ``send_timeout=60.0``...).
+    :class:`TcpServer`'s: ``max_connections=2000`` (the rest wait in the backlog),
+    ``backlog=None`` (4096, capped by ``somaxconn``), ``send_timeout=60.0`` (a send
+    that waits that long with the peer taking nothing raises
+    :class:`~netkit.NetkitTimeout` and the connection is reset), ``idle_timeout=None``
+    and ``message_timeout=None`` (a read of a message still incomplete that many
+    seconds after it first had part of it raises: the defence against drip-feeding).
     """
 
     def __init__(
