@@ -9,6 +9,7 @@ works, not how fast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import selectors
 import socket
@@ -408,6 +409,8 @@ class _DripAttack:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.connect_ex(self.address)
+        with contextlib.suppress(OSError):  # a loopback connect is usually done by now
+            sock.send(b"x")
         return sock
 
     def _run(self) -> None:
