@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_limits.py                      # sync, asyncio, uvloop
     .venv/bin/python bench/bench_limits.py --face sync --conns 500 --conns 1000
     .venv/bin/python bench/bench_limits.py --rounds 5 --budget 60
+    .venv/bin/python bench/bench_limits.py --burst 2000     # connect bursts, by backlog
 
 This is the measurement behind the default ``max_connections`` of each face (see
 ``netkit._core.server``). The server (``--serve FACE --port N``: a netkit echo server
@@ -17,6 +18,11 @@ A thread-per-connection server (the sync face) degrades faster than linearly pas
 few thousand busy threads (GIL hand-offs and scheduler work grow with the thread
 count); the asyncio engine degrades linearly. Only 127.0.0.1 is used. The client
 raises its own descriptor limit up to the hard limit; N is capped to fit.
+
+``--burst N`` measures the backlog instead: N non-blocking connects started at once
+against a server with its default ``max_connections`` and ``backlog=128`` or the
+default backlog; the line gives the p50/p99/max time for a connect to complete (a
+connect whose SYN found the backlog full waits for its retransmit, 1 s later).
 """
 
 from __future__ import annotations
@@ -32,14 +38,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 HOST = "127.0.0.1"
 MESSAGE = b"x" * 63 + b"\n"
 DEFAULT_CONNS = (250, 500, 1000, 2000, 4000)
 
 
-def serve(face: str, port: int) -> None:
-    """Run a netkit echo server on *port* until stdin closes (the parent went away)."""
+def serve(face: str, port: int, burst: bool = False, backlog: int | None = None) -> None:
+    """Run a netkit echo server on *port* until stdin closes (the parent went away).
+
+    With *burst*, the server keeps its default ``max_connections`` and listens with
+    *backlog* (None: its default); otherwise it serves without a cap.
+    """
+    limits: dict[str, Any] = (
+        {"backlog": backlog} if burst else {"max_connections": None, "backlog": 4096}
+    )
     if face == "sync":
         from netkit import TcpConnection, TcpServer
 
@@ -47,7 +61,7 @@ def serve(face: str, port: int) -> None:
             while line := conn.readline():
                 conn.sendall(line)
 
-        server = TcpServer(echo, HOST, port, max_connections=None, backlog=4096)
+        server = TcpServer(echo, HOST, port, **limits)
         server.start()
         print(server.address.port, flush=True)
         sys.stdin.read()
@@ -64,7 +78,7 @@ def serve(face: str, port: int) -> None:
             await conn.sendall(line)
 
     async def main() -> None:
-        async with AioServer(aecho, HOST, port, max_connections=None, backlog=4096) as server:
+        async with AioServer(aecho, HOST, port, **limits) as server:
             print(server.address.port, flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
             await server.stop(1)
@@ -78,10 +92,10 @@ def serve(face: str, port: int) -> None:
 
 
 @contextlib.contextmanager
-def running(face: str) -> Iterator[int]:
+def running(face: str, *extra: str) -> Iterator[int]:
     """A server subprocess for *face*; yields its port."""
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", face, "--port", "0"],
+        [sys.executable, __file__, "--serve", face, "--port", "0", *extra],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -172,6 +186,43 @@ def measure(face: str, n: int, rounds: int, budget: float) -> str:
     )
 
 
+def burst(face: str, n: int, backlog: int | None, budget: float) -> str:
+    """Start *n* connects at once; the p50/p99/max seconds they took to complete."""
+    extra = ["--burst", str(n)] + ([] if backlog is None else ["--backlog", str(backlog)])
+    with running(face, *extra) as port:
+        socks: list[socket.socket] = []
+        times: list[float] = []
+        poller = select.epoll()
+        try:
+            start = time.monotonic()
+            for _ in range(n):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.setblocking(False)
+                sock.connect_ex((HOST, port))
+                poller.register(sock.fileno(), select.EPOLLOUT)
+            pending = n
+            while pending:
+                left = start + budget - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{pending} connects pending after {budget} s")
+                for fd, _ in poller.poll(min(left, 1.0)):
+                    poller.unregister(fd)
+                    times.append(time.monotonic() - start)
+                    pending -= 1
+        finally:
+            poller.close()
+            for sock in socks:
+                sock.close()
+    times.sort()
+    p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99) - 1]
+    shown = "default" if backlog is None else str(backlog)
+    return (
+        f"| {face} | {n} | {shown} | {p50 * 1000:.0f} | {p99 * 1000:.0f} | "
+        f"{times[-1] * 1000:.0f} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -180,15 +231,27 @@ def main() -> None:
     parser.add_argument("--conns", action="append", type=int, help="N (repeatable)")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds per N")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per N, at most")
+    parser.add_argument("--burst", type=int, metavar="N", help="measure N connects at once")
+    parser.add_argument("--backlog", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.burst is not None, args.backlog)
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     print(f"# {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, fd limit {soft}")
+    if args.burst:
+        print("| face | connects | backlog | p50 (ms) | p99 (ms) | max (ms) |")
+        print("|---|---|---|---|---|---|")
+        for face in args.face or ("sync", "asyncio", "uvloop"):
+            for backlog in (128, None):
+                try:
+                    print(burst(face, args.burst, backlog, args.budget), flush=True)
+                except (TimeoutError, OSError) as exc:
+                    print(f"| {face} | {args.burst} | {backlog} | failed: {exc} | | |")
+        return
     print("| face | connections | rounds | round median (ms) | p50 (ms) | p99 (ms) | max (ms) |")
     print("|---|---|---|---|---|---|---|")
     for face in args.face or ("sync", "asyncio", "uvloop"):

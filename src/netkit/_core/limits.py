@@ -49,8 +49,9 @@ SYNC_MAX_CONNECTIONS = 1000
 AIO_MAX_CONNECTIONS = 2000
 
 #: The default listen backlog: room for a burst of simultaneous connects. With 128, a
-#: burst of 2000 connects saw a p99 connect time of 2-8 s (SYNs dropped and
-#: retransmitted after 1 s, 3 s...); with 4096, 0.2-0.5 s. Linux caps any backlog at
+#: burst of 2000 connects had a p50 connect time of 1 s and a p99 of 1-2 s (SYNs dropped
+#: and retransmitted after 1 s, 3 s...); with 4096, p99 48-54 ms in every face
+#: (``bench_limits.py --burst 2000``). Linux caps any backlog at
 #: ``net.core.somaxconn`` (4096 since Linux 5.4), so the default is capped there too
 #: and says what the kernel does.
 BACKLOG = 4096

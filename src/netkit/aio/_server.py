@@ -278,7 +278,7 @@ class StreamServer:
         connection whose send timed out (the peer stopped reading; the stream is torn)
         is aborted at once, as the sync face resets it.
         """
-        if conn._send_stalled:
+        if getattr(conn, "_send_stalled", False):  # (a connection class may lack it)
             conn.abort()
             await conn.aclose()
             return

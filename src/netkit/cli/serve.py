@@ -67,7 +67,7 @@ def register(subparsers: Any) -> None:
         "--max-connections",
         type=positive_int,
         metavar="N",
-        help="serve at most N clients at once (more wait in the backlog)",
+        help="serve at most N clients at once (more wait in the backlog; default 1000)",
     )
     parser.add_argument(
         "--idle-timeout",
@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             if not quiet:
                 log(f"- {peer} closed")
 
+    # --max-connections not given: the server's finite default, never "no limit".
+    cap = {} if args.max_connections is None else {"max_connections": args.max_connections}
     stopped = threading.Event()
     with sigterm_as_interrupt():
         try:
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 handler,
                 host=args.host,
                 port=args.port,
-                max_connections=args.max_connections,
+                **cap,
                 idle_timeout=args.idle_timeout,
                 tls=tls,
             )

@@ -391,7 +391,9 @@ class StreamServer:
             assert tracked is not None
             try:
                 if conn is not None:
-                    if conn._send_stalled:  # torn stream, peer not reading: reset
+                    # A torn stream, the peer not reading: reset. (getattr: a connection
+                    # class without send_timeout may serve on this engine too.)
+                    if getattr(conn, "_send_stalled", False):
                         _reset(tracked)
                     conn.close()
                 tracked.close()

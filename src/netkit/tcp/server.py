@@ -63,8 +63,8 @@ class TcpServer(StreamServer):
       2-core machine, over 2000 0.35 s, and over 4000 it collapsed to 5 s (p99 7 s).
       ``None`` lifts the cap.
     * ``backlog=None`` listens with 4096, capped by the kernel's ``somaxconn``: a
-      burst of 2000 connects then completes with a p99 under 1 s (with 128 it was
-      2-8 s, in SYN retransmits).
+      burst of 2000 connects then completed with a p99 of 48 ms (with 128: 2 s, in
+      SYN retransmits).
     * ``send_timeout=60.0``: a send that waits that long with the peer taking
       nothing (a peer that stopped reading) raises :class:`~netkit.NetkitTimeout` in
       the handler, and the connection is closed with a reset. ``None``: no limit.
