@@ -171,6 +171,9 @@ class Running:
         try:
             if self.behaviour == "flood":
                 conn.sendall(b"x" * (8 * 1024 * 1024))
+            elif self.behaviour == "frames":
+                while True:
+                    conn.send_frame(conn.recv_frame())
             else:  # echo lines
                 while line := conn.readline():
                     conn.sendall(line)
@@ -184,6 +187,9 @@ class Running:
         try:
             if self.behaviour == "flood":
                 await conn.sendall(b"x" * (8 * 1024 * 1024))
+            elif self.behaviour == "frames":
+                while True:
+                    await conn.send_frame(await conn.recv_frame())
             else:
                 while line := await conn.readline():
                     await conn.sendall(line)
@@ -342,6 +348,31 @@ def test_message_timeout_cuts_a_drip_that_idle_timeout_lets_through(
                 dripper.join()
         assert outcomes[0][0] == "ok"
         name, message, elapsed = outcomes[1]
+        assert (name, message) == (
+            "NetkitTimeout",
+            "message incomplete 0.5 s after its first byte",
+        )
+        assert elapsed < 10
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("factory", FACES)
+def test_message_timeout_cuts_a_big_frame_dripped_after_a_fast_start(
+    factory: LoopFactory | None, tmp_path: Path
+) -> None:
+    """A frame announcing 512 KiB, 100 KiB of it at once, then a byte every 0.1 s: the
+    read (received piece by piece, outside the buffer, in sync) is cut all the same."""
+    with Running(factory, "tcp", tmp_path, "frames", message_timeout=0.5) as server:
+        stop = threading.Event()
+        with server.client() as sock:
+            sock.sendall((512 * 1024).to_bytes(4, "big") + b"y" * (100 * 1024))
+            dripper = threading.Thread(target=_drip, args=(sock, stop, 0.1))
+            dripper.start()
+            try:
+                [(name, message, elapsed)] = server.recorded()
+            finally:
+                stop.set()
+                dripper.join()
         assert (name, message) == (
             "NetkitTimeout",
             "message incomplete 0.5 s after its first byte",

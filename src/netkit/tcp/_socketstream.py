@@ -106,6 +106,7 @@ class SocketStream:
         "_send_stalled",
         "_send_timeout",
         "_sock",
+        "_stall_fast",
         "_timeout_set",
         "_tls",
         "_write_fast",
@@ -175,12 +176,16 @@ class SocketStream:
         self._remote: Any = None
         self._read_fast = False
         self._write_fast = False
+        self._stall_fast = False
         self._update_fast_flags()
 
     def _update_fast_flags(self) -> None:
         # "Fast" = a call without timeout= can go straight to the blocking socket call.
         blocking = not self._timeout_set and self._default_timeout is None
         self._write_fast = blocking and self._send_timeout is None
+        # With send_timeout alone (servers), a send that fits the socket buffer is one
+        # MSG_DONTWAIT send; only one that would block goes to the waiting engine.
+        self._stall_fast = blocking and self._send_timeout is not None and self._poll_mode
         self._read_fast = blocking and self._idle_timeout is None and self._message_timeout is None
 
     # -- properties ---------------------------------------------------------------------

@@ -40,8 +40,8 @@ from netkit.framing import (
     DEFAULT_MAX_READ,
     encode_frame,
 )
+from netkit.tcp._socketstream import _MSG_DONTWAIT, DIRECT_MIN, SocketStream
 from netkit.tcp._socketstream import CHUNK as _CHUNK
-from netkit.tcp._socketstream import DIRECT_MIN, SocketStream
 
 __all__ = ["StreamConnection", "TcpConnection"]
 
@@ -265,6 +265,17 @@ class StreamConnection(SocketStream):
             except TypeError:
                 buffer_size(data)  # netkit's message for what is not bytes-like
                 raise
+            return
+        if timeout is None and self._stall_fast and type(data) is bytes:
+            try:
+                sent = self._sock.send(data, _MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise self._fail(exc, True) from exc
+            if sent == len(data):
+                return
+            self._sendall(memoryview(data)[sent:], None)  # the rest, waiting as it must
             return
         buffer_size(data)
         self._sendall(data, self._deadline(timeout))
