@@ -292,6 +292,32 @@ def test_a_peer_that_stops_reading_is_released_within_send_timeout(
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("factory", FACES)
+def test_send_timeout_over_tls(factory: LoopFactory | None, tmp_path: Path) -> None:
+    """The same stall, the same error, over TLS (OpenSSL buffers between us and the
+    socket: the sync face waits through the socket's timeout there, not poll)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with Running(factory, "tcp", tmp_path, "flood", send_timeout=0.5, tls=server_ctx) as server:
+        raw = server.client(small=True)
+        with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1"):  # never reads
+            [(name, message, elapsed)] = server.recorded()
+            assert (name, message) == (
+                "NetkitTimeout",
+                "send stalled: the peer took nothing for 0.5 s",
+            )
+            assert elapsed < 10
+            _until(lambda: server.server.active_connections == 0, "the slot to free")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("factory", FACES)
 def test_a_slow_reader_is_not_a_stalled_one(factory: LoopFactory | None, tmp_path: Path) -> None:
     """send_timeout restarts whenever the peer takes data: a reader slower than the
     sender, but reading, gets all of it even when the whole send lasts longer.
