@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +75,26 @@ def test_default_backlog_is_capped_by_somaxconn() -> None:
     assert limits.backlog_for(128) == 128
     assert limits.backlog_for(65535) == 4096
     assert limits.backlog_for(0) == 4096
+
+
+def _listen_backlog(sock: Any) -> int:
+    """The backlog a listening TCP socket was given (Linux reports it in TCP_INFO's
+    ``tcpi_sacked`` for a listener)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return int.from_bytes(info[28:32], "little" if sys.byteorder == "little" else "big")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO of a listener")
+@pytest.mark.parametrize("factory", FACES)
+def test_servers_and_listeners_listen_with_the_default_backlog(
+    factory: LoopFactory | None, tmp_path: Path
+) -> None:
+    with Running(factory, "tcp", tmp_path, "echo") as server:
+        assert _listen_backlog(server.server.listener.socket) == default_backlog()
+    with Running(factory, "tcp", tmp_path, "echo", backlog=77) as server:
+        assert _listen_backlog(server.server.listener.socket) == 77
+    with netkit.TcpListener.bind() as listener:
+        assert _listen_backlog(listener.socket) == default_backlog()
 
 
 def test_frame_limits_keep_the_worst_case_sane() -> None:

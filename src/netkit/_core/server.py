@@ -89,7 +89,8 @@ def check_listen_args(host: object, port: object, backlog: object, options: obje
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     check_port(port, allow_zero=True)
-    check_size("backlog", backlog)
+    if backlog is not None:  # None: the default (netkit._core.limits.backlog_for)
+        check_size("backlog", backlog)
     check_options(options)
 
 

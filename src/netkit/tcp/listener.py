@@ -25,7 +25,7 @@ from netkit._core.accept import accept_timeout, client_gone, listener_closed
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.server import check_listen_args, check_options, connection_options
 from netkit._core.sockaddr import endpoint
-from netkit._sockets.listen import ListenerState, listen_address, listen_socket
+from netkit._sockets.listen import ListenerState, default_backlog, listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
 from netkit.tcp.connection import StreamConnection, TcpConnection
@@ -179,10 +179,13 @@ class TcpListener(Listener):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        backlog: int = 128,
+        backlog: int | None = None,
         options: SocketOptions | None = None,
     ) -> TcpListener:
         """Bind *host*:*port* and listen, as :class:`~netkit.TcpServer` does.
+
+        *backlog* None (the default) is the servers' default: 4096, capped by the
+        kernel's ``somaxconn``.
 
         ``"::"`` is dual stack; SO_REUSEADDR is on unless ``options.reuse_addr`` is
         False; the listener options of *options* go on this socket and the connection
@@ -194,6 +197,8 @@ class TcpListener(Listener):
         """
         check_listen_args(host, port, backlog, options)
         family, sockaddr = listen_address(host, port)
+        if backlog is None:
+            backlog = default_backlog()
         sock = listen_socket(family, sockaddr, backlog, options or SocketOptions())
         try:
             return cls(sock, options=options)

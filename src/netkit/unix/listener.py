@@ -19,7 +19,7 @@ from netkit._core.unix import check_mode, unix_text
 from netkit._core.unixpath import address as unix_address
 from netkit._core.unixpath import check_path
 from netkit._sockets.activation import inherited_sockets
-from netkit._sockets.listen import FileId, remove_socket_file, unix_listen_socket
+from netkit._sockets.listen import FileId, default_backlog, remove_socket_file, unix_listen_socket
 from netkit.tcp.listener import Listener, TcpListener
 from netkit.unix.connection import UnixConnection
 
@@ -54,7 +54,7 @@ class UnixListener(Listener):
 
     @classmethod
     def bind(
-        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
     ) -> UnixListener:
         """Bind *path* (or a Linux abstract ``"\\0name"``) and listen.
 
@@ -62,7 +62,8 @@ class UnixListener(Listener):
             path: where the socket file goes; its directory must exist.
             mode: the file's permissions (``0o600``: the owner only), which hold from
                 the moment the file exists; None leaves them to the umask.
-            backlog: how many clients may wait to be accepted.
+            backlog: how many clients may wait to be accepted; None (the default) for
+                the servers' default, 4096 capped by the kernel's ``somaxconn``.
 
         Returns:
             The listener; :meth:`close` removes the file it created (if the path still
@@ -79,6 +80,8 @@ class UnixListener(Listener):
         """
         where = check_path(path)
         bits = check_mode(mode)
+        if backlog is None:
+            backlog = default_backlog()
         check_size("backlog", backlog)
         sock, created = unix_listen_socket(where, bits, backlog)
         listener = cls(sock)
