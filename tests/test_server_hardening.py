@@ -427,6 +427,42 @@ def test_message_timeout_cuts_a_big_frame_dripped_after_a_fast_start(
         assert elapsed < 10
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("factory", FACES)
+def test_a_message_clock_ends_with_its_read(factory: LoopFactory | None) -> None:
+    """A line that arrived in two pieces started a clock; the next read (a recv that
+    waits longer than message_timeout for its first byte) does not inherit it."""
+    a, b = socket.socketpair()
+    late = threading.Timer(0.05, b.sendall, args=(b"c\n",))
+    later = threading.Timer(1.0, b.sendall, args=(b"x",))
+    try:
+        b.sendall(b"ab")
+        if factory is None:
+            with netkit.UnixConnection(a, message_timeout=0.5) as conn:
+                late.start()
+                assert conn.readline(timeout=DEADLINE) == b"abc\n"
+                later.start()
+                assert conn.recv(timeout=DEADLINE) == b"x"
+            return
+
+        async def main() -> None:
+            conn = await aio.UnixConnection.from_socket(a, message_timeout=0.5)
+            async with conn:
+                late.start()
+                assert await conn.readline(timeout=DEADLINE) == b"abc\n"
+                later.start()
+                assert await conn.recv(timeout=DEADLINE) == b"x"
+
+        run_on(factory, main())
+    finally:
+        late.cancel()
+        later.cancel()
+        late.join()
+        later.join()
+        a.close()
+        b.close()
+
+
 # -------------------------------------------------------------------------- attacks
 
 

@@ -286,7 +286,8 @@ class SocketStream:
         return _deadline_at(monotonic(), timeout, self._default_timeout)
 
     def _read_deadline(self, timeout: float | None) -> float | None:
-        """:meth:`_deadline` for a read of a message: its ``message_timeout`` clock restarts."""
+        """:meth:`_deadline` for a read: the ``message_timeout`` clock of the previous
+        read is dropped (a read of a message starts its own at its first byte)."""
         self._message_since = None
         return self._deadline(timeout)
 

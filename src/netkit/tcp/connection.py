@@ -97,7 +97,7 @@ class StreamConnection(SocketStream):
                 raise closed()  # woken by close() from another thread
             return data
         check_size("max_bytes", max_bytes)
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         if self._buffer:
             return self._buffer.take(max_bytes)
         if self._closed:
@@ -124,7 +124,7 @@ class StreamConnection(SocketStream):
             if nbytes < 0 or nbytes > len(view):
                 raise ValueError(f"nbytes must be in 0..{len(view)}, not {nbytes}")
             size = nbytes or len(view)
-            deadline = self._deadline(timeout)
+            deadline = self._read_deadline(timeout)
             if self._buffer:
                 data = self._buffer.take(size)
                 view[: len(data)] = data

@@ -223,7 +223,7 @@ class UnixConnection(StreamConnection):
             ConnectionClosed: the connection was lost, or closed by this process.
         """
         size, most = check_recv_fds(max_bytes, max_fds)
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         buffer = self._buffer
         if buffer:
             return buffer.take(size), []
