@@ -30,6 +30,7 @@ from netkit._core import limits
 from netkit._sockets.listen import default_backlog
 
 DEADLINE = 30.0
+FILE_SIZE = 8 * 1024 * 1024
 SMALL_BUFFER = 4096
 
 # (face id, loop factory or None for the sync face)
@@ -170,6 +171,9 @@ class Running:
         self.factory = factory
         self.kind = kind
         self.path = str(tmp_path / "srv.sock")
+        self.file = tmp_path / "payload"
+        if behaviour == "sendfile":
+            self.file.write_bytes(bytes(range(256)) * (FILE_SIZE // 256))
         self.behaviour = behaviour
         self.kwargs = kwargs
         self.outcomes: list[tuple[str, str, float]] = []
@@ -192,6 +196,9 @@ class Running:
         try:
             if self.behaviour == "flood":
                 conn.sendall(b"x" * (8 * 1024 * 1024))
+            elif self.behaviour == "sendfile":
+                with open(self.file, "rb") as file:
+                    assert conn.sendfile(file) == FILE_SIZE
             elif self.behaviour == "frames":
                 while True:
                     conn.send_frame(conn.recv_frame())
@@ -208,6 +215,9 @@ class Running:
         try:
             if self.behaviour == "flood":
                 await conn.sendall(b"x" * (8 * 1024 * 1024))
+            elif self.behaviour == "sendfile":
+                with open(self.file, "rb") as file:
+                    assert await conn.sendfile(file) == FILE_SIZE
             elif self.behaviour == "frames":
                 while True:
                     await conn.send_frame(await conn.recv_frame())
@@ -309,6 +319,30 @@ def test_a_peer_that_stops_reading_is_released_within_send_timeout(
             assert timeout <= elapsed + 0.05
             assert elapsed < timeout + 10  # generous: the bound is what matters
             _until(lambda: server.server.active_connections == 0, "the slot to free")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+@pytest.mark.parametrize("factory", FACES)
+def test_sendfile_is_bounded_by_send_timeout_too(
+    factory: LoopFactory | None, kind: str, tmp_path: Path
+) -> None:
+    """sendfile() to a peer that never reads stalls out as sendall() does (zero-copy
+    in sync), and a reading peer gets the whole file."""
+    with Running(factory, kind, tmp_path, "sendfile", send_timeout=0.5) as server:
+        with server.client(small=True):  # never reads
+            [(name, message, elapsed)] = server.recorded()
+            assert (name, message) == (
+                "NetkitTimeout",
+                "send stalled: the peer took nothing for 0.5 s",
+            )
+            assert elapsed < 10
+        with server.client() as sock:
+            got = bytearray()
+            while len(got) < FILE_SIZE and (data := sock.recv(1 << 20)):
+                got += data
+            assert got == server.file.read_bytes()
+            assert server.recorded(2)[1][0] == "ok"
 
 
 @pytest.mark.timeout(120)

@@ -21,7 +21,11 @@ call can be retried. A reset, broken pipe, TLS EOF or keepalive timeout is raise
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import socket
+import stat
 import struct
 from collections.abc import Iterator
 from functools import partial
@@ -40,7 +44,7 @@ from netkit.framing import (
     DEFAULT_MAX_READ,
     encode_frame,
 )
-from netkit.tcp._socketstream import _MSG_DONTWAIT, DIRECT_MIN, SocketStream
+from netkit.tcp._socketstream import _BY_STALL, _MSG_DONTWAIT, DIRECT_MIN, SocketStream
 from netkit.tcp._socketstream import CHUNK as _CHUNK
 
 __all__ = ["StreamConnection", "TcpConnection"]
@@ -63,6 +67,8 @@ _Self = TypeVar("_Self", bound="StreamConnection")
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
 _COALESCE_MAX = 65536
+# The most one os.sendfile() is asked for (larger counts overflow on some systems).
+_SENDFILE_BLOCK = 1 << 30
 _FRAME_PREFIX = stream.FRAME_PREFIX
 
 
@@ -325,13 +331,18 @@ class StreamConnection(SocketStream):
         """Send a file opened in binary mode; return the number of bytes sent.
 
         Without a deadline this is :meth:`socket.socket.sendfile` (zero-copy
-        ``os.sendfile`` on plain sockets, read-and-send on TLS). With one, the file is
-        read in chunks and sent with the deadline applying to the whole transfer.
+        ``os.sendfile`` on plain sockets, read-and-send on TLS), also with a
+        ``send_timeout``. With one, the file is read in chunks and sent with the
+        deadline applying to the whole transfer.
         """
         deadline = self._deadline(timeout)
         if deadline is None and self._send_timeout is None:
             sock = self._sock
             return self._call(lambda flags: sock.sendfile(file, offset, count), None, True)
+        if deadline is None and self._poll_mode:
+            sent = self._sendfile_stalling(file, offset, count)
+            if sent is not None:
+                return sent
         if offset:
             file.seek(offset)
         total = 0
@@ -342,6 +353,50 @@ class StreamConnection(SocketStream):
                 break
             self._sendall(chunk, deadline)
             total += len(chunk)
+        return total
+
+    def _sendfile_stalling(self, file: BinaryIO, offset: int, count: int | None) -> int | None:
+        """Zero-copy ``os.sendfile`` bounded by ``send_timeout``; None: not a regular file.
+
+        The kernel enforces the stall (``SO_SNDTIMEO`` for the transfer): a blocking
+        ``sendfile`` that makes no progress for that long fails with ``EAGAIN``, one that
+        makes some returns what it sent and the next call starts a new wait. (CPython's
+        ``socket.sendfile`` would wait for writability without limit on ``EAGAIN``.)
+        """
+        assert self._send_timeout is not None
+        try:
+            fileno = file.fileno()
+            if not stat.S_ISREG(os.fstat(fileno).st_mode):
+                return None
+        except (AttributeError, OSError, ValueError):
+            return None
+        sock = self._sock
+        seconds = self._send_timeout
+        whole = int(seconds)
+        micros = max(int((seconds - whole) * 1_000_000), 0 if whole else 1)
+        total = 0
+        try:
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", whole, micros)
+            )
+            while count is None or total < count:
+                block = _SENDFILE_BLOCK if count is None else min(_SENDFILE_BLOCK, count - total)
+                try:
+                    sent = os.sendfile(sock.fileno(), fileno, offset + total, block)
+                except BlockingIOError:
+                    raise self._timeout_error(_BY_STALL, True) from None
+                except OSError as exc:
+                    if total == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS):
+                        return None  # this file cannot be sent by sendfile(): read it
+                    raise self._fail(exc, True) from exc
+                if sent == 0:
+                    break  # end of the file
+                total += sent
+        finally:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 0))
+            if total:
+                file.seek(offset + total)
         return total
 
     # -- ending -------------------------------------------------------------------------
