@@ -69,6 +69,22 @@ async def aio_echo(conn):
     while data := await conn.recv(65536):
         await conn.sendall(data)
 
+def seq_echo(conn):
+    while message := conn.recv_message():
+        conn.send_message(message)
+
+async def aio_seq_echo(conn):
+    while message := await conn.recv_message():
+        await conn.send_message(message)
+
+def server_for(space, listener):
+    if isinstance(listener, space.SeqpacketListener):
+        return space.SeqpacketServer(seq_echo if space is netkit else aio_seq_echo,
+                                     listener=listener)
+    if isinstance(listener, space.UnixListener):
+        return space.UnixServer(echo if space is netkit else aio_echo, listener=listener)
+    return space.TcpServer(echo if space is netkit else aio_echo, listener=listener)
+
 module = netkit if face == "sync" else netkit.aio
 try:
     found = module.inherited_listeners()
@@ -79,22 +95,13 @@ again = module.inherited_listeners()
 assert again == [], again
 report(found)
 if face == "sync":
-    servers = [
-        (netkit.UnixServer if isinstance(l, netkit.UnixListener) else netkit.TcpServer)(
-            echo, listener=l
-        ).start()
-        for l in found
-    ]
+    servers = [server_for(netkit, l).start() for l in found]
     sys.stdin.read()
     for server in servers:
         server.stop()
 else:
     async def main():
-        servers = [
-            await (netkit.aio.UnixServer if isinstance(l, netkit.aio.UnixListener)
-                   else netkit.aio.TcpServer)(aio_echo, listener=l).start()
-            for l in found
-        ]
+        servers = [await server_for(netkit.aio, l).start() for l in found]
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         for server in servers:
             await server.stop()
@@ -146,6 +153,42 @@ def _echo_unix(path: str) -> bytes:
     with netkit.UnixClient.connect(path, timeout=WAIT) as conn:
         conn.sendall(b"ping")
         return conn.recv_exactly(4, timeout=WAIT)
+
+
+def _echo_seqpacket(path: str) -> list[bytes]:
+    with netkit.SeqpacketClient.connect(path, timeout=WAIT) as conn:
+        conn.send_message(b"ping")
+        conn.send_message(b"pong")
+        return [conn.recv_message(timeout=WAIT), conn.recv_message(timeout=WAIT)]
+
+
+@pytest.mark.parametrize("face", ["sync", "aio"])
+def test_a_seqpacket_listener_is_handed_out(tmp_path: Path, face: str) -> None:
+    # A SEQPACKET socket a supervisor opened (ListenSequentialPacket=) is a
+    # SeqpacketListener, served by a SeqpacketServer with its boundaries kept.
+    path = str(tmp_path / "seq.sock")
+    seq = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    seq.bind(path)
+    seq.listen(8)
+    unix = listening(str(tmp_path / "stream.sock"))
+    proc = _start([seq, unix], face, names="control:admin")
+    seq.close()
+    unix.close()
+    try:
+        report = _report(proc)
+        assert report["error"] is None
+        assert report["listeners"] == [
+            {"kind": "SeqpacketListener", "name": "control", "address": path, "fd": 3,
+             "inheritable": False},
+            {"kind": "UnixListener", "name": "admin", "address": str(tmp_path / "stream.sock"),
+             "fd": 4, "inheritable": False},
+        ]  # fmt: skip
+        assert _echo_seqpacket(path) == [b"ping", b"pong"]
+        assert _echo_unix(str(tmp_path / "stream.sock")) == b"ping"
+    finally:
+        out = _finish(proc)
+    assert out.strip() == "stopped"
+    assert os.path.exists(path)  # the supervisor's file: not the service's to remove
 
 
 @pytest.mark.parametrize("face", ["sync", "aio"])
@@ -206,12 +249,15 @@ def test_a_descriptor_that_is_not_a_listener(tmp_path: Path, face: str) -> None:
     tcp = socket.create_server(("127.0.0.1", 0))
     dgram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     connected, peer = socket.socketpair()
+    seq_connected, seq_peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     read_end, write_end = os.pipe()
     cases = [
-        ([tcp, connected], "ValueError: inherited fd 4 ('unknown') is not a listening TCP or "
-         "Unix stream socket: AF_UNIX, SOCK_STREAM, not listening"),
-        ([tcp, dgram], "ValueError: inherited fd 4 ('unknown') is not a listening TCP or Unix "
-         "stream socket: AF_INET, SOCK_DGRAM, not listening"),
+        ([tcp, connected], "ValueError: inherited fd 4 ('unknown') is not a listening TCP, Unix "
+         "stream or Unix SEQPACKET socket: AF_UNIX, SOCK_STREAM, not listening"),
+        ([tcp, dgram], "ValueError: inherited fd 4 ('unknown') is not a listening TCP, Unix "
+         "stream or Unix SEQPACKET socket: AF_INET, SOCK_DGRAM, not listening"),
+        ([tcp, seq_connected], "ValueError: inherited fd 4 ('unknown') is not a listening "
+         "TCP, Unix stream or Unix SEQPACKET socket: AF_UNIX, SOCK_SEQPACKET, not listening"),
         ([tcp, read_end], "ValueError: inherited fd 4 ('unknown') is not a socket"),
     ]  # fmt: skip
     try:
@@ -223,7 +269,7 @@ def test_a_descriptor_that_is_not_a_listener(tmp_path: Path, face: str) -> None:
             assert report["open"] == []  # every inherited descriptor closed: none leaks
             assert report["env"] == []
     finally:
-        for sock in (tcp, dgram, connected, peer):
+        for sock in (tcp, dgram, connected, peer, seq_connected, seq_peer):
             sock.close()
         os.close(read_end)
         os.close(write_end)

@@ -66,6 +66,15 @@ def test_defaults_are_finite_and_documented(cls: type) -> None:
         assert name in doc, f"{cls.__name__} does not document {name}"
 
 
+@pytest.mark.parametrize("cls", [netkit.SeqpacketServer, aio.SeqpacketServer], ids=["sync", "aio"])
+def test_seqpacket_servers_share_the_finite_defaults(cls: type) -> None:
+    params = inspect.signature(cls).parameters
+    sync = not cls.__module__.startswith("netkit.aio")
+    cap = limits.SYNC_MAX_CONNECTIONS if sync else limits.AIO_MAX_CONNECTIONS
+    assert params["max_connections"].default == cap
+    assert params["backlog"].default is None
+
+
 def test_default_backlog_is_capped_by_somaxconn() -> None:
     try:
         somaxconn: int | None = int(Path("/proc/sys/net/core/somaxconn").read_text())

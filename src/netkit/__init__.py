@@ -65,7 +65,9 @@ if TYPE_CHECKING:
         inherited_listeners,
     )
     from netkit.unix.datagram import UnixDatagramEndpoint
+    from netkit.unix.listener import SeqpacketListener
     from netkit.unix.seqpacket import SeqpacketClient, SeqpacketConnection
+    from netkit.unix.server import SeqpacketServer
 
 # module -> the public names it defines; the table behind lazy loading.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -109,7 +111,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "inherited_listeners",
     ),
     "netkit.unix.datagram": ("UnixDatagramEndpoint",),
+    "netkit.unix.listener": ("SeqpacketListener",),
     "netkit.unix.seqpacket": ("SeqpacketClient", "SeqpacketConnection"),
+    "netkit.unix.server": ("SeqpacketServer",),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -135,6 +139,8 @@ __all__ = [
     "ProxyProtocolError",
     "SeqpacketClient",
     "SeqpacketConnection",
+    "SeqpacketListener",
+    "SeqpacketServer",
     "SocketOptions",
     "TcpClient",
     "TcpConnection",

@@ -23,10 +23,11 @@ module             decides
 ``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
 ``limits``         servers' and reads' finite defaults, with the measurements behind them
-``unixpath``       Unix socket addresses: paths, abstract names, limits, messages
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours
+``sockopt``        raw socket options by (level, name): arguments, option names, errors
 ``conformance``    the table of situations every stream transport must pass
+``messages``       the table of situations every message connection must pass
 ``fakenet``        the testing kit's fake datagram network: addresses, seeded faults
 ``memory``         the testing kit's in-memory stream (memory pairs), in TCP's states
 =================  =====================================================================

@@ -20,11 +20,20 @@ descriptors are handed out once and a child process does not see them described.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 
 from netkit.errors import describe
 
-__all__ = ["LISTEN_FDS_START", "LISTEN_VARS", "UNKNOWN", "listen_fds"]
+__all__ = [
+    "LISTEN_FDS_START",
+    "LISTEN_VARS",
+    "UNKNOWN",
+    "listen_fds",
+    "not_a_listener",
+    "not_a_socket",
+    "usable",
+]
 
 #: The first inherited descriptor (``SD_LISTEN_FDS_START``).
 LISTEN_FDS_START = 3
@@ -88,3 +97,30 @@ def listen_fds(
                 f"LISTEN_FDS={count} descriptors"
             )
     return [(LISTEN_FDS_START + index, label) for index, label in enumerate(labels)]
+
+
+_STREAM_FAMILIES = (socket.AF_INET, socket.AF_INET6, getattr(socket, "AF_UNIX", -1))
+
+
+def usable(family: int, kind: int, listening: bool) -> bool:
+    """Whether an inherited socket can be handed out as a listener: a listening TCP or
+    Unix stream socket, or a listening Unix SEQPACKET socket."""
+    if not listening:
+        return False
+    if kind == socket.SOCK_STREAM:
+        return family in _STREAM_FAMILIES
+    return kind == getattr(socket, "SOCK_SEQPACKET", -1) and family == _STREAM_FAMILIES[2]
+
+
+def not_a_socket(fd: int, name: str) -> ValueError:
+    """The error for an inherited descriptor that is not a socket (a pipe, a file)."""
+    return ValueError(f"inherited fd {fd} ({name!r}) is not a socket")
+
+
+def not_a_listener(fd: int, name: str, family: int, kind: int, listening: bool) -> ValueError:
+    """The error for an inherited socket :func:`usable` refuses, saying what it is."""
+    return ValueError(
+        f"inherited fd {fd} ({name!r}) is not a listening TCP, Unix stream or Unix "
+        f"SEQPACKET socket: {getattr(family, 'name', family)}, {getattr(kind, 'name', kind)}"
+        f"{'' if listening else ', not listening'}"
+    )

@@ -17,19 +17,23 @@ import errno
 import socket
 from typing import Final
 
-from netkit._core.checks import check_size
+from netkit._core.checks import check_size, check_timeout
+from netkit._core.deadline import idle_error
 from netkit._core.oserrors import closed, stream_error, timed_out
 from netkit._core.unixpath import show
 from netkit.errors import FrameTooLarge, NetkitTimeout
 
 __all__ = [
+    "check_listener_socket",
     "check_max_size",
     "check_socket",
     "closed",
     "connect_timed_out",
     "empty_message",
+    "idle_error",
     "message_error",
     "not_connected",
+    "receive_timeout",
     "timeout_error",
     "too_large_to_send",
     "truncated",
@@ -44,6 +48,45 @@ def check_socket(sock: object) -> None:
         raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
     if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_SEQPACKET:
         raise ValueError(f"{_WHAT} needs an AF_UNIX SOCK_SEQPACKET socket")
+
+
+def check_listener_socket(sock: object, name: str) -> None:
+    """Check that the listener class *name* can take *sock* (listening is checked after).
+
+    Raises:
+        TypeError: *sock* is not a socket, or not ``AF_UNIX``.
+        ValueError: *sock* is not a ``SOCK_SEQPACKET`` socket (a Unix stream socket's
+            listener is ``UnixListener``).
+    """
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+    if sock.family != socket.AF_UNIX:
+        family = getattr(sock.family, "name", sock.family)
+        raise TypeError(f"{name} needs an AF_UNIX socket, not {family}")
+    if sock.type != socket.SOCK_SEQPACKET:
+        hint = "; use UnixListener" if sock.type == socket.SOCK_STREAM else ""
+        raise ValueError(f"{name} needs a SOCK_SEQPACKET socket, not {sock.type!r}{hint}")
+
+
+def receive_timeout(
+    timeout: object, default: float | None, idle: float | None
+) -> tuple[float | None, bool]:
+    """The deadline of a receive on a connection with an idle timeout (a server's).
+
+    A message arrives whole, so "nothing received for *idle* seconds" is a receive
+    that waited *idle* seconds: the shorter of the call's timeout (*default* when
+    None) and *idle*, and whether it is *idle* (its expiry then raises
+    :func:`idle_error`, as a stream connection's idle read does).
+
+    Raises:
+        TypeError, ValueError: *timeout* is not a number of seconds >= 0 or None.
+    """
+    seconds = check_timeout("timeout", timeout)
+    if seconds is None:
+        seconds = default
+    if idle is not None and (seconds is None or idle < seconds):
+        return idle, True
+    return seconds, False
 
 
 def not_connected() -> ValueError:

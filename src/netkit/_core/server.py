@@ -29,6 +29,7 @@ from netkit.options import SocketOptions
 __all__ = [
     "CONNECTION_FIELDS",
     "LISTENER_FIELDS",
+    "check_idle_timeout",
     "check_listen_args",
     "check_options",
     "check_server_args",
@@ -108,8 +109,10 @@ def check_unix_server_args(
     max_connections: object,
     idle_timeout: object,
     has_listener: bool,
+    server: str = "UnixServer",
 ) -> str | None:
-    """Validate a UnixServer's arguments; return the checked path (None with a listener).
+    """Validate a UnixServer's (or a SeqpacketServer's, named by *server*) arguments;
+    return the checked path (None with a listener).
 
     Raises:
         TypeError: a wrong type, or neither (or both) of *path* and a listener.
@@ -123,7 +126,7 @@ def check_unix_server_args(
             raise TypeError(listener_conflict("path and mode"))
         return None
     if path is None:
-        raise TypeError("UnixServer needs a path or a listener=")
+        raise TypeError(f"{server} needs a path or a listener=")
     return check_path(path)
 
 
@@ -132,18 +135,24 @@ def listener_conflict(what: str) -> str:
     return f"{what} apply when the server binds; with listener= the socket is already listening"
 
 
+#: Each listener class and the server that takes it (for the hint of a wrong one).
+_SERVER_OF = {
+    "TcpListener": "TcpServer",
+    "UnixListener": "UnixServer",
+    "SeqpacketListener": "SeqpacketServer",
+}
+
+
 def listener_kind_error(server: str, wanted: str, got: object) -> TypeError:
     """The error for a ``listener=`` that *server* cannot take (it wants *wanted*).
 
-    A twin's listener (a UnixListener given to a TcpServer) names the twin server.
+    Another server's listener (a UnixListener given to a TcpServer, a
+    SeqpacketListener given to a UnixServer...) names the server that takes it.
     """
     kind = type(got).__name__
-    twin = "Unix" + wanted[3:] if wanted.startswith("Tcp") else "Tcp" + wanted[4:]
-    hint = f"; use {'Unix' + server[3:] if server.startswith('Tcp') else 'Tcp' + server[4:]}"
-    return TypeError(
-        f"listener must be a {wanted} or a listening socket.socket, not {kind}"
-        + (hint if kind == twin else "")
-    )
+    other = _SERVER_OF.get(kind) if kind != wanted else None
+    hint = f"; use {other}" if other else ""
+    return TypeError(f"listener must be a {wanted} or a listening socket.socket, not {kind}{hint}")
 
 
 def _check_handler(handler: object) -> None:
@@ -168,8 +177,19 @@ def _check_limits(backlog: object, max_connections: object, idle_timeout: object
         check_size("backlog", backlog)
     if max_connections is not None:
         check_size("max_connections", max_connections, low=1)
-    if idle_timeout is not None and check_timeout("idle_timeout", idle_timeout) == 0:
-        raise ValueError(f"idle_timeout must be > 0, not {idle_timeout!r}")
+    check_idle_timeout(idle_timeout)
+
+
+def check_idle_timeout(value: object) -> float | None:
+    """``idle_timeout=``: seconds > 0, or None.
+
+    Raises:
+        TypeError, ValueError: not a number of seconds > 0 or None.
+    """
+    seconds = check_timeout("idle_timeout", value)
+    if seconds == 0:
+        raise ValueError(f"idle_timeout must be > 0, not {value!r}")
+    return seconds
 
 
 def pick(options: SocketOptions, names: tuple[str, ...]) -> SocketOptions:

@@ -83,6 +83,14 @@ def family_error(kind: str, family: int) -> TypeError | None:
     return TypeError(f"{kind} needs {wanted} socket, not {_family_name(family)}{hint}")
 
 
+def not_stream(name: str, sock_type: int) -> ValueError:
+    """The error for a connection class called *name* given a socket of *sock_type*."""
+    hint = ""
+    if sock_type == getattr(socket, "SOCK_SEQPACKET", None) and name.startswith("Unix"):
+        hint = f"; use Seqpacket{name[4:]}"
+    return ValueError(f"{name} needs a stream socket, not {sock_type!r}{hint}")
+
+
 def check_stream_socket(sock: object, name: str, kind: str | None) -> None:
     """Check that a connection class called *name* can wrap *sock*.
 
@@ -94,7 +102,7 @@ def check_stream_socket(sock: object, name: str, kind: str | None) -> None:
     if not isinstance(sock, socket.socket):
         raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
     if sock.type != socket.SOCK_STREAM:
-        raise ValueError(f"{name} needs a stream socket, not {sock.type!r}")
+        raise not_stream(name, sock.type)
     if kind is not None:
         wrong = family_error(kind, sock.family)
         if wrong is not None:

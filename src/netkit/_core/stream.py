@@ -17,6 +17,9 @@ in ``.partial``. The messages are written once, here, for every face and transpo
 
 from __future__ import annotations
 
+import io
+import sys
+
 from netkit._core.checks import check_delimiter, check_size, check_timeout
 from netkit._core.oserrors import lost
 from netkit.errors import ConnectionClosed, FrameTooLarge, describe
@@ -29,6 +32,11 @@ __all__ = [
     "closed_by_peer",
     "exactly",
     "failed",
+    "file_closed",
+    "file_line",
+    "file_mode",
+    "file_read",
+    "file_unsupported",
     "frame",
     "frame_too_large_to_send",
     "line",
@@ -197,3 +205,117 @@ def to_eof(max_bytes: object, timeout: object = None) -> Read:
     limit = check_size("max_bytes", max_bytes)
     _check_timeout(timeout)
     return ToEof(limit)
+
+
+# -- file objects (``makefile``) ----------------------------------------------------------
+# A file's reads follow io's rules, not the connection's: a short read (or a partial
+# line) at EOF is a result, not an error.
+
+
+class UpTo(Read):
+    """A file's ``read(n)``: *n* bytes, or what is left at EOF (``b""`` once at EOF)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        return buffer.try_exactly(self.n)
+
+    def want(self, buffer: ReceiveBuffer) -> int:
+        return self.n
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        return buffer.take_all()
+
+
+class FileLine(Read):
+    """A file's ``readline(limit)``: through ``\n``, at most *limit* bytes, partial at EOF."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def attempt(self, buffer: ReceiveBuffer) -> bytes | None:
+        if self.limit <= 0:
+            return b""
+        try:
+            return buffer.try_until(b"\n", max_bytes=self.limit - 1, keep_delimiter=True)
+        except FrameTooLarge:
+            return buffer.take(self.limit)  # no newline within the limit: the limit's worth
+
+    def at_eof(self, buffer: ReceiveBuffer) -> bytes:
+        return buffer.take(self.limit)
+
+
+def file_read(size: object) -> Read:
+    """A file's ``read(size)``: *size* bytes or fewer at EOF; ``None`` or < 0: to EOF."""
+    if size is None:
+        return ToEof(sys.maxsize)
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise TypeError(f"size must be an int or None, not {type(size).__name__}")
+    return ToEof(sys.maxsize) if size < 0 else UpTo(int(size))
+
+
+def file_line(size: object) -> Read:
+    """A file's ``readline(size)``: a line with its ``\n``; ``None`` or < 0: no limit."""
+    if size is None:
+        return FileLine(sys.maxsize)
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise TypeError(f"size must be an int or None, not {type(size).__name__}")
+    return FileLine(sys.maxsize if size < 0 else int(size))
+
+
+def file_mode(
+    mode: object,
+    buffering: object,
+    encoding: object,
+    errors: object,
+    newline: object,
+) -> tuple[bool, bool, bool]:
+    """Check ``makefile``'s arguments as :meth:`socket.socket.makefile` and :func:`open` do.
+
+    Returns:
+        ``(reading, writing, text)``.
+
+    Raises:
+        TypeError: an argument of the wrong type.
+        ValueError: a mode with other letters than ``r``, ``w``, ``b`` (or neither
+            ``r`` nor ``w``), text arguments with a binary mode, or ``buffering=0``
+            with a text mode.
+    """
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be a str, not {type(mode).__name__}")
+    letters = set(mode)
+    if not letters <= {"r", "w", "b"} or len(letters) != len(mode) or not letters & {"r", "w"}:
+        raise ValueError(f"invalid mode {describe(mode)} (only r, w, b allowed, r or w needed)")
+    if buffering is not None and (not isinstance(buffering, int) or isinstance(buffering, bool)):
+        raise TypeError(f"buffering must be an int or None, not {type(buffering).__name__}")
+    for name, value in (("encoding", encoding), ("errors", errors), ("newline", newline)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    text = "b" not in letters
+    if not text:
+        for name, value in (("encoding", encoding), ("errors", errors), ("newline", newline)):
+            if value is not None:
+                raise ValueError(f"binary mode {describe(mode)} does not take {name}")
+    elif buffering == 0:
+        raise ValueError("buffering=0 needs a binary mode (unbuffered text is not possible)")
+    return "r" in letters, "w" in letters, text
+
+
+def file_closed() -> ValueError:
+    """The error of any call on a closed file (the :mod:`io` module's own message)."""
+    return ValueError("I/O operation on closed file.")
+
+
+def file_unsupported(reading: bool | None) -> io.UnsupportedOperation:
+    """The error of a read on a file not opened for reading (a write: not for writing;
+    None: ``detach``, which a connection's file cannot do)."""
+    if reading is None:
+        return io.UnsupportedOperation("detach: a connection's file has no raw stream")
+    return io.UnsupportedOperation(
+        "File not open for reading" if reading else "File not open for writing"
+    )

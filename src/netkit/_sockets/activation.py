@@ -4,8 +4,8 @@
 :func:`netkit._core.activation.listen_fds`, unsets it whatever the outcome (as
 ``sd_listen_fds(1)`` does, so a second call finds nothing and child processes do not
 see the variables), marks each descriptor close-on-exec, and checks that each is a
-listening TCP or Unix stream socket. Both faces wrap the sockets in their listeners.
-Nothing here waits.
+listening TCP or Unix stream socket, or a Unix SEQPACKET one. Both faces wrap the
+sockets in their listeners. Nothing here waits.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import socket
 import stat
 import threading
 
-from netkit._core.activation import LISTEN_VARS, listen_fds
-from netkit._core.sockaddr import IP_FAMILIES
+from netkit._core.activation import LISTEN_VARS, listen_fds, not_a_listener, not_a_socket, usable
 
 __all__ = ["inherited_sockets"]
 
 # Two threads asking at once must not both get the descriptors.
 _lock = threading.Lock()
-_FAMILIES = (*IP_FAMILIES, socket.AF_UNIX)
 
 
 def _pidfd_id() -> int | None:
@@ -49,8 +47,8 @@ def inherited_sockets() -> list[tuple[socket.socket, str]]:
 
     Raises:
         ValueError: the variables are malformed, or a descriptor is not a listening
-            TCP or Unix stream socket. Every inherited descriptor is closed then: the
-            variables are gone, so nothing could find them again.
+            TCP, Unix stream or Unix SEQPACKET socket. Every inherited descriptor is
+            closed then: the variables are gone, so nothing could find them again.
         OSError: a descriptor is not open.
     """
     with _lock:
@@ -64,21 +62,12 @@ def inherited_sockets() -> list[tuple[socket.socket, str]]:
             for fd, name in found:
                 os.set_inheritable(fd, False)  # FD_CLOEXEC, as sd_listen_fds sets it
                 if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-                    raise ValueError(f"inherited fd {fd} ({name!r}) is not a socket")
+                    raise not_a_socket(fd, name)
                 sock = socket.socket(fileno=fd)
                 taken.append((sock, name))
-                listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-                if (
-                    sock.type != socket.SOCK_STREAM
-                    or sock.family not in _FAMILIES
-                    or not (listening)
-                ):
-                    raise ValueError(
-                        f"inherited fd {fd} ({name!r}) is not a listening TCP or Unix stream "
-                        f"socket: {getattr(sock.family, 'name', sock.family)}, "
-                        f"{getattr(sock.type, 'name', sock.type)}"
-                        f"{'' if listening else ', not listening'}"
-                    )
+                listening = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+                if not usable(sock.family, sock.type, listening):
+                    raise not_a_listener(fd, name, sock.family, sock.type, listening)
         except BaseException:
             for sock, _ in taken:
                 sock.close()

@@ -8,8 +8,10 @@ them.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Generic, TypeVar
 
+from netkit._sockets.sockopt import RawOptions
 from netkit.errors import FrameTooLarge
 
 __all__ = ["MessageHooks"]
@@ -17,10 +19,26 @@ __all__ = ["MessageHooks"]
 _S = TypeVar("_S")
 
 
-class MessageHooks(Generic[_S]):
-    """What a message engine needs from its kind; *_S* is the type of a sender."""
+class MessageHooks(RawOptions, Generic[_S]):
+    """What a message engine needs from its kind; *_S* is the type of a sender.
+
+    It also gives every message socket ``getsockopt``/``setsockopt``
+    (:class:`~netkit._sockets.sockopt.RawOptions`).
+    """
 
     __slots__ = ()
+
+    # The engine's own slots, read by the option calls below.
+    _sock: socket.socket
+    _closed: bool
+
+    def _option_socket(self) -> Any:
+        if self._closed:
+            raise self._closed_error()
+        return self._sock
+
+    def _option_closed(self) -> BaseException:
+        return self._closed_error()
 
     def _error(self, exc: OSError) -> BaseException:
         """The netkit error for a failed socket call (or *exc* itself)."""

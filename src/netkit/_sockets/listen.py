@@ -5,8 +5,8 @@
 * Unix: :func:`unix_listen_socket` binds a path with the permissions asked for from
   the first instant, replaces a stale socket file and leaves a live listener alone;
   :func:`remove_socket_file` removes the file later, only if it is still ours;
-* :func:`check_listening`: a socket handed in is a listening stream socket of the
-  right family;
+* :func:`check_listening`: a socket handed in is a listening socket of the right
+  family and type (stream, or Unix SEQPACKET);
 * :func:`default_backlog`: the servers' default backlog, capped by the kernel's
   ``somaxconn`` (read once).
 """
@@ -20,11 +20,14 @@ import socket
 import stat
 from typing import Any
 
+from netkit._core.accept import listener_closed
 from netkit._core.limits import backlog_for
+from netkit._core.seqpacket import check_listener_socket
 from netkit._core.server import listener_options
 from netkit._core.sockaddr import check_stream_socket
 from netkit._core.unix import bind_failed, in_use, mode_on_abstract, not_a_socket
 from netkit._core.unixpath import is_abstract, sockaddr
+from netkit._sockets.sockopt import RawOptions
 from netkit.addr import is_ip
 from netkit.lookup import resolve
 from netkit.options import SocketOptions
@@ -98,30 +101,35 @@ def listen_socket(
     return sock
 
 
-def check_listening(sock: object, name: str) -> None:
-    """Check that *sock* is a listening stream socket the class *name* can take.
+def check_listening(sock: object, name: str, kind: int = socket.SOCK_STREAM) -> None:
+    """Check that *sock* is a listening socket of type *kind* the class *name* can take.
 
     Raises:
         TypeError: not a socket, or of the wrong family (the message names the class
             that takes it).
-        ValueError: not a stream socket, or not listening (``listen()`` not called).
+        ValueError: not of type *kind* (a stream socket, or a Unix SEQPACKET one), or
+            not listening (``listen()`` not called).
     """
-    check_stream_socket(sock, name, name)
+    if kind == socket.SOCK_STREAM:
+        check_stream_socket(sock, name, name)
+    else:
+        check_listener_socket(sock, name)
     assert isinstance(sock, socket.socket)
     if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
         raise ValueError(f"{name} needs a listening socket: call listen() on it first")
 
 
 def unix_listen_socket(
-    path: str, mode: int | None, backlog: int
+    path: str, mode: int | None, backlog: int, kind: int = socket.SOCK_STREAM
 ) -> tuple[socket.socket, FileId | None]:
-    """A Unix stream socket bound to *path* and listening; and the file it created.
+    """A Unix socket of type *kind* (stream or SEQPACKET) bound to *path* and listening;
+    and the file it created.
 
     *path* is checked already (:func:`netkit._core.unixpath.check_path`). A path whose
     socket file nobody is bound to (a stale file from a process that died) is replaced;
     a live socket's path raises ``EADDRINUSE`` and is left alone; so is a file that is
-    not a socket. Liveness is probed with a datagram ``connect``, which a stream
-    listener refuses with ``EPROTOTYPE`` without seeing a connection.
+    not a socket. Liveness is probed with a datagram ``connect``, which a stream or
+    SEQPACKET listener refuses with ``EPROTOTYPE`` without seeing a connection.
 
     *mode*: the file gets exactly these permissions, and never more than them at any
     instant, without touching the process umask (other threads share it). On Linux
@@ -143,7 +151,7 @@ def unix_listen_socket(
     abstract = is_abstract(path)
     if mode is not None and abstract:
         raise mode_on_abstract(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX, kind)
     created: FileId | None = None
     try:
         if mode is not None:
@@ -226,7 +234,7 @@ def remove_socket_file(path: str, created: FileId) -> None:
         pass  # gone already, or not ours to remove
 
 
-class ListenerState:
+class ListenerState(RawOptions):
     """What a listener of either face holds and shows without waiting: the listening
     socket (non-blocking, owned), its supervisor-given name, and its address.
 
@@ -237,9 +245,11 @@ class ListenerState:
 
     #: The class name, for messages (``TcpListener``, ``UnixListener``).
     _KIND = "Listener"
+    #: The socket type it listens with (``SOCK_SEQPACKET`` for ``SeqpacketListener``).
+    _TYPE = socket.SOCK_STREAM
 
     def __init__(self, sock: socket.socket, *, name: str | None = None) -> None:
-        check_listening(sock, self._KIND)
+        check_listening(sock, self._KIND, self._TYPE)
         sock.setblocking(False)
         self._sock = sock
         self._closed = False
@@ -269,6 +279,14 @@ class ListenerState:
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed)."""
         return self._sock.fileno()
+
+    def _option_socket(self) -> Any:
+        if self._closed:
+            raise listener_closed()
+        return self._sock
+
+    def _option_closed(self) -> BaseException:
+        return listener_closed()
 
     def _bound(self) -> Any:
         """The address, read once and kept (still there after :meth:`close`)."""

@@ -17,9 +17,11 @@ from typing import Any
 
 from netkit._core import seqpacket as rules
 from netkit._core.checks import buffer_size, check_timeout
+from netkit._core.server import check_idle_timeout
 from netkit._core.unix import PeerCredentials
 from netkit._core.unixdatagram import connect_failed, send_limit
 from netkit._core.unixpath import address
+from netkit._sockets import fresh
 from netkit._sockets.unix import peer_credentials as unix_credentials
 from netkit.errors import FrameTooLarge
 from netkit.options import SocketOptions
@@ -42,14 +44,16 @@ def _read_limit(sock: socket.socket) -> int:
 
 class SeqpacketState:
     """What a SEQPACKET connection knows besides its socket: its addresses (kept for
-    logs after close), its send limit and, once read, its peer's credentials."""
+    logs after close), its send limit, its idle timeout (a server's) and, once read,
+    its peer's credentials."""
 
-    __slots__ = ("credentials", "limit", "local", "remote")
+    __slots__ = ("credentials", "idle", "limit", "local", "remote")
 
     def __init__(self, sock: socket.socket, local: str, remote: str) -> None:
         self.local = local
         self.remote = remote
         self.limit = _read_limit(sock)
+        self.idle: float | None = None
         self.credentials: PeerCredentials | None = None
 
 
@@ -91,10 +95,12 @@ def try_connect(sock: socket.socket, addr: bytes, path: str) -> bool:
 
 def open_pair() -> tuple[socket.socket, socket.socket]:
     """Two connected, unnamed SEQPACKET sockets (``socketpair``)."""
-    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    return fresh.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
-def adopt(sock: socket.socket, *, blocking: bool) -> tuple[float | None, SeqpacketState]:
+def adopt(
+    sock: socket.socket, *, blocking: bool, idle_timeout: object = None
+) -> tuple[float | None, SeqpacketState]:
     """Take over a connected SEQPACKET socket (made by ``connect``, ``accept`` or
     ``socketpair``): returns its default timeout and state, leaving it in blocking or
     non-blocking mode.
@@ -103,9 +109,14 @@ def adopt(sock: socket.socket, *, blocking: bool) -> tuple[float | None, Seqpack
     (a non-blocking socket, as asyncio code holds them) means none, as for the stream
     connections.
 
+    *idle_timeout*: how long a receive may wait with nothing received (see
+    :func:`netkit._core.seqpacket.receive_timeout`), or None.
+
     Raises:
-        TypeError, ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket.
+        TypeError, ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket,
+            or *idle_timeout* is not a number of seconds > 0.
     """
+    idle = check_idle_timeout(idle_timeout)
     rules.check_socket(sock)
     try:
         remote = address(sock.getpeername())
@@ -115,7 +126,9 @@ def adopt(sock: socket.socket, *, blocking: bool) -> tuple[float | None, Seqpack
     default_timeout = check_timeout("timeout", current) if current else None
     if current != (None if blocking else 0.0):
         sock.setblocking(blocking)
-    return default_timeout, SeqpacketState(sock, address(sock.getsockname()), remote)
+    state = SeqpacketState(sock, address(sock.getsockname()), remote)
+    state.idle = idle
+    return default_timeout, state
 
 
 class SeqpacketKind:
@@ -161,6 +174,11 @@ class SeqpacketKind:
 
     def _check_max_size(self, value: object) -> int:
         return rules.check_max_size(value)
+
+    def _receive_timeout(self, timeout: object) -> tuple[float | None, bool]:
+        """A receive's timeout with the idle timeout applied, and whether it is the idle
+        one (:func:`netkit._core.seqpacket.receive_timeout`)."""
+        return rules.receive_timeout(timeout, self._default_timeout, self._seq.idle)
 
     def _message_size(self, data: object) -> int:
         """*data*'s size, checked (not empty, within the limit) before anything is sent."""

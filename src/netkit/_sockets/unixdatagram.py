@@ -16,6 +16,7 @@ from netkit._core import datagram as dgram
 from netkit._core import unixdatagram as rules
 from netkit._core.checks import buffer_size, check_timeout
 from netkit._core.unixpath import address, check_path, sockaddr
+from netkit._sockets import fresh
 from netkit._sockets.datagram import new_socket
 from netkit._sockets.unixpath import BoundFile, bind_path, forget_path
 from netkit.errors import FrameTooLarge
@@ -83,7 +84,7 @@ def open_connected(path: object, options: SocketOptions | None, source: object) 
 
 def open_pair() -> tuple[socket.socket, socket.socket]:
     """Two connected, unnamed Unix datagram sockets (``socketpair``)."""
-    return socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    return fresh.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
 
 
 def adopt(sock: socket.socket, *, blocking: bool) -> tuple[float | None, str | None]:

@@ -12,9 +12,9 @@ from netkit.aio._stream import TransportSocketLike
 from netkit.aio.client import TcpClient
 from netkit.aio.connection import TcpConnection
 from netkit.aio.icmp import PingReply, PingReport, ping
-from netkit.aio.listener import TcpListener, UnixListener, inherited_listeners
+from netkit.aio.listener import SeqpacketListener, TcpListener, UnixListener, inherited_listeners
 from netkit.aio.seqpacket import SeqpacketClient, SeqpacketConnection
-from netkit.aio.server import TcpServer, UnixServer
+from netkit.aio.server import SeqpacketServer, TcpServer, UnixServer
 from netkit.aio.udp import Datagram, UdpEndpoint
 from netkit.aio.unix import PeerCredentials, UnixClient, UnixConnection
 from netkit.aio.unix_datagram import UnixDatagramEndpoint
@@ -26,6 +26,8 @@ __all__ = [
     "PingReport",
     "SeqpacketClient",
     "SeqpacketConnection",
+    "SeqpacketListener",
+    "SeqpacketServer",
     "TcpClient",
     "TcpConnection",
     "TcpListener",

@@ -1,9 +1,11 @@
 """The asyncio server engine: our own accept loop, one task per connection.
 
 :class:`StreamServer` is the whole lifecycle, limits and stop semantics of
-:class:`netkit.aio.TcpServer` and :class:`netkit.aio.UnixServer`, which only add how
-they listen (``_open_listener``) and how an accepted socket becomes a connection
-(``_connect``: TCP options and TLS, or a Unix connection).
+:class:`netkit.aio.TcpServer`, :class:`netkit.aio.UnixServer` and
+:class:`netkit.aio.SeqpacketServer`, which only add how they listen
+(``_open_listener``) and how an accepted socket becomes a connection (``_connect``:
+TCP options and TLS, a Unix connection, or a SEQPACKET one; a SEQPACKET connection has
+no transport, so it also says how to cut it, ``_abort``, and close it, ``_close``).
 
 The server runs its own accept loop (``loop.sock_accept`` on a non-blocking listening
 socket) rather than ``loop.create_server``, because that is what makes
@@ -23,7 +25,6 @@ from typing import Any, TypeVar
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
 from netkit._core.server import handler_error, logger, peer_text
-from netkit.aio.connection import StreamConnection
 from netkit.aio.listener import Listener
 
 __all__ = ["StreamServer"]
@@ -70,7 +71,7 @@ class StreamServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = 0  # connections accepted and not yet closed
         # handler task -> its connection, once the connection is up (TLS done)
-        self._connections: dict[asyncio.Task[Any], StreamConnection] = {}
+        self._connections: dict[asyncio.Task[Any], Any] = {}
         self._slots: asyncio.Semaphore | None = None
         self._stopped: asyncio.Event | None = None
         self._stopping = False
@@ -178,7 +179,7 @@ class StreamServer:
             if others():
                 for task, conn in list(self._connections.items()):
                     if task is not me:
-                        conn.transport.abort()  # the handler sees EOF, as in sync
+                        self._abort(conn)  # the handler sees EOF, as in sync
                 await asyncio.wait(others(), timeout=_CANCEL_GRACE)
             while others():
                 for task in others():
@@ -202,9 +203,13 @@ class StreamServer:
         """Bind and listen (subclasses); called by :meth:`start` without ``listener=``."""
         raise NotImplementedError
 
-    async def _connect(self, sock: socket.socket) -> StreamConnection:
+    async def _connect(self, sock: socket.socket) -> Any:
         """The connection for an accepted *sock* (subclasses; TLS handshakes here)."""
         raise NotImplementedError
+
+    def _abort(self, conn: Any) -> None:
+        """Cut *conn* at stop()'s deadline: a pending read returns EOF."""
+        conn.transport.abort()
 
     async def _accept_loop(self, lsock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -245,7 +250,7 @@ class StreamServer:
         logger.log(level, "%s", message, exc_info=exc if trace else None)
 
     async def _serve(self, sock: socket.socket, peer: object) -> None:
-        conn: StreamConnection | None = None
+        conn: Any = None
         task = asyncio.current_task()
         assert task is not None
         try:
@@ -270,7 +275,7 @@ class StreamServer:
                 if self._slots is not None:
                     self._slots.release()
 
-    async def _close(self, conn: StreamConnection) -> None:
+    async def _close(self, conn: Any) -> None:
         """Close *conn* once what its handler queued is flushed (nothing sent is lost).
 
         While stop() runs, its deadline bounds the flush (stop() aborts what is left

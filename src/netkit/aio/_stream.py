@@ -20,6 +20,7 @@ from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline, idle_error, message_error, stalled_error
 from netkit._core.oserrors import closed, lost, timed_out
 from netkit._core.stream import failed
+from netkit._sockets.sockopt import RawOptions
 from netkit.aio._protocol import READ_LOW_WATER, StreamProtocol, expire
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class TransportSocketLike(Protocol):
         ...
 
 
-class AioStream:
+class AioStream(RawOptions):
     """An asyncio stream connection's state and waiting; see :class:`netkit.aio.TcpConnection`.
 
     A subclass converts the transport's ``sockname``/``peername`` with ``_convert``
@@ -183,7 +184,9 @@ class AioStream:
     def timeout(self) -> float | None:
         """The default deadline, in seconds, of each call made with ``timeout=None``.
 
-        ``None`` means no limit. Setting it checks the value as ``timeout=`` does.
+        ``None`` means no limit. Setting it checks the value as ``timeout=`` does. It
+        starts as the timeout of a socket handed in; :func:`socket.setdefaulttimeout`
+        never reaches the sockets netkit makes itself (they start with None).
         """
         return self._default_timeout
 
@@ -229,6 +232,14 @@ class AioStream:
             return -1
         fd: int = sock.fileno()
         return fd
+
+    def _option_socket(self) -> Any:
+        if self.closed:
+            raise closed()
+        return self._transport.get_extra_info("socket")
+
+    def _option_closed(self) -> BaseException:
+        return closed()
 
     def _deadline(self, timeout: float | None) -> float | None:
         if timeout is None and self._default_timeout is None:

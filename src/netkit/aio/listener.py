@@ -1,8 +1,9 @@
 """asyncio listeners: ``await listener.accept(timeout=)`` returns a connection.
 
-The twins of :class:`netkit.TcpListener`, :class:`netkit.UnixListener` and
-:func:`netkit.inherited_listeners`, with the same arguments, rules and errors (the
-socket set-up is :mod:`netkit._sockets.listen`'s, the errors :mod:`netkit._core`'s).
+The twins of :class:`netkit.TcpListener`, :class:`netkit.UnixListener`,
+:class:`netkit.SeqpacketListener` and :func:`netkit.inherited_listeners`, with the
+same arguments, rules and errors (the socket set-up is :mod:`netkit._sockets.listen`'s,
+the errors :mod:`netkit._core`'s).
 ``await TcpListener.bind(...)``, ``await UnixListener.bind(...)``, ``async with``.
 A listener is used from its event loop's thread; one coroutine accepts at a time.
 """
@@ -23,6 +24,7 @@ from netkit._core.sockaddr import endpoint
 from netkit._core.unix import check_mode, unix_text
 from netkit._core.unixpath import address as unix_address
 from netkit._core.unixpath import check_path
+from netkit._sockets import fresh
 from netkit._sockets.activation import inherited_sockets
 from netkit._sockets.listen import (
     FileId,
@@ -37,12 +39,14 @@ from netkit._sockets.listen import (
 from netkit.addr import Endpoint
 from netkit.aio._protocol import expire
 from netkit.aio.connection import TcpConnection
+from netkit.aio.seqpacket import SeqpacketConnection
 from netkit.aio.unix import UnixConnection
 from netkit.options import SocketOptions
 
-__all__ = ["Listener", "TcpListener", "UnixListener", "inherited_listeners"]
+__all__ = ["Listener", "SeqpacketListener", "TcpListener", "UnixListener", "inherited_listeners"]
 
 _L = TypeVar("_L", bound="Listener")
+_P = TypeVar("_P", bound="_PathListener")
 _Socket = socket.socket  # the class: `socket` is a property name in Listener's body
 
 
@@ -87,7 +91,7 @@ class Listener(ListenerState):
             if self._closed:
                 raise listener_closed()
             try:
-                sock, _ = self._sock.accept()
+                sock, _ = fresh.accept(self._sock)
             except BlockingIOError:
                 await self._wait(loop, deadline)
                 continue
@@ -226,17 +230,12 @@ class TcpListener(Listener):
         return await TcpConnection.from_socket(sock)
 
 
-class UnixListener(Listener):
-    """A listening Unix stream socket: ``await accept()`` returns a :class:`UnixConnection`.
-
-    The twin of :class:`netkit.UnixListener`: ``await UnixListener.bind(path, mode=...)``
-    (the socket file is removed on close, if still the one it created), or
-    ``UnixListener(sock)``; same arguments and errors.
-    """
+class _PathListener(Listener):
+    """A listening Unix socket on a path (stream or SEQPACKET, by ``_TYPE``); the
+    twin of the sync face's: ``mode=``, the path as address, the file removed on close."""
 
     __slots__ = ("_created", "_path")
 
-    _KIND = "UnixListener"
     _convert = staticmethod(unix_address)
     _text = staticmethod(unix_text)
 
@@ -246,16 +245,15 @@ class UnixListener(Listener):
         self._created: FileId | None = None
 
     @classmethod
-    async def bind(
-        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
-    ) -> UnixListener:
-        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`."""
+    def _bind(
+        cls: type[_P], path: str | os.PathLike[str], mode: int | None, backlog: int | None
+    ) -> _P:
         where = check_path(path)
         bits = check_mode(mode)
         if backlog is None:
             backlog = default_backlog()
         check_size("backlog", backlog)
-        sock, created = unix_listen_socket(where, bits, backlog)
+        sock, created = unix_listen_socket(where, bits, backlog, cls._TYPE)
         listener = cls(sock)
         listener._path = where
         listener._created = created
@@ -269,6 +267,34 @@ class UnixListener(Listener):
         address: str = self._bound()
         return address
 
+    def close(self) -> None:
+        """Stop listening, close the socket and remove the socket file :meth:`bind` made."""
+        if self._closed:
+            return
+        super().close()
+        if self._path is not None and self._created is not None:
+            remove_socket_file(self._path, self._created)
+
+
+class UnixListener(_PathListener):
+    """A listening Unix stream socket: ``await accept()`` returns a :class:`UnixConnection`.
+
+    The twin of :class:`netkit.UnixListener`: ``await UnixListener.bind(path, mode=...)``
+    (the socket file is removed on close, if still the one it created), or
+    ``UnixListener(sock)``; same arguments and errors.
+    """
+
+    __slots__ = ()
+
+    _KIND = "UnixListener"
+
+    @classmethod
+    async def bind(
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
+    ) -> UnixListener:
+        """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`."""
+        return cls._bind(path, mode, backlog)
+
     async def accept(self, *, timeout: float | None = None) -> UnixConnection:
         """Wait for the next client, by *timeout* seconds, and return its connection.
 
@@ -280,24 +306,66 @@ class UnixListener(Listener):
         """
         return await UnixConnection.from_socket(await self._accept_socket(timeout))
 
-    def close(self) -> None:
-        """Stop listening, close the socket and remove the socket file :meth:`bind` made."""
-        if self._closed:
-            return
-        super().close()
-        if self._path is not None and self._created is not None:
-            remove_socket_file(self._path, self._created)
+
+class SeqpacketListener(_PathListener):
+    """A listening Unix SEQPACKET socket: ``await accept()`` returns a
+    :class:`~netkit.aio.SeqpacketConnection`.
+
+    The twin of :class:`netkit.SeqpacketListener`: ``await SeqpacketListener.bind(path,
+    mode=...)`` (the socket file is removed on close, if still the one it created), or
+    ``SeqpacketListener(sock)``; same arguments and errors.
+    """
+
+    __slots__ = ()
+
+    _KIND = "SeqpacketListener"
+    _TYPE = socket.SOCK_SEQPACKET
+
+    @classmethod
+    async def bind(
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
+    ) -> SeqpacketListener:
+        """Bind *path* and listen; see :meth:`netkit.SeqpacketListener.bind`."""
+        return cls._bind(path, mode, backlog)
+
+    async def accept(self, *, timeout: float | None = None) -> SeqpacketConnection:
+        """Wait for the next client, by *timeout* seconds, and return its connection.
+
+        Raises:
+            NetkitTimeout: no client came in time.
+            ConnectionClosed: the listener is closed (also while waiting).
+            OSError: ``accept()`` failed for another reason (out of descriptors...).
+            RuntimeError: another coroutine is accepting on this listener.
+        """
+        sock = await self._accept_socket(timeout)
+        try:
+            return SeqpacketConnection(sock)
+        except BaseException:  # pragma: no cover - an accepted socket is valid
+            sock.close()
+            raise
 
 
-def inherited_listeners() -> list[TcpListener | UnixListener]:
+def inherited_listeners() -> list[TcpListener | UnixListener | SeqpacketListener]:
     """The listening sockets a supervisor passed to this process, as asyncio listeners.
 
     The twin of :func:`netkit.inherited_listeners` (the same rules: each descriptor is
-    handed out once, whichever face asks).
+    handed out once, whichever face asks; a Unix SEQPACKET socket is a
+    :class:`SeqpacketListener`).
+
+    Returns:
+        A :class:`TcpListener`, :class:`UnixListener` or :class:`SeqpacketListener`
+        per descriptor, in order.
+
+    Raises:
+        ValueError: the variables are malformed, or a descriptor is not a listening TCP,
+            Unix stream or Unix SEQPACKET socket (every inherited descriptor is closed).
+        OSError: a descriptor is not open.
     """
     found: list[tuple[socket.socket, str]] = inherited_sockets()
-    listeners: list[TcpListener | UnixListener] = []
+    listeners: list[TcpListener | UnixListener | SeqpacketListener] = []
     for sock, name in found:
-        kind: Any = UnixListener if sock.family == socket.AF_UNIX else TcpListener
+        kind: Any = TcpListener
+        if sock.family == socket.AF_UNIX:
+            kind = SeqpacketListener if sock.type == socket.SOCK_SEQPACKET else UnixListener
         listeners.append(kind(sock, name=name))
     return listeners

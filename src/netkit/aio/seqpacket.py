@@ -22,6 +22,7 @@ from netkit._core.datagram import DEFAULT_MAX_SIZE
 from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import seqpacket as setup
 from netkit.aio._datagram import MessageEngine
+from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
 
 __all__ = ["SeqpacketClient", "SeqpacketConnection"]
@@ -41,17 +42,20 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
 
     Parameters:
         sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+        idle_timeout: used by servers: a receive that waits this many seconds with
+            nothing received raises ``NetkitTimeout("idle: ...")``; None for no limit.
 
     Raises:
-        TypeError, ValueError: *sock* is not such a socket, or not connected.
+        TypeError, ValueError: *sock* is not such a socket, or not connected; a bad
+            *idle_timeout*.
     """
 
     __slots__ = ("_seq",)
 
     _SEND_DEFAULT = True
 
-    def __init__(self, sock: _socket.socket) -> None:
-        default_timeout, state = setup.adopt(sock, blocking=False)
+    def __init__(self, sock: _socket.socket, *, idle_timeout: float | None = None) -> None:
+        default_timeout, state = setup.adopt(sock, blocking=False, idle_timeout=idle_timeout)
         super().__init__(sock, default_timeout)
         self._seq = state
 
@@ -106,7 +110,15 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
             ConnectionClosed: the connection was reset, or is closed.
             TypeError, ValueError: a bad *max_size* or *timeout*.
         """
-        return await self._recv_message(max_size, timeout)
+        if self._seq.idle is None:
+            return await self._recv_message(max_size, timeout)
+        seconds, idle = self._receive_timeout(timeout)
+        try:
+            return await self._recv_message(max_size, seconds)
+        except NetkitTimeout:
+            if idle:
+                raise rules.idle_error(self._seq.idle) from None
+            raise
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self._seq.local!r} -> {self._seq.remote!r}"

@@ -1,9 +1,10 @@
-"""asyncio :class:`TcpServer` and :class:`UnixServer`: one engine, two families.
+"""asyncio :class:`TcpServer`, :class:`UnixServer` and :class:`SeqpacketServer`: one
+engine, three kinds.
 
 The accept loop, limits and stop semantics are :class:`netkit.aio._server.StreamServer`;
 each server adds where it listens and how an accepted socket becomes a connection
-(TCP options and TLS, or a Unix connection). Arguments, rules and errors are the sync
-servers' (both check them with :mod:`netkit._core.server`).
+(TCP options and TLS, a Unix connection, or a SEQPACKET one). Arguments, rules and
+errors are the sync servers' (both check them with :mod:`netkit._core.server`).
 """
 
 from __future__ import annotations
@@ -30,16 +31,26 @@ from netkit._sockets.listen import default_backlog, listen_address, listen_socke
 from netkit.addr import Endpoint
 from netkit.aio._server import StreamServer
 from netkit.aio.connection import TcpConnection
-from netkit.aio.listener import TcpListener, UnixListener
+from netkit.aio.listener import SeqpacketListener, TcpListener, UnixListener
+from netkit.aio.seqpacket import SeqpacketConnection
 from netkit.aio.unix import UnixConnection
 from netkit.options import SocketOptions
 
-__all__ = ["Handler", "TcpServer", "UnixHandler", "UnixServer"]
+__all__ = [
+    "Handler",
+    "SeqpacketHandler",
+    "SeqpacketServer",
+    "TcpServer",
+    "UnixHandler",
+    "UnixServer",
+]
 
 #: ``async def handler(conn: TcpConnection) -> None``
 Handler = Callable[[TcpConnection], Awaitable[Any]]
 #: ``async def handler(conn: UnixConnection) -> None``
 UnixHandler = Callable[[UnixConnection], Awaitable[Any]]
+#: ``async def handler(conn: SeqpacketConnection) -> None``
+SeqpacketHandler = Callable[[SeqpacketConnection], Awaitable[Any]]
 
 _DEFAULT_HOST = "127.0.0.1"
 
@@ -245,6 +256,93 @@ class UnixServer(StreamServer):
         )
 
 
+class SeqpacketServer(StreamServer):
+    """An asyncio Unix SEQPACKET server running ``async def handler(conn)`` per connection.
+
+    The twin of :class:`netkit.SeqpacketServer` (same arguments, rules and errors) on
+    the engine of :class:`TcpServer` (same lifecycle, limits and stop). Handlers receive
+    a :class:`netkit.aio.SeqpacketConnection`. ``stop()`` wakes a handler still waiting
+    in ``recv_message()`` at its deadline by shutting its connection down (the receive
+    returns ``b""``), and closes the listener, which removes the socket file it created
+    if the path still names that file. Defaults as :class:`UnixServer`'s
+    (``max_connections=2000``, ``backlog=None``: 4096 capped by ``somaxconn``).
+    """
+
+    def __init__(
+        self,
+        handler: SeqpacketHandler,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        mode: int | None = None,
+        backlog: int | None = None,
+        max_connections: int | None = AIO_MAX_CONNECTIONS,
+        idle_timeout: float | None = None,
+        listener: SeqpacketListener | socket.socket | None = None,
+    ) -> None:
+        where = check_unix_server_args(
+            handler,
+            path,
+            mode,
+            backlog,
+            max_connections,
+            idle_timeout,
+            listener is not None,
+            "SeqpacketServer",
+        )
+        taken: SeqpacketListener | None = None
+        if listener is not None:
+            if backlog is not None:
+                raise TypeError(listener_conflict("backlog"))
+            taken = _seqpacket_listener(listener)
+        super().__init__(
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+        )
+        self._path = where
+        self._mode = mode
+        self._backlog = backlog
+
+    @property
+    def address(self) -> str:
+        """The socket's path (known before :meth:`start` too)."""
+        if self._address is not None:
+            address: str = self._address
+            return address
+        assert self._path is not None
+        return self._path
+
+    @property
+    def listener(self) -> SeqpacketListener:
+        """The :class:`netkit.aio.SeqpacketListener` the server accepts on (closed by
+        ``stop()``).
+
+        Raises:
+            RuntimeError: not started, and no ``listener=`` was given.
+        """
+        listener: SeqpacketListener = super().listener
+        return listener
+
+    def __repr__(self) -> str:
+        return f"<aio.SeqpacketServer {unix_text(self.address)} active={self._active}>"
+
+    async def _open_listener(self) -> SeqpacketListener:
+        assert self._path is not None
+        return await SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
+
+    async def _connect(self, sock: socket.socket) -> SeqpacketConnection:
+        return SeqpacketConnection(sock, idle_timeout=self._idle_timeout)
+
+    def _abort(self, conn: SeqpacketConnection) -> None:
+        # No transport: a shutdown wakes a waiting receive, which then reads b"".
+        try:
+            conn.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    async def _close(self, conn: SeqpacketConnection) -> None:
+        # Nothing is queued in user space: a message is in the kernel once sent.
+        conn.close()
+
+
 def _tcp_listener(listener: Any) -> TcpListener:
     if isinstance(listener, TcpListener):
         return listener
@@ -259,3 +357,11 @@ def _unix_listener(listener: Any) -> UnixListener:
     if isinstance(listener, socket.socket):
         return UnixListener(listener)
     raise listener_kind_error("UnixServer", "UnixListener", listener)
+
+
+def _seqpacket_listener(listener: Any) -> SeqpacketListener:
+    if isinstance(listener, SeqpacketListener):
+        return listener
+    if isinstance(listener, socket.socket):
+        return SeqpacketListener(listener)
+    raise listener_kind_error("SeqpacketServer", "SeqpacketListener", listener)

@@ -1,7 +1,8 @@
 """Tools for testing code built on :mod:`netkit.aio`: the twin of :mod:`netkit.testing`.
 
 :func:`check_connection_pair` runs the same conformance table as the sync one, awaiting
-every call, so both faces are held to identical outcomes.
+every call, so both faces are held to identical outcomes; :func:`check_message_pair`
+does the same with the message table.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from netkit._core.conformance import (
     deviation,
     error_outcome,
 )
+from netkit._core.messages import check_kind, message_cases
 from netkit._fake_resolver import FakeResolver, fake_resolver
 from netkit.aio._fakenet import FakeDatagramEndpoint, FakeDatagramNetwork
 from netkit.aio._memory import MemoryConnection, MemoryTransport, memory_pair
@@ -29,6 +31,7 @@ __all__ = [
     "MemoryConnection",
     "MemoryTransport",
     "check_connection_pair",
+    "check_message_pair",
     "fake_resolver",
     "memory_pair",
     "run_case",
@@ -81,6 +84,33 @@ async def check_connection_pair(
             continue
         a, b = await make_pair()
         try:
+            problem = deviation(case, await run_case(case, a, b))
+        finally:
+            await _close(a)
+            await _close(b)
+        if problem is not None:
+            raise AssertionError(problem)
+
+
+async def check_message_pair(make_pair: PairFactory, *, kind: str = "seqpacket") -> None:
+    """Check that asyncio message connections behave as netkit's message contract says.
+
+    The twin of :func:`netkit.testing.check_message_pair`, awaiting every call.
+
+    Parameters:
+        make_pair: a coroutine function returning two connected message connections
+            ``(a, b)``.
+        kind: ``"seqpacket"``, ``"unix_datagram"`` or ``"udp"``.
+
+    Raises:
+        AssertionError: naming the first situation and step that deviates.
+        TypeError, ValueError: *kind* is not one of the three.
+    """
+    spec = check_kind(kind)
+    for index in range(len(message_cases(spec, ""))):
+        a, b = await make_pair()
+        try:
+            case = message_cases(spec, a.remote_address)[index]
             problem = deviation(case, await run_case(case, a, b))
         finally:
             await _close(a)

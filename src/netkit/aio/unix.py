@@ -46,6 +46,7 @@ from netkit._core.unix import (
 )
 from netkit._core.unixpath import address as unix_address
 from netkit._core.unixpath import check_path, sockaddr
+from netkit._sockets import fresh
 from netkit._sockets import unix as _unix
 from netkit.aio._lazy import LazyTransport
 from netkit.aio._protocol import WRITE_HIGH_WATER, WRITE_LOW_WATER, OnDemandProtocol, expire
@@ -127,7 +128,7 @@ class UnixConnection(StreamConnection):
     @classmethod
     async def pair(cls: type[_U]) -> tuple[_U, _U]:
         """Two connected connections (``socket.socketpair()``), both ends unnamed."""
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        a, b = fresh.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             first = await cls.from_socket(a)
         except BaseException:
@@ -284,7 +285,11 @@ class UnixConnection(StreamConnection):
         fd = self.fileno()
         if fd < 0:
             raise closed()
-        return socket.socket(fileno=os.dup(fd))
+        dup = socket.socket(fileno=os.dup(fd))
+        # Under socket.setdefaulttimeout() the new object would wait that long itself
+        # (a timeout, not BlockingIOError); 0.0 keeps O_NONBLOCK, which the file has.
+        dup.settimeout(0.0)
+        return dup
 
     async def _flush(self, deadline: float | None) -> None:
         """Wait until the transport's write queue is empty (everything is in the kernel)."""

@@ -27,7 +27,7 @@ from netkit.errors import AddressError, NetkitError, describe
 if TYPE_CHECKING:
     import ssl
 
-    from netkit.tcp import TcpConnection
+    from netkit.tcp.connection import StreamConnection
 
 #: How long a blocking step in the CLI may wait before it gives up, in seconds.
 STEP_TIMEOUT = 5.0
@@ -319,6 +319,55 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def unix_path(text: str) -> str:
+    """argparse type: a Unix socket path; ``@name`` is a Linux abstract name (``"\\0name"``).
+
+    The ``@`` spelling is the one ``ss`` and systemd print. The path's own rules
+    (length, NUL) are checked by netkit when it is used, naming the path.
+    """
+    return "\0" + text[1:] if text.startswith("@") else text
+
+
+def unix_text(path: str) -> str:
+    """A Unix socket address for status lines: ``@name`` for an abstract name."""
+    return "@" + path[1:] if path.startswith("\0") else path
+
+
+def peer_label(conn: StreamConnection) -> str:
+    """Who is at the other end, for status lines.
+
+    An IP peer's ``HOST:PORT``; a Unix peer's path, or (usually unnamed) its process
+    id from the kernel's credentials: ``pid 1234``.
+    """
+    remote: object = getattr(conn, "remote_address", None)  # on TcpConnection, UnixConnection
+    if isinstance(remote, str):
+        if remote:
+            return unix_text(remote)
+        try:
+            return f"pid {conn.peer_credentials.pid}"  # type: ignore[attr-defined]
+        except (AttributeError, OSError):
+            return "an unnamed Unix peer"
+    return str(remote)
+
+
+def cannot_listen_unix(path: str, exc: BaseException) -> Exception:
+    """The error to raise when listening on the Unix socket *path* failed with *exc*.
+
+    Returns:
+        :class:`~netkit.cli.Misuse` for a path netkit refuses as such (too long, NUL,
+        empty: exit status 2); else :class:`~netkit.cli.Failed` with netkit's message,
+        which names the path and why (no such directory, not a socket, in use).
+    """
+    from netkit.cli import Failed, Misuse
+
+    if isinstance(exc, (AddressError, ValueError, TypeError)):
+        return Misuse(str(exc))
+    text = reason(exc)
+    if repr(path) not in text:
+        text = f"cannot listen on {unix_text(path)!r}: {text}"
+    return Failed(text)
+
+
 def server_tls(
     certfile: str, keyfile: str | None, *, cert_option: str, key_option: str
 ) -> ssl.SSLContext:
@@ -428,14 +477,14 @@ def log(message: str) -> None:
 # --- handlers behind `netkit serve` ----------------------------------------------------
 
 
-def echo_handler(conn: TcpConnection) -> None:
+def echo_handler(conn: StreamConnection) -> None:
     """Send back every byte received until the peer closes."""
     with contextlib.suppress(OSError, NetkitError):
         while data := conn.recv(65536):
             conn.sendall(data)
 
 
-def discard_handler(conn: TcpConnection) -> None:
+def discard_handler(conn: StreamConnection) -> None:
     """Read and drop everything until the peer closes."""
     with contextlib.suppress(OSError, NetkitError):
         while conn.recv(65536):
@@ -477,7 +526,7 @@ class ChatRoom:
             with contextlib.suppress(queue.Full):
                 q.put_nowait(line)
 
-    def __call__(self, conn: TcpConnection) -> None:
+    def __call__(self, conn: StreamConnection) -> None:
         """Serve one member (a TcpServer handler)."""
         outbox: queue.Queue[bytes | None] = queue.Queue(self._queue_size)
         writer = threading.Thread(
@@ -489,7 +538,7 @@ class ChatRoom:
             conn.sendall(self.GREETING, timeout=STEP_TIMEOUT)
             first = conn.readline(max_bytes=256)
             # Names reach every member's terminal and the operator's log: no escapes.
-            name = safe_text(first.decode("utf-8", "replace").strip()) or str(conn.remote_address)
+            name = safe_text(first.decode("utf-8", "replace").strip()) or peer_label(conn)
             with self._lock:
                 self._members[key] = (name, outbox)
                 joined = True
@@ -523,7 +572,7 @@ class ChatRoom:
                     writer.join(STEP_TIMEOUT)
 
     @staticmethod
-    def _write_loop(conn: TcpConnection, outbox: queue.Queue[bytes | None]) -> None:
+    def _write_loop(conn: StreamConnection, outbox: queue.Queue[bytes | None]) -> None:
         with contextlib.suppress(OSError):
             while (line := outbox.get()) is not None:
                 conn.sendall(line)

@@ -22,6 +22,8 @@ from netkit.cli._common import (
     reason,
     seconds,
     server_name,
+    unix_path,
+    unix_text,
 )
 from netkit.cli._session import (
     TLS_LINGER,
@@ -40,6 +42,7 @@ $ netkit connect 127.0.0.1 9000 < backup.tar   # every byte, or exit status 1
 $ echo ping | netkit connect --udp 127.0.0.1 9999 --timeout 2
 $ netkit connect --tls --cafile ca.pem localhost 8443
 $ netkit connect --tls --pin 3B:9F:...:A0 127.0.0.1 8443   # as 'netkit listen --tls' said
+$ netkit connect --unix /run/app.sock < request.json        # a Unix stream socket
 """
 
 
@@ -48,7 +51,7 @@ def register(subparsers: Any) -> None:
     parser = add_command(
         subparsers,
         "connect",
-        summary="connect to HOST PORT and pipe stdin/stdout through it (netcat)",
+        summary="connect to HOST PORT (or a Unix socket) and pipe stdin/stdout (netcat)",
         description=(
             "Connect to HOST PORT over TCP (or UDP with --udp). Bytes read from stdin are "
             "sent; bytes received are written to stdout. The two directions end "
@@ -71,11 +74,21 @@ def register(subparsers: Any) -> None:
             "--pin trusts exactly one certificate, by its SHA-256 fingerprint (as "
             "'netkit listen --tls' prints it for its throwaway certificate), instead of "
             "CAs and names: a self-signed certificate passes, and any other fails."
+            "\n\n"
+            "--unix PATH connects to a Unix stream socket instead of HOST PORT (a PATH "
+            "starting with @ is a Linux abstract name), with the same half-close "
+            "semantics and exit status."
         ),
         example=_EXAMPLE,
     )
-    parser.add_argument("host", help="host name or IP address")
-    parser.add_argument("port", type=nonzero_port, help="port number")
+    parser.add_argument("host", nargs="?", help="host name or IP address")
+    parser.add_argument("port", nargs="?", type=nonzero_port, help="port number")
+    parser.add_argument(
+        "--unix",
+        type=unix_path,
+        metavar="PATH",
+        help="connect to this Unix stream socket instead of HOST PORT (@name: abstract)",
+    )
     parser.add_argument("--udp", "-u", action="store_true", help="use UDP instead of TCP")
     parser.add_argument(
         "--timeout", "-w", type=seconds, metavar="SECONDS", help="connect and idle limit"
@@ -124,6 +137,22 @@ class _ListenHint(argparse.Action):
 def run(args: argparse.Namespace) -> int:
     """Run one session; 0 when both directions ended normally, 1 on a failure."""
     # `is not None`: an empty value is a value the user typed, never "not given".
+    if args.unix is not None:
+        if args.host is not None:
+            raise Misuse("HOST and PORT cannot be used with --unix (the socket has a path)")
+        for option, given in (
+            ("--udp", args.udp),
+            ("--tls", args.tls),
+            ("--cafile", args.cafile is not None),
+            ("--pin", args.pin is not None),
+            ("--server-name", args.server_name is not None),
+        ):
+            if given:
+                raise Misuse(f"{option} cannot be used with --unix")
+        return _run_unix(args)
+    missing = [name for name in ("host", "port") if getattr(args, name) is None]
+    if missing:
+        raise Misuse(f"the following arguments are required: {', '.join(missing)}")
     if args.udp and (args.tls or args.cafile is not None or args.server_name is not None):
         raise Misuse("--tls cannot be used with --udp")
     if args.udp and args.pin is not None:
@@ -183,6 +212,23 @@ def _run_tcp(args: argparse.Namespace) -> int:
             tcp_session(conn, peer, args.timeout, Stdin())
         # TLS cannot half-close: no FIN was sent there.
         wait_acknowledged(sock, peer, args.timeout, fin_sent=not isinstance(sock, ssl.SSLSocket))
+    return EXIT_OK
+
+
+def _run_unix(args: argparse.Namespace) -> int:
+    from netkit.errors import AddressError
+    from netkit.unix import UnixClient
+
+    try:
+        conn = interruptible(UnixClient.connect, args.unix, timeout=args.timeout)
+    except (AddressError, ValueError, TypeError) as exc:  # not a valid path
+        raise Misuse(str(exc)) from exc
+    except OSError as exc:  # ConnectFailed: netkit's message names the path and why
+        raise Failed(reason(exc)) from exc
+    with conn:
+        # A Unix socket has nothing to acknowledge: once sent, bytes are in the peer's
+        # receive queue.
+        tcp_session(conn, unix_text(args.unix), args.timeout, Stdin())
     return EXIT_OK
 
 

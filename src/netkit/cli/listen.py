@@ -23,15 +23,19 @@ from netkit.cli._common import (
     STEP_TIMEOUT,
     add_command,
     cannot_listen,
+    cannot_listen_unix,
     endpoint_text,
     interruptible,
     log,
+    peer_label,
     port,
     reason,
     seconds,
     server_tls,
     sigterm_as_interrupt,
     tcp_listener,
+    unix_path,
+    unix_text,
 )
 from netkit.cli._session import (
     UDP_LINGER,
@@ -52,6 +56,7 @@ $ netkit listen -k :: 9000 > log.txt          # every client in turn, until Ctrl
 $ netkit listen -u 9999                       # UDP: the first sender is the peer
 $ netkit listen --tls 8443                    # a throwaway certificate; pin it with
 $ netkit connect --tls --pin 3B:9F:...:A0 127.0.0.1 8443
+$ netkit listen --unix /tmp/in.sock > in.bin  # a Unix socket (@name: abstract)
 """
 
 #: The biggest UDP payload (IPv6 without jumbograms), for the first datagram.
@@ -92,16 +97,29 @@ def register(subparsers: Any) -> None:
             "self-signed certificate made by the openssl command (or the cryptography "
             "package) whose SHA-256 fingerprint is printed on stderr for clients to "
             "pin: netkit connect --tls --pin FINGERPRINT."
+            "\n\n"
+            "--unix PATH listens on a Unix stream socket instead of HOST PORT (a PATH "
+            "starting with @ is a Linux abstract name; 'listening on PATH'), with the "
+            "same sessions, -k and exit status; the socket file is removed when the "
+            "listener closes. A missing directory, a file that is not a socket or a "
+            "path a live listener holds fail with one line naming the path."
         ),
         example=_EXAMPLE,
     )
     parser.add_argument(
         "host",
         nargs="?",
-        default="127.0.0.1",
         help="address to listen on (default 127.0.0.1; '::' for every address)",
     )
-    parser.add_argument("port", type=port, help="port number (0: any free port)")
+    # Checked in run(): with one positional argument it is the PORT, and with --unix
+    # there is none.
+    parser.add_argument("port", nargs="?", help="port number (0: any free port)")
+    parser.add_argument(
+        "--unix",
+        type=unix_path,
+        metavar="PATH",
+        help="listen on this Unix stream socket instead of HOST PORT (@name: abstract)",
+    )
     parser.add_argument(
         "--keep-open", "-k", action="store_true", help="serve clients one after another"
     )
@@ -142,6 +160,15 @@ def run(args: argparse.Namespace) -> int:
     if args.key is not None and args.cert is None:
         raise Misuse("--key needs --cert")
     tls_wanted = args.tls or args.cert is not None
+    if args.unix is not None:
+        if args.host is not None:
+            raise Misuse("HOST and PORT cannot be used with --unix (the socket has a path)")
+        if args.udp:
+            raise Misuse("--udp cannot be used with --unix (netkit listens on Unix streams)")
+        if tls_wanted:
+            raise Misuse("--tls cannot be used with --unix (netkit serves TLS over TCP)")
+        return _run_unix(args)
+    _host_and_port(args)
     if args.udp and tls_wanted:
         raise Misuse("--tls cannot be used with --udp (netkit has no DTLS)")
     if args.udp:
@@ -164,6 +191,74 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext:
     log(f"TLS: made by {made.origin}; its key exists only in this process")
     log(f"TLS: SHA-256 fingerprint {made.fingerprint}")
     return made.context
+
+
+def _host_and_port(args: argparse.Namespace) -> None:
+    """``[HOST] PORT``: one positional argument is the port; the host defaults to 127.0.0.1.
+
+    Raises:
+        Misuse: no port, or one that is not 0..65535 in decimal digits (the message
+            argparse would give).
+    """
+    text = args.port
+    if text is None:
+        if args.host is None:
+            raise Misuse("the following arguments are required: port")
+        args.host, text = None, args.host
+    try:
+        args.port = port(text)
+    except argparse.ArgumentTypeError as exc:
+        raise Misuse(f"argument port: {exc}") from None
+    if args.host is None:
+        args.host = "127.0.0.1"
+
+
+# --- Unix ------------------------------------------------------------------------------
+
+
+def _run_unix(args: argparse.Namespace) -> int:
+    """The TCP loop's twin on a Unix stream listener (no TLS, nothing to acknowledge)."""
+    from netkit.unix import UnixListener
+
+    try:
+        listener = UnixListener.bind(args.unix)
+    except (OSError, ValueError) as exc:
+        raise cannot_listen_unix(args.unix, exc) from exc
+    keep_open: bool = args.keep_open
+    stdin = Stdin()
+    failed = False
+    stopping = sigterm_as_interrupt() if keep_open else contextlib.nullcontext()
+    with listener, stopping:
+        address = unix_text(args.unix)
+        try:
+            log(f"listening on {address}")
+            while True:
+                try:
+                    conn = listener.accept()  # Ctrl-C interrupts it
+                except OSError as exc:
+                    raise Failed(f"accepting on {address} failed: {reason(exc)}") from exc
+                if not keep_open:
+                    listener.close()  # one client; the file goes, the others are refused
+                peer = peer_label(conn)
+                with conn:
+                    if not args.quiet:
+                        log(f"+ {peer} connected")
+                    try:
+                        tcp_session(conn, peer, args.timeout, stdin, end_with_peer=keep_open)
+                    except PeerFailed as exc:
+                        if not keep_open:
+                            raise
+                        log(f"netkit listen: {exc}")
+                        failed = True
+                if not args.quiet:
+                    log(f"- {peer} closed")
+                if not keep_open:
+                    return EXIT_OK
+        except KeyboardInterrupt:
+            if not keep_open:
+                raise
+            log("stopping")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 # --- TCP and TLS -----------------------------------------------------------------------

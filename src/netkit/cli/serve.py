@@ -1,4 +1,4 @@
-"""``netkit serve``: run an echo, discard or chat TCP server until Ctrl-C."""
+"""``netkit serve``: run an echo, discard or chat server (TCP or Unix) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from netkit.cli._common import (
     ChatRoom,
     add_command,
     cannot_listen,
+    cannot_listen_unix,
     discard_handler,
     echo_handler,
     interruptible,
     log,
+    peer_label,
     port,
     positive_int,
     seconds,
     server_tls,
     sigterm_as_interrupt,
+    unix_path,
+    unix_text,
 )
 
 _EXAMPLE = """
@@ -30,6 +34,7 @@ $ echo hello | netkit connect 127.0.0.1 7000
 hello
 
 $ netkit serve chat --host :: --port 7001     # IPv4 and IPv6, every interface
+$ netkit serve echo --unix /tmp/echo.sock      # a Unix socket (@name: abstract)
 """
 
 
@@ -38,13 +43,19 @@ def register(subparsers: Any) -> None:
     parser = add_command(
         subparsers,
         "serve",
-        summary="run an echo, discard or chat TCP server",
+        summary="run an echo, discard or chat server (TCP, or a Unix socket)",
         description=(
             "Run a TCP server until Ctrl-C. 'echo' sends every byte back, 'discard' "
             "reads and drops everything, 'chat' is a line-based chat room (the first "
             "line a client sends is its name). The first line on stdout is "
             "'listening on HOST:PORT' with the real port, so --port 0 is useful in "
             "scripts. Connections are logged on stderr."
+            "\n\n"
+            "With --unix PATH the server listens on a Unix stream socket instead "
+            "('listening on PATH'); a PATH starting with @ is a Linux abstract name. A "
+            "stale socket file left by a process that died is replaced; a path a live "
+            "server holds, a missing directory or a file that is not a socket fail "
+            "with one line naming the path. The socket file is removed on exit."
         ),
         example=_EXAMPLE,
     )
@@ -55,11 +66,13 @@ def register(subparsers: Any) -> None:
         default="echo",
         help="what the server does (default: echo)",
     )
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1; '::' for all)")
+    parser.add_argument("--port", "-p", type=port, help="port to bind (default 0: any free port)")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; '::' for all)"
-    )
-    parser.add_argument(
-        "--port", "-p", type=port, default=0, help="port to bind (default 0: any free port)"
+        "--unix",
+        type=unix_path,
+        metavar="PATH",
+        help="listen on this Unix socket path instead of TCP (@name: abstract)",
     )
     parser.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
@@ -81,10 +94,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit status 0 after a clean Ctrl-C or SIGTERM."""
-    from netkit.tcp import TcpServer
-
     if args.tls_key is not None and args.tls_cert is None:
         raise Misuse("--tls-key needs --tls-cert")
+    if args.unix is not None:
+        for option, value in (("--host", args.host), ("--port", args.port)):
+            if value is not None:
+                raise Misuse(f"{option} cannot be used with --unix (a Unix socket has a path)")
+        if args.tls_cert is not None:
+            raise Misuse("--tls-cert cannot be used with --unix (netkit serves TLS over TCP)")
+    host: str = "127.0.0.1" if args.host is None else args.host
+    port_number: int = 0 if args.port is None else args.port
     tls = None
     if args.tls_cert is not None:
         tls = server_tls(
@@ -100,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         inner = echo_handler if args.mode == "echo" else discard_handler
 
     def handler(conn: Any) -> None:
-        peer = conn.remote_address
+        peer = peer_label(conn)
         if not quiet:
             log(f"+ {peer} connected")
         try:
@@ -113,20 +132,39 @@ def run(args: argparse.Namespace) -> int:
     cap = {} if args.max_connections is None else {"max_connections": args.max_connections}
     stopped = threading.Event()
     with sigterm_as_interrupt():
+        server: Any
+        if args.unix is not None:
+            from netkit.unix import UnixServer
+
+            try:
+                server = UnixServer(
+                    handler,
+                    args.unix,
+                    **cap,
+                    idle_timeout=args.idle_timeout,
+                )
+                server.start()
+            except (OSError, ValueError) as exc:  # in use, no directory, a bad path...
+                raise cannot_listen_unix(args.unix, exc) from exc
+            where = unix_text(args.unix)
+        else:
+            from netkit.tcp import TcpServer
+
+            try:
+                server = TcpServer(
+                    handler,
+                    host=host,
+                    port=port_number,
+                    **cap,
+                    idle_timeout=args.idle_timeout,
+                    tls=tls,
+                )
+                interruptible(server.start)  # resolves a host name: may block in C
+            except (OSError, ValueError) as exc:  # a busy port, a bad host (AddressError)...
+                raise cannot_listen(host, port_number, exc) from exc
+            where = str(server.address)
         try:
-            server = TcpServer(
-                handler,
-                host=args.host,
-                port=args.port,
-                **cap,
-                idle_timeout=args.idle_timeout,
-                tls=tls,
-            )
-            interruptible(server.start)  # resolves a host name: may block in C
-        except (OSError, ValueError) as exc:  # a busy port, a bad host (AddressError)...
-            raise cannot_listen(args.host, args.port, exc) from exc
-        try:
-            print(f"listening on {server.address}", flush=True)
+            print(f"listening on {where}", flush=True)
             if not quiet:
                 log(f"netkit serve: {args.mode} server{' (TLS)' if tls else ''}; Ctrl-C to stop")
             # Event.wait() with no timeout is interruptible by SIGINT on POSIX.

@@ -1,9 +1,10 @@
 """The sync server engine: a threaded server calling ``handler(conn)`` once per connection.
 
 :class:`StreamServer` is the whole lifecycle, limits and stop semantics of
-:class:`netkit.TcpServer` and :class:`netkit.UnixServer`, which only add how they
-listen (``_open_listener``) and how an accepted socket becomes a connection (``_open``:
-TCP options and TLS, or a Unix connection).
+:class:`netkit.TcpServer`, :class:`netkit.UnixServer` and
+:class:`netkit.SeqpacketServer`, which only add how they listen (``_open_listener``)
+and how an accepted socket becomes a connection (``_open``: TCP options and TLS, a Unix
+connection, or a SEQPACKET one).
 
 Engine (chosen by bench/bench_tcp.py; the numbers are in docs/performance.md):
 
@@ -35,12 +36,12 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
 from netkit._core.server import handler_error, logger, peer_text
-from netkit.tcp.connection import StreamConnection
+from netkit._sockets import fresh
 from netkit.tcp.listener import Listener
 
 __all__ = ["StreamServer"]
@@ -52,6 +53,13 @@ _S = TypeVar("_S", bound="StreamServer")
 _WORKER_IDLE = 10.0
 # SO_LINGER on, 0 seconds: close() resets the connection and drops unsent data.
 _RESET = struct.pack("ii", 1, 0)
+
+
+class Served(Protocol):
+    """What a server hands its handler: a connection it closes when the handler returns
+    (a stream connection, or a SEQPACKET one)."""
+
+    def close(self) -> None: ...
 
 
 class _Worker:
@@ -247,7 +255,7 @@ class StreamServer:
         """Bind and listen (subclasses); called by :meth:`start` without ``listener=``."""
         raise NotImplementedError
 
-    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> StreamConnection | None:
+    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> Served | None:
         """The connection for an accepted *sock* (subclasses); None to drop it (stopping).
 
         Runs in the worker. A subclass that replaces the socket (TLS) tracks the new
@@ -300,7 +308,7 @@ class StreamServer:
             if self._state != "serving":
                 return
             try:
-                sock, peer = listener.accept()
+                sock, peer = fresh.accept(listener)
             except OSError as exc:
                 if self._state != "serving":
                     return
@@ -376,7 +384,7 @@ class StreamServer:
         Never raises: every failure is logged and ends only this connection.
         """
         worker.conn = sock
-        conn: StreamConnection | None = None
+        conn: Served | None = None
         try:
             conn = self._open(sock, peer, worker)
             if conn is not None:

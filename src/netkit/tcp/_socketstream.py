@@ -42,7 +42,8 @@ from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.deadline import idle_error, message_error, stalled_error
 from netkit._core.oserrors import closed, stream_error, timed_out
-from netkit._core.sockaddr import check_stream_socket
+from netkit._core.sockaddr import check_stream_socket, not_stream
+from netkit._sockets.sockopt import RawOptions
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
 
@@ -78,7 +79,7 @@ def _error(exc: BaseException, write: bool = False) -> BaseException:
     return exc if mapped is None else mapped
 
 
-class SocketStream:
+class SocketStream(RawOptions):
     """A connected stream socket with a receive buffer and the deadline engine.
 
     The base of every sync stream connection; see :class:`netkit.tcp.TcpConnection`
@@ -148,7 +149,7 @@ class SocketStream:
         subclass overrides :meth:`_shutdown_socket` (and may override ``_timeout_call``).
         """
         if sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"{type(self).__name__} needs a stream socket, not {sock.type!r}")
+            raise not_stream(type(self).__name__, sock.type)
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self._send_timeout = check_timeout("send_timeout", send_timeout)
         self._message_timeout = check_timeout("message_timeout", message_timeout)
@@ -210,7 +211,9 @@ class SocketStream:
         """The default deadline, in seconds, of each blocking call made with ``timeout=None``.
 
         ``None`` means no limit. Setting it checks the value as ``timeout=`` does
-        (TypeError, ValueError) and never touches the socket's own mode.
+        (TypeError, ValueError) and never touches the socket's own mode. It starts as
+        the timeout of a socket handed in; :func:`socket.setdefaulttimeout` never
+        reaches the sockets netkit makes itself (they start with None).
         """
         return self._default_timeout
 
@@ -262,6 +265,14 @@ class SocketStream:
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed)."""
         return self._sock.fileno()
+
+    def _option_socket(self) -> Any:
+        if self._closed:
+            raise closed()
+        return self._sock
+
+    def _option_closed(self) -> BaseException:
+        return closed()
 
     def _shutdown_socket(self, how: int) -> None:
         # socket.socket's own shutdown, also for an SSLSocket, whose override would

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import socket
 import stat
@@ -30,10 +31,10 @@ import struct
 from collections.abc import Iterator
 from functools import partial
 from types import TracebackType
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Literal, TypeVar, overload
 
 from netkit._core import stream
-from netkit._core.checks import buffer_size, check_size
+from netkit._core.checks import buffer_size, check_size, check_timeout
 from netkit._core.oserrors import closed
 from netkit._core.sockaddr import endpoint
 from netkit.addr import Endpoint
@@ -44,10 +45,11 @@ from netkit.framing import (
     DEFAULT_MAX_READ,
     encode_frame,
 )
+from netkit.tcp._file import StreamFile
 from netkit.tcp._socketstream import _BY_STALL, _MSG_DONTWAIT, DIRECT_MIN, SocketStream
 from netkit.tcp._socketstream import CHUNK as _CHUNK
 
-__all__ = ["StreamConnection", "TcpConnection"]
+__all__ = ["StreamConnection", "StreamFile", "TcpConnection"]
 
 _LINGER = struct.Struct("ii")
 
@@ -63,6 +65,8 @@ def _resets_on_close(sock: socket.socket) -> bool:
 
 
 _Self = TypeVar("_Self", bound="StreamConnection")
+_TextMode = Literal["r", "w", "rw", "wr"]
+_BinaryMode = Literal["rb", "wb", "rwb", "wrb", "br", "bw", "brw", "bwr", "rbw", "wbr"]
 
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
@@ -250,6 +254,103 @@ class StreamConnection(SocketStream):
         """Yield lines (with their ``\\n``) until a clean EOF."""
         while line := self.readline():
             yield line
+
+    def _file_read(self, request: stream.Read, timeout: float | None) -> bytes:
+        """A read of a :class:`StreamFile`: through the receive buffer, by *timeout*."""
+        if self._closed:
+            raise closed()
+        result = request.attempt(self._buffer)
+        if result is not None:
+            return result
+        return self._fill(request, self._deadline(timeout))
+
+    @overload
+    def makefile(
+        self,
+        mode: _BinaryMode = "rb",
+        buffering: int | None = None,
+        *,
+        encoding: None = None,
+        errors: None = None,
+        newline: None = None,
+        timeout: float | None = None,
+    ) -> StreamFile: ...
+    @overload
+    def makefile(
+        self,
+        mode: _TextMode,
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        timeout: float | None = None,
+    ) -> io.TextIOWrapper: ...
+    @overload
+    def makefile(
+        self,
+        mode: str,
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        timeout: float | None = None,
+    ) -> StreamFile | io.TextIOWrapper: ...
+    def makefile(
+        self,
+        mode: str = "rb",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        timeout: float | None = None,
+    ) -> StreamFile | io.TextIOWrapper:
+        """A file object over this connection, as :meth:`socket.socket.makefile` returns.
+
+        Binary modes (``"rb"``, the default; ``"wb"``; ``"rwb"``) give a
+        :class:`StreamFile`, an :class:`io.BufferedIOBase` whose reads take from this
+        connection's receive buffer first and whose writes are :meth:`sendall`, so
+        file reads and the connection's own reads (``readline``, ``recv_until``...)
+        can be mixed with no byte skipped, and what the file reads is gone from the
+        connection. Text modes (``"r"``, ``"w"``, ``"rw"``) wrap that file in an
+        :class:`io.TextIOWrapper`, which decodes ahead of what it returns (and holds
+        written text until ``flush()``): do not mix its reads with the connection's.
+        Unlike :meth:`socket.socket.makefile` the default mode is binary, and
+        *buffering* is accepted for compatibility but changes nothing: the file
+        keeps no bytes of its own (``0`` is refused with a text mode, as by
+        :func:`open`). Closing the file leaves the connection open; closing the
+        connection makes the file's calls raise :class:`~netkit.ConnectionClosed`.
+
+        Args:
+            mode: ``r`` and/or ``w``, plus ``b`` for a binary file.
+            buffering: ignored (see above); an int or None.
+            encoding: text modes only (default: :func:`locale.getpreferredencoding`).
+            errors: text modes only, as for :func:`open`.
+            newline: text modes only, as for :func:`open`.
+            timeout: the deadline, in seconds, of each call made through the file;
+                None: the connection's :attr:`timeout`.
+
+        Returns:
+            A :class:`StreamFile`, or an :class:`io.TextIOWrapper` for a text mode.
+
+        Raises:
+            TypeError: an argument of the wrong type.
+            ValueError: a mode with other letters than ``r``, ``w``, ``b``; text
+                arguments with a binary mode; a negative *timeout*.
+            ConnectionClosed: the connection is closed.
+        """
+        reading, writing, text = stream.file_mode(mode, buffering, encoding, errors, newline)
+        deadline = check_timeout("timeout", timeout)
+        if self._closed:
+            raise closed()
+        binary = StreamFile(self, reading, writing, deadline)
+        if not text:
+            return binary
+        wrapper = io.TextIOWrapper(binary, encoding, errors, newline)
+        wrapper.mode = mode  # type: ignore[misc]
+        return wrapper
 
     # -- writing ------------------------------------------------------------------------
 
@@ -476,7 +577,9 @@ class TcpConnection(StreamConnection):
     Takes ownership of *sock*: closing the connection closes the socket. Every
     blocking method takes ``timeout=`` (seconds for the whole call; ``None`` uses the
     connection's :attr:`timeout`, which starts as the timeout the socket had when it
-    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit).
+    was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit;
+    the process-wide :func:`socket.setdefaulttimeout` is ignored for every socket
+    netkit makes itself, but a socket made by the caller took it when it was made).
     Three limits, set by servers, bound waits besides ``timeout=`` (each raises
     :class:`~netkit.NetkitTimeout` with its own message): *idle_timeout* ends a read
     that waits that many seconds without receiving a byte; *message_timeout* ends a

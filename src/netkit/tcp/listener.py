@@ -25,10 +25,11 @@ from netkit._core.accept import accept_timeout, client_gone, listener_closed
 from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.server import check_listen_args, check_options, connection_options
 from netkit._core.sockaddr import endpoint
+from netkit._sockets import fresh
 from netkit._sockets.listen import ListenerState, default_backlog, listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
-from netkit.tcp.connection import StreamConnection, TcpConnection
+from netkit.tcp.connection import TcpConnection
 
 __all__ = ["Listener", "TcpListener"]
 
@@ -38,7 +39,7 @@ _MAX_POLL_MS = 2**31 - 1
 
 
 class Listener(ListenerState):
-    """A listening stream socket; ``accept()`` returns connections. See :class:`TcpListener`.
+    """A listening socket; ``accept()`` returns connections. See :class:`TcpListener`.
 
     Takes ownership of the socket: :meth:`close` closes it.
     """
@@ -66,7 +67,7 @@ class Listener(ListenerState):
             if self._closed:
                 raise listener_closed()
             try:
-                conn, _ = sock.accept()
+                conn, _ = fresh.accept(sock)
             except BlockingIOError:
                 self._wait(deadline)
                 continue
@@ -93,7 +94,7 @@ class Listener(ListenerState):
         poller.register(fd, select.POLLIN)
         poller.poll(ms)  # readable, shut down by close(), or time up: the loop decides
 
-    def accept(self, *, timeout: float | None = None) -> StreamConnection:
+    def accept(self, *, timeout: float | None = None) -> object:
         """Wait for the next client and return its connection (see the subclasses)."""
         raise NotImplementedError
 

@@ -36,6 +36,7 @@ from netkit._core.unix import (
 )
 from netkit._core.unixpath import address as unix_address
 from netkit._core.unixpath import check_path, sockaddr
+from netkit._sockets import fresh
 from netkit._sockets import unix as _unix
 from netkit.errors import ConnectionClosed
 from netkit.tcp.connection import StreamConnection
@@ -103,7 +104,7 @@ class UnixConnection(StreamConnection):
         Returns:
             ``(a, b)``: what one sends, the other receives.
         """
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        a, b = fresh.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             return cls(a), cls(b)
         except BaseException:  # pragma: no cover - nothing to fail on a fresh pair

@@ -19,6 +19,7 @@ from netkit._core.checks import check_timeout
 from netkit._core.datagram import DEFAULT_MAX_SIZE
 from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import seqpacket as setup
+from netkit.errors import NetkitTimeout
 from netkit.options import SocketOptions
 from netkit.udp._engine import MessageEngine
 
@@ -54,19 +55,23 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
 
     Parameters:
         sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+        idle_timeout: used by servers: a receive that waits this many seconds with
+            nothing received raises ``NetkitTimeout("idle: ...")``, whatever its
+            ``timeout=``; None for no limit.
 
     Raises:
-        TypeError, ValueError: *sock* is not such a socket, or not connected.
+        TypeError, ValueError: *sock* is not such a socket, or not connected; a bad
+            *idle_timeout*.
     """
 
     __slots__ = ("_seq",)
 
     _SEND_DEFAULT = True
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
         # A socket handed over with a timeout keeps it as the default deadline; the
         # socket itself goes to blocking mode, which the fast path relies on.
-        default_timeout, state = setup.adopt(sock, blocking=True)
+        default_timeout, state = setup.adopt(sock, blocking=True, idle_timeout=idle_timeout)
         super().__init__(sock, default_timeout)
         self._seq = state
 
@@ -127,7 +132,15 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
             ConnectionClosed: the connection was reset, or is closed.
             TypeError, ValueError: a bad *max_size* or *timeout*.
         """
-        return self._recv_message(max_size, timeout)
+        if self._seq.idle is None:
+            return self._recv_message(max_size, timeout)
+        seconds, idle = self._receive_timeout(timeout)
+        try:
+            return self._recv_message(max_size, seconds)
+        except NetkitTimeout:
+            if idle:
+                raise rules.idle_error(self._seq.idle) from None
+            raise
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self._seq.local!r} -> {self._seq.remote!r}"

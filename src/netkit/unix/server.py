@@ -1,9 +1,10 @@
-"""UnixServer: a threaded Unix stream server, TcpServer's engine on a socket path.
+"""UnixServer and SeqpacketServer: threaded Unix servers, TcpServer's engine on a path.
 
 The lifecycle, limits and stop semantics are :class:`netkit.TcpServer`'s (the same
 :class:`netkit.tcp._server.StreamServer`); what is Unix's is the listener
-(:class:`~netkit.unix.UnixListener`: ``mode=``, stale files, removal on stop) and the
-connections handed to the handler (:class:`~netkit.unix.UnixConnection`).
+(:class:`~netkit.unix.UnixListener` or :class:`~netkit.unix.listener.SeqpacketListener`:
+``mode=``, stale files, removal on stop) and the connections handed to the handler
+(:class:`~netkit.unix.UnixConnection`, :class:`~netkit.SeqpacketConnection`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from netkit._core.unix import unix_text
 from netkit._sockets.listen import default_backlog
 from netkit.tcp._server import StreamServer, _Worker
 from netkit.unix.connection import UnixConnection
-from netkit.unix.listener import UnixListener
+from netkit.unix.listener import SeqpacketListener, UnixListener
+from netkit.unix.seqpacket import SeqpacketConnection
 
-__all__ = ["UnixServer"]
+__all__ = ["SeqpacketServer", "UnixServer"]
 
 Handler = Callable[[UnixConnection], None]
+SeqpacketHandler = Callable[[SeqpacketConnection], None]
 
 
 class UnixServer(StreamServer):
@@ -152,3 +155,123 @@ def _as_listener(listener: Any) -> UnixListener:
     if isinstance(listener, socket.socket):
         return UnixListener(listener)
     raise listener_kind_error("UnixServer", "UnixListener", listener)
+
+
+class SeqpacketServer(StreamServer):
+    """A Unix SEQPACKET server calling ``handler(conn)`` for each connection, in a worker
+    thread; :class:`UnixServer` for ``SOCK_SEQPACKET``.
+
+    Everything :class:`UnixServer` does, the same way (it is the same engine): ``start()``,
+    ``serve_forever()``, ``stop(timeout)``, ``with SeqpacketServer(...) as server:``,
+    ``max_connections``, ``idle_timeout``, ``active_connections``, ``serving``, handler
+    errors logged once; and the same path rules (``mode=`` from the first instant, a
+    stale socket file replaced, a live listener's path refused with ``EADDRINUSE`` and
+    left alone, the file removed on stop if it is still the one created, Linux abstract
+    names). The handler gets a :class:`~netkit.SeqpacketConnection`: each
+    ``recv_message()`` returns one whole message, ``b""`` once the client is gone::
+
+        def echo(conn: SeqpacketConnection) -> None:
+            while message := conn.recv_message():
+                conn.send_message(message)
+
+        with SeqpacketServer(echo, "/run/app.sock", mode=0o600) as server:
+            server.serve_forever()
+
+    ``stop()`` wakes a handler still blocked in ``recv_message()`` at its deadline by
+    shutting its connection down: the receive returns ``b""``, as at the end.
+
+    Parameters:
+        handler: called with each connection in a worker thread; the connection is
+            closed when it returns.
+        path: the socket file to create (or a Linux abstract ``"\\0name"``).
+        mode: the file's permissions, e.g. ``0o600``, from the moment it exists.
+        backlog: clients that may wait to be accepted; None (the default) for 4096,
+            capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (default 1000, as
+            :class:`UnixServer`); None for no limit.
+        idle_timeout: seconds a ``recv_message`` may wait with nothing received (it
+            then raises ``NetkitTimeout``, which ends the connection); None for none.
+        listener: instead of *path*, a :class:`~netkit.SeqpacketListener` or a
+            listening ``AF_UNIX`` ``SOCK_SEQPACKET`` ``socket.socket``; the server owns
+            it from then on.
+
+    Raises:
+        TypeError: a wrong argument type, neither *path* nor *listener* (or both), or a
+            *listener* of another kind.
+        ValueError, AddressError: a bad value (a path too long for ``sun_path``...).
+    """
+
+    def __init__(
+        self,
+        handler: SeqpacketHandler,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        mode: int | None = None,
+        backlog: int | None = None,
+        max_connections: int | None = SYNC_MAX_CONNECTIONS,
+        idle_timeout: float | None = None,
+        listener: SeqpacketListener | socket.socket | None = None,
+    ) -> None:
+        where = check_unix_server_args(
+            handler,
+            path,
+            mode,
+            backlog,
+            max_connections,
+            idle_timeout,
+            listener is not None,
+            "SeqpacketServer",
+        )
+        taken: SeqpacketListener | None = None
+        if listener is not None:
+            if backlog is not None:
+                raise TypeError(listener_conflict("backlog"))
+            taken = _as_seqpacket_listener(listener)
+        super().__init__(
+            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+        )
+        self._path = where
+        self._mode = mode
+        self._backlog = backlog
+
+    @property
+    def address(self) -> str:
+        """The socket's path (known before :meth:`start` too)."""
+        if self._address is not None:
+            address: str = self._address
+            return address
+        assert self._path is not None
+        return self._path
+
+    @property
+    def listener(self) -> SeqpacketListener:
+        """The :class:`~netkit.SeqpacketListener` the server accepts on (closed by
+        ``stop()``).
+
+        Raises:
+            RuntimeError: not started, and no ``listener=`` was given.
+        """
+        listener: SeqpacketListener = super().listener
+        return listener
+
+    def __repr__(self) -> str:
+        return (
+            f"<SeqpacketServer {unix_text(self.address)} {self._state} "
+            f"active={len(self._connections)}>"
+        )
+
+    def _open_listener(self) -> SeqpacketListener:
+        assert self._path is not None
+        return SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
+
+    def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> SeqpacketConnection:
+        return SeqpacketConnection(sock, idle_timeout=self._idle_timeout)
+
+
+def _as_seqpacket_listener(listener: Any) -> SeqpacketListener:
+    """``listener=`` as a SeqpacketListener: one already, or a listening socket to wrap."""
+    if isinstance(listener, SeqpacketListener):
+        return listener
+    if isinstance(listener, socket.socket):
+        return SeqpacketListener(listener)
+    raise listener_kind_error("SeqpacketServer", "SeqpacketListener", listener)
