@@ -73,6 +73,7 @@ def test_seqpacket_servers_share_the_finite_defaults(cls: type) -> None:
     cap = limits.SYNC_MAX_CONNECTIONS if sync else limits.AIO_MAX_CONNECTIONS
     assert params["max_connections"].default == cap
     assert params["backlog"].default is None
+    assert params["send_timeout"].default == limits.SEND_TIMEOUT
 
 
 def test_default_backlog_is_capped_by_somaxconn() -> None:
@@ -205,6 +206,9 @@ class Running:
         try:
             if self.behaviour == "flood":
                 conn.sendall(b"x" * (8 * 1024 * 1024))
+            elif self.behaviour == "messages":
+                while True:
+                    conn.send_message(b"m" * 1000)
             elif self.behaviour == "sendfile":
                 with open(self.file, "rb") as file:
                     assert conn.sendfile(file) == FILE_SIZE
@@ -224,6 +228,9 @@ class Running:
         try:
             if self.behaviour == "flood":
                 await conn.sendall(b"x" * (8 * 1024 * 1024))
+            elif self.behaviour == "messages":
+                while True:
+                    await conn.send_message(b"m" * 1000)
             elif self.behaviour == "sendfile":
                 with open(self.file, "rb") as file:
                     assert await conn.sendfile(file) == FILE_SIZE
@@ -243,6 +250,8 @@ class Running:
         if self.factory is None:
             if self.kind == "tcp":
                 self.server = netkit.TcpServer(self.sync_handler, **self.kwargs)
+            elif self.kind == "seqpacket":
+                self.server = netkit.SeqpacketServer(self.sync_handler, self.path, **self.kwargs)
             else:
                 self.server = netkit.UnixServer(self.sync_handler, self.path, **self.kwargs)
             self.server.start()
@@ -260,6 +269,8 @@ class Running:
             self.stop_aio = asyncio.Event()
             if self.kind == "tcp":
                 self.server = aio.TcpServer(self.aio_handler, **self.kwargs)
+            elif self.kind == "seqpacket":
+                self.server = aio.SeqpacketServer(self.aio_handler, self.path, **self.kwargs)
             else:
                 self.server = aio.UnixServer(self.aio_handler, self.path, **self.kwargs)
             async with self.server:
@@ -289,7 +300,8 @@ class Running:
 
     def client(self, *, small: bool = False) -> socket.socket:
         family = socket.AF_INET if self.kind == "tcp" else socket.AF_UNIX
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        kind = socket.SOCK_SEQPACKET if self.kind == "seqpacket" else socket.SOCK_STREAM
+        sock = socket.socket(family, kind)
         try:
             if small:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
@@ -371,6 +383,24 @@ def test_send_timeout_over_tls(factory: LoopFactory | None, tmp_path: Path) -> N
     with Running(factory, "tcp", tmp_path, "flood", send_timeout=0.5, tls=server_ctx) as server:
         raw = server.client(small=True)
         with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1"):  # never reads
+            [(name, message, elapsed)] = server.recorded()
+            assert (name, message) == (
+                "NetkitTimeout",
+                "send stalled: the peer took nothing for 0.5 s",
+            )
+            assert elapsed < 10
+            _until(lambda: server.server.active_connections == 0, "the slot to free")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("factory", FACES)
+def test_a_seqpacket_peer_that_stops_reading_is_released_too(
+    factory: LoopFactory | None, tmp_path: Path
+) -> None:
+    """SeqpacketServer: a send_message that waits send_timeout for room raises the
+    same error as a stream's send, in every face; the slot frees."""
+    with Running(factory, "seqpacket", tmp_path, "messages", send_timeout=0.5) as server:
+        with server.client(small=True):  # never reads
             [(name, message, elapsed)] = server.recorded()
             assert (name, message) == (
                 "NetkitTimeout",

@@ -32,6 +32,7 @@ __all__ = [
     "check_idle_timeout",
     "check_listen_args",
     "check_options",
+    "check_send_timeout",
     "check_server_args",
     "check_slow_client_args",
     "check_unix_server_args",
@@ -178,6 +179,18 @@ def _check_limits(backlog: object, max_connections: object, idle_timeout: object
     if max_connections is not None:
         check_size("max_connections", max_connections, low=1)
     check_idle_timeout(idle_timeout)
+
+
+def check_send_timeout(value: object) -> float | None:
+    """``send_timeout=``: seconds > 0, or None (the message of :func:`check_slow_client_args`).
+
+    Raises:
+        TypeError, ValueError: not a number of seconds > 0 or None.
+    """
+    seconds = check_timeout("send_timeout", value)
+    if seconds == 0:
+        raise ValueError(f"send_timeout must be > 0, not {value!r}")
+    return seconds
 
 
 def check_idle_timeout(value: object) -> float | None:

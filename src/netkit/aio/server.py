@@ -265,7 +265,9 @@ class SeqpacketServer(StreamServer):
     in ``recv_message()`` at its deadline by shutting its connection down (the receive
     returns ``b""``), and closes the listener, which removes the socket file it created
     if the path still names that file. Defaults as :class:`UnixServer`'s
-    (``max_connections=2000``, ``backlog=None``: 4096 capped by ``somaxconn``).
+    (``max_connections=2000``, ``backlog=None``: 4096 capped by ``somaxconn``,
+    ``send_timeout=60.0``: a ``send_message`` that waits that long for room raises
+    ``NetkitTimeout("send stalled: ...")``).
     """
 
     def __init__(
@@ -278,6 +280,7 @@ class SeqpacketServer(StreamServer):
         max_connections: int | None = AIO_MAX_CONNECTIONS,
         idle_timeout: float | None = None,
         listener: SeqpacketListener | socket.socket | None = None,
+        send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler,
@@ -289,13 +292,18 @@ class SeqpacketServer(StreamServer):
             listener is not None,
             "SeqpacketServer",
         )
+        check_slow_client_args(send_timeout, None)
         taken: SeqpacketListener | None = None
         if listener is not None:
             if backlog is not None:
                 raise TypeError(listener_conflict("backlog"))
             taken = _seqpacket_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+            handler,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            listener=taken,
+            send_timeout=send_timeout,
         )
         self._path = where
         self._mode = mode
@@ -329,7 +337,9 @@ class SeqpacketServer(StreamServer):
         return await SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
 
     async def _connect(self, sock: socket.socket) -> SeqpacketConnection:
-        return SeqpacketConnection(sock, idle_timeout=self._idle_timeout)
+        return SeqpacketConnection(
+            sock, idle_timeout=self._idle_timeout, send_timeout=self._send_timeout
+        )
 
     def _abort(self, conn: SeqpacketConnection) -> None:
         # No transport: a shutdown wakes a waiting receive, which then reads b"".

@@ -191,6 +191,9 @@ class SeqpacketServer(StreamServer):
             :class:`UnixServer`); None for no limit.
         idle_timeout: seconds a ``recv_message`` may wait with nothing received (it
             then raises ``NetkitTimeout``, which ends the connection); None for none.
+        send_timeout: seconds a ``send_message`` may wait for room before the peer
+            counts as no longer reading (it then raises ``NetkitTimeout("send stalled:
+            ...")``; nothing of that message is sent); default 60, None for no limit.
         listener: instead of *path*, a :class:`~netkit.SeqpacketListener` or a
             listening ``AF_UNIX`` ``SOCK_SEQPACKET`` ``socket.socket``; the server owns
             it from then on.
@@ -211,6 +214,7 @@ class SeqpacketServer(StreamServer):
         max_connections: int | None = SYNC_MAX_CONNECTIONS,
         idle_timeout: float | None = None,
         listener: SeqpacketListener | socket.socket | None = None,
+        send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler,
@@ -222,13 +226,18 @@ class SeqpacketServer(StreamServer):
             listener is not None,
             "SeqpacketServer",
         )
+        check_slow_client_args(send_timeout, None)
         taken: SeqpacketListener | None = None
         if listener is not None:
             if backlog is not None:
                 raise TypeError(listener_conflict("backlog"))
             taken = _as_seqpacket_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+            handler,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            listener=taken,
+            send_timeout=send_timeout,
         )
         self._path = where
         self._mode = mode
@@ -265,7 +274,9 @@ class SeqpacketServer(StreamServer):
         return SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
 
     def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> SeqpacketConnection:
-        return SeqpacketConnection(sock, idle_timeout=self._idle_timeout)
+        return SeqpacketConnection(
+            sock, idle_timeout=self._idle_timeout, send_timeout=self._send_timeout
+        )
 
 
 def _as_seqpacket_listener(listener: Any) -> SeqpacketListener:
