@@ -72,9 +72,14 @@ class HAProxy:
 
 @contextmanager
 def haproxy(
-    backend_port: int, *, send_proxy: str = "send-proxy", backend_host: str = "127.0.0.1"
+    backend_port: int,
+    *,
+    send_proxy: str = "send-proxy",
+    backend_host: str = "127.0.0.1",
+    backend_unix: str | None = None,
 ) -> Iterator[HAProxy]:
-    """Run HAProxy in front of *backend_port*; yield it once every frontend accepts."""
+    """Run HAProxy in front of *backend_port* (or the Unix socket *backend_unix*); yield
+    it once every frontend accepts."""
     binary = require_haproxy()
     hosts = ["127.0.0.1"] + (["::1"] if has_ipv6_loopback() else [])
     with tempfile.TemporaryDirectory(prefix="netkit-haproxy-") as folder:
@@ -84,13 +89,14 @@ def haproxy(
                 f"    bind {'[' + h + ']' if ':' in h else h}:{p}" for h, p in frontends.items()
             )
             backend = f"[{backend_host}]" if ":" in backend_host else backend_host
+            backend = f"unix@{backend_unix}" if backend_unix else f"{backend}:{backend_port}"
             config = Path(folder, "haproxy.cfg")
             config.write_text(
                 "global\n    maxconn 256\n\n"
                 "defaults\n    mode tcp\n    timeout connect 5s\n"
                 "    timeout client 30s\n    timeout server 30s\n\n"
                 f"frontend clients\n{binds}\n    default_backend netkit\n\n"
-                f"backend netkit\n    server one {backend}:{backend_port} {send_proxy}\n"
+                f"backend netkit\n    server one {backend} {send_proxy}\n"
             )
             process = subprocess.Popen(
                 [binary, "-db", "-f", str(config)],

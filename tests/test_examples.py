@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ from types import ModuleType
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from _haproxy import require_haproxy
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = sorted(path.stem for path in EXAMPLES.glob("*.py"))
@@ -32,6 +36,7 @@ def test_the_examples_are_all_there() -> None:
         "echo_greeting",
         "http_get",
         "lookups",
+        "proxy_reuse_port",
         "socket_options",
         "udp_echo",
         "validate_ipv6",
@@ -40,6 +45,8 @@ def test_the_examples_are_all_there() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_example_runs_a_full_round_and_exits_0(name: str) -> None:
+    if name == "proxy_reuse_port":
+        require_haproxy()  # skipped without haproxy, except in CI
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py")],
         capture_output=True,
@@ -51,6 +58,27 @@ def test_example_runs_a_full_round_and_exits_0(name: str) -> None:
     assert done.returncode == 0, out + done.stderr.decode()
     assert out.rstrip().splitlines()[-1] == "ok"
     assert b"Traceback" not in done.stderr
+
+
+def test_proxy_reuse_port_spreads_clients_and_cleans_up() -> None:
+    """Both worker processes answer, each saw the client's own address, and every
+    process the example started is gone when it exits."""
+    require_haproxy()
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "proxy_reuse_port.py")],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    out = done.stdout.decode()
+    assert done.returncode == 0, out + done.stderr.decode()
+    pids = [int(pid) for pid in re.findall(r"^worker [ab] \(pid (\d+)\) served \d+", out, re.M)]
+    assert len(pids) == 2
+    assert "every worker saw each client's own address" in out
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # reaped by the example: no such process any more
 
 
 def test_example_usage_error_is_exit_2() -> None:

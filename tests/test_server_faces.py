@@ -540,3 +540,52 @@ def test_aio_stop_cuts_a_flush_nobody_reads_at_the_deadline(run: Run) -> None:
             assert server.active_connections == 0
 
     run(main())
+
+
+# --------------------------------------------------------------- a peer that resets at once
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close *sock* with SO_LINGER 0: the peer gets a reset, at once on loopback."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+def test_sync_remote_address_of_a_peer_that_reset_at_once() -> None:
+    """accept() said who the peer was: a handler that looks after the peer reset (a load
+    balancer's health check does this) still gets its address, not ENOTCONN."""
+    gone, seen = threading.Event(), []
+
+    def handler(conn: netkit.tcp.TcpConnection) -> None:
+        assert gone.wait(DEADLINE)
+        seen.append(conn.remote_address)
+
+    with netkit.tcp.TcpServer(handler) as server:
+        client = socket.create_connection(("127.0.0.1", server.address.port), DEADLINE)
+        local = client.getsockname()
+        _reset(client)
+        gone.set()
+        _until(lambda: bool(seen), "the handler")
+    assert seen == [netkit.Endpoint("127.0.0.1", local[1])]
+
+
+def test_aio_remote_address_of_a_peer_that_reset_at_once(run: Run) -> None:
+    """The aio twin: the address from accept(), whenever the reset lands."""
+
+    async def main() -> list[object]:
+        gone, seen = asyncio.Event(), []
+
+        async def handler(conn: netkit.aio.TcpConnection) -> None:
+            await gone.wait()
+            seen.append(conn.remote_address)
+
+        async with netkit.aio.TcpServer(handler) as server:
+            client = socket.create_connection(("127.0.0.1", server.address.port), DEADLINE)
+            local = client.getsockname()
+            _reset(client)
+            gone.set()
+            await wait_until(lambda: bool(seen))
+        return [seen, local]
+
+    seen, local = run(main(), timeout=60)
+    assert seen == [netkit.Endpoint("127.0.0.1", local[1])]

@@ -23,6 +23,7 @@ module             decides
 ``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
 ``limits``         servers' and reads' finite defaults, with the measurements behind them
+``proxyserve``     ``proxy_protocol=``: trusted peers, peeking the header, drops logged
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours
 ``sockopt``        raw socket options by (level, name): arguments, option names, errors

@@ -7,10 +7,11 @@
 TCP options and TLS, a Unix connection, or a SEQPACKET one; a SEQPACKET connection has
 no transport, so it also says how to cut it, ``_abort``, and close it, ``_close``).
 
-The server runs its own accept loop (``loop.sock_accept`` on a non-blocking listening
-socket) rather than ``loop.create_server``, because that is what makes
-``max_connections`` honest: when the limit is reached the loop simply stops accepting,
-so further clients wait in the kernel's backlog instead of being accepted and dropped.
+The server runs its own accept loop (a non-blocking ``accept()`` on the listening
+socket, waiting for readiness when nothing is pending) rather than
+``loop.create_server``, because that is what makes ``max_connections`` honest: when
+the limit is reached the loop simply stops accepting, so further clients wait in the
+kernel's backlog instead of being accepted and dropped.
 The cost is one accept per loop turn, which only matters at connection rates far above
 what a Python handler can serve.
 """
@@ -24,8 +25,11 @@ from typing import Any, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, adopt
 from netkit._core.server import handler_error, logger, peer_text
 from netkit.aio.listener import Listener
+from netkit.errors import ProxyProtocolError
+from netkit.proxy import ProxyHeader
 
 __all__ = ["StreamServer"]
 
@@ -48,6 +52,9 @@ class StreamServer:
     given), :meth:`_connect` (an accepted socket to a connection) and ``__repr__``.
     """
 
+    #: True for servers whose connections report paths (a PROXY header's Unix addresses).
+    _UNIX = False
+
     def __init__(
         self,
         handler: Callable[[Any], Awaitable[Any]],
@@ -57,8 +64,13 @@ class StreamServer:
         listener: Listener | None,
         send_timeout: float | None = None,
         message_timeout: float | None = None,
+        proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
+        self._proxy = proxy
+        self._refusals: ProxyRefusals | None = None
+        # tasks still waiting for their PROXY header: stop() cancels them at once
+        self._heading: set[asyncio.Task[Any]] = set()
         self._max_connections = max_connections
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self._send_timeout = send_timeout
@@ -116,6 +128,7 @@ class StreamServer:
         sock.setblocking(False)
         self._sock = sock
         self._address = listener.address
+        self._refusals = ProxyRefusals(self._address)
         if self._max_connections is not None:
             self._slots = asyncio.Semaphore(self._max_connections)
         self._stopped = asyncio.Event()
@@ -168,6 +181,8 @@ class StreamServer:
         await asyncio.gather(accept_task, return_exceptions=True)
         if self._listener is not None:
             self._listener.close()  # a Unix listener also removes the file it created
+        for task in self._heading:  # no handler yet, nothing to finish: drop now
+            task.cancel()
 
         def others() -> set[asyncio.Task[None]]:
             return {task for task in self._tasks if task is not me}
@@ -219,7 +234,7 @@ class StreamServer:
             if slots is not None:
                 await slots.acquire()
             try:
-                sock, peer = await loop.sock_accept(lsock)
+                sock, peer = await _accept(loop, lsock)
             except BaseException as exc:
                 if slots is not None:
                     slots.release()
@@ -255,11 +270,21 @@ class StreamServer:
         assert task is not None
         try:
             try:
+                header: ProxyHeader | None = None
+                if self._proxy is not None and self._proxy.trusts(peer):
+                    header = await self._proxy_header(sock, peer, self._proxy.header_timeout)
+                    if header is None:
+                        sock.close()  # dropped (and logged)
+                        return
                 conn = await self._connect(sock)
             except Exception as exc:  # the peer's fault (reset, bad TLS): not ours to raise
                 sock.close()
                 self._log(exc, peer)
                 return
+            except BaseException:  # cancelled by stop() while reading the header
+                sock.close()
+                raise
+            adopt(conn, peer, header, unix=self._UNIX)
             self._connections[task] = conn
             try:
                 await self._handler(conn)
@@ -290,3 +315,101 @@ class StreamServer:
         stopped = self._stopped
         during_stop = self._stopping and stopped is not None and not stopped.is_set()
         await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)
+
+    # -- PROXY protocol ----------------------------------------------------------------
+
+    async def _proxy_header(
+        self, sock: socket.socket, peer: object, seconds: float
+    ) -> ProxyHeader | None:
+        """The PROXY header read off *sock* within *seconds*, or None (logged: drop it).
+
+        Read on the raw socket before any transport exists: peek at what arrived, take
+        only the header's bytes, and leave the stream after it in the kernel for the
+        transport (or its TLS handshake).
+
+        Raises:
+            OSError: the connection failed.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        if self._stopping:
+            return None
+        self._heading.add(task)
+        try:
+            return await _read_proxy_header(sock, seconds)
+        except ProxyProtocolError as exc:
+            refusals = self._refusals
+            assert refusals is not None
+            found = refusals.dropped(
+                exc, peer_text(peer), asyncio.get_running_loop().time(), stopping=self._stopping
+            )
+            if found is not None:
+                logger.log(found[0], "%s", found[1])
+            return None
+        finally:
+            self._heading.discard(task)
+
+
+async def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)  # a peek must never block the loop
+    intake = HeaderIntake()
+    deadline = loop.time() + seconds
+    header = None
+    while header is None:
+        try:
+            data = sock.recv(intake.want, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            left = deadline - loop.time()
+            if left <= 0 or not await _readable(loop, sock, left):
+                raise intake.timed_out(seconds) from None
+            continue
+        take = intake.peeked(data)
+        while take:  # already received by the kernel: never blocks
+            got = sock.recv(take)
+            if not got:  # pragma: no cover - the kernel had them
+                intake.peeked(b"")  # raises: closed
+            take -= len(got)
+        header = intake.header
+    return header
+
+
+async def _accept(
+    loop: asyncio.AbstractEventLoop, lsock: socket.socket
+) -> tuple[socket.socket, Any]:
+    """Accept one connection from the non-blocking *lsock*, waiting until one is pending.
+
+    Unlike ``loop.sock_accept``, the accept itself never happens inside a wait, so a
+    cancel (stop()) can only interrupt the wait: no accepted socket is ever lost in a
+    cancelled future.
+    """
+    while True:
+        try:
+            sock, peer = lsock.accept()
+        except (BlockingIOError, InterruptedError):
+            await _readable(loop, lsock)
+            continue
+        sock.setblocking(False)
+        return sock, peer
+
+
+async def _readable(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds: float | None = None
+) -> bool:
+    """Wait until *sock* is readable (bytes, EOF, a pending connection): True, or False
+    after *seconds*."""
+    ready: asyncio.Future[bool] = loop.create_future()
+
+    def settle(value: bool) -> None:
+        if not ready.done():
+            ready.set_result(value)
+
+    fd = sock.fileno()
+    loop.add_reader(fd, settle, True)
+    timer = None if seconds is None else loop.call_later(seconds, settle, False)
+    try:
+        return await ready
+    finally:
+        if timer is not None:
+            timer.cancel()
+        loop.remove_reader(fd)

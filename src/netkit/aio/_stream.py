@@ -22,6 +22,7 @@ from netkit._core.oserrors import closed, lost, timed_out
 from netkit._core.stream import failed
 from netkit._sockets.sockopt import RawOptions
 from netkit.aio._protocol import READ_LOW_WATER, StreamProtocol, expire
+from netkit.proxy import ProxyHeader
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -118,6 +119,7 @@ class AioStream(RawOptions):
         "_loop",
         "_message_timeout",
         "_protocol",
+        "_proxy_header",
         "_remote",
         "_send_stalled",
         "_send_timeout",
@@ -153,6 +155,7 @@ class AioStream(RawOptions):
         self._eof_sent = False  # shutdown_write() was called: sends fail as in sync
         self._local: Any = self._convert(transport.get_extra_info("sockname"))
         self._remote: Any = self._convert(transport.get_extra_info("peername"))
+        self._proxy_header: ProxyHeader | None = None
 
     def _update_untimed(self) -> None:
         # No default deadline and no idle limit: a read without timeout= needs no timer.
@@ -162,6 +165,17 @@ class AioStream(RawOptions):
     def closed(self) -> bool:
         """True once :meth:`close`/:meth:`aclose` was called or the transport went away."""
         return self._closed or self._protocol.closed.done()
+
+    @property
+    def proxy_header(self) -> ProxyHeader | None:
+        """The PROXY protocol header this connection opened with, or None.
+
+        Set by a server with ``proxy_protocol=`` for a peer in a trusted network (its
+        TLVs, the proxy's TLS details...); the addresses are also in
+        :attr:`remote_address` and :attr:`local_address` when they are of this
+        connection's kind.
+        """
+        return self._proxy_header
 
     @property
     def socket(self) -> TransportSocketLike | None:

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from netkit._core.limits import AIO_MAX_CONNECTIONS, SEND_TIMEOUT
+from netkit._core.proxyserve import (
+    DEFAULT_HEADER_TIMEOUT,
+    tcp_proxy_policy,
+    unix_proxy_policy,
+)
 from netkit._core.server import (
     check_server_args,
     check_slow_client_args,
@@ -64,13 +70,20 @@ class TcpServer(StreamServer):
     when they return). A handler's exception is logged to the ``netkit`` logger with the
     peer's address and closes only its own connection. Arguments as the sync
     :class:`netkit.TcpServer`, ``listener=`` (a :class:`netkit.aio.TcpListener` or a
-    listening ``socket.socket``) included, with the same finite defaults but one:
+    listening ``socket.socket``) included.
+
+    ``proxy_protocol`` (trusted networks) and ``proxy_header_timeout`` work as in the
+    sync :class:`netkit.TcpServer`: a peer in a trusted network must open with a PROXY
+    protocol v1 or v2 header, read on the raw socket before the connection (and its TLS
+    handshake) starts; the handler's connection reports the addresses it carries. Other
+    peers are served as they are.
+
+    The finite defaults are the sync server's but one:
 
     * ``max_connections=2000``: the event loop does not collapse as threads do (one
-      echo round over 2000 busy connections took 80 ms on a 2-core machine, over
-      8000 0.25 s),
-      so this cap is set by worst-case memory (2000 frames of the 1 MiB default limit)
-      rather than by latency. ``None`` lifts it.
+      echo round over 2000 busy connections took 80 ms on a 2-core machine, over 8000
+      0.25 s), so this cap is set by worst-case memory (2000 frames of the 1 MiB
+      default limit) rather than by latency. ``None`` lifts it.
     * ``backlog=None`` (4096, capped by ``somaxconn``), ``send_timeout=60.0``,
       ``idle_timeout=None`` and ``message_timeout=None``, as in sync; a send or read
       that hits one raises the same :class:`~netkit.NetkitTimeout` with the same message.
@@ -91,12 +104,16 @@ class TcpServer(StreamServer):
         listener: TcpListener | socket.socket | None = None,
         send_timeout: float | None = SEND_TIMEOUT,
         message_timeout: float | None = None,
+        proxy_protocol: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network]
+        | None = None,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         check_server_args(
             handler, host, port, backlog, max_connections, idle_timeout, options, tls,
             tls_handshake_timeout,
         )  # fmt: skip
         check_slow_client_args(send_timeout, message_timeout)
+        proxy = tcp_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: TcpListener | None = None
         if listener is not None:
             if host != _DEFAULT_HOST or port != 0 or backlog is not None:
@@ -109,6 +126,7 @@ class TcpServer(StreamServer):
             listener=taken,
             send_timeout=send_timeout,
             message_timeout=message_timeout,
+            proxy=proxy,
         )
         self._host = host
         self._port = port
@@ -184,7 +202,11 @@ class UnixServer(StreamServer):
     :class:`~netkit.NetkitTimeout` and the connection is reset), ``idle_timeout=None``
     and ``message_timeout=None`` (a read of a message still incomplete that many
     seconds after it first had part of it raises: the defence against drip-feeding).
+    ``proxy_protocol=True`` makes every peer open with a PROXY protocol header, as in
+    the sync :class:`netkit.UnixServer` (``conn.proxy_header`` holds it).
     """
+
+    _UNIX = True
 
     def __init__(
         self,
@@ -198,11 +220,14 @@ class UnixServer(StreamServer):
         listener: UnixListener | socket.socket | None = None,
         send_timeout: float | None = SEND_TIMEOUT,
         message_timeout: float | None = None,
+        proxy_protocol: bool = False,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
         )
         check_slow_client_args(send_timeout, message_timeout)
+        proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: UnixListener | None = None
         if listener is not None:
             if backlog is not None:
@@ -215,6 +240,7 @@ class UnixServer(StreamServer):
             listener=taken,
             send_timeout=send_timeout,
             message_timeout=message_timeout,
+            proxy=proxy,
         )
         self._path = where
         self._mode = mode

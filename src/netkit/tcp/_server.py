@@ -40,14 +40,19 @@ from typing import Any, Protocol, TypeVar
 
 from netkit._core.accept import AcceptErrors
 from netkit._core.checks import check_timeout
+from netkit._core.proxyserve import HeaderIntake, ProxyPolicy, ProxyRefusals, adopt
 from netkit._core.server import handler_error, logger, peer_text
 from netkit._sockets import fresh
+from netkit.errors import ProxyProtocolError
+from netkit.proxy import ProxyHeader
 from netkit.tcp.listener import Listener
 
 __all__ = ["StreamServer"]
 
 
 _S = TypeVar("_S", bound="StreamServer")
+
+_MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 # How long an idle pooled worker waits for a new connection before its thread exits.
 _WORKER_IDLE = 10.0
@@ -82,6 +87,9 @@ class StreamServer:
     given) and :meth:`_open` (an accepted socket to a connection), and ``__repr__``.
     """
 
+    #: True for servers whose connections report paths (a PROXY header's Unix addresses).
+    _UNIX = False
+
     def __init__(
         self,
         handler: Callable[[Any], object],
@@ -91,12 +99,17 @@ class StreamServer:
         listener: Listener | None,
         send_timeout: float | None = None,
         message_timeout: float | None = None,
+        proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
         self._max_connections = max_connections
         self._idle_timeout = idle_timeout
         self._send_timeout = send_timeout
         self._message_timeout = message_timeout
+        self._proxy = proxy
+        self._refusals: ProxyRefusals | None = None
+        # sockets still waiting for their PROXY header: stop() drops them at once
+        self._heading: set[socket.socket] = set()
 
         self._lock = threading.Lock()
         # notified when a connection ends (a slot frees) and when stopping starts
@@ -148,6 +161,7 @@ class StreamServer:
             sock = listener.socket
             sock.setblocking(True)  # the accept thread blocks in accept()
             self._address = listener.address
+            self._refusals = ProxyRefusals(self._address)
             self._state = "serving"
             self._accept_thread = threading.Thread(
                 target=self._accept_loop,
@@ -202,6 +216,9 @@ class StreamServer:
                 self._stopped.wait()
             return
         self._close_listener()
+        with self._lock:
+            for sock in self._heading:  # no handler yet, nothing to finish: drop now
+                _shut(sock)
         deadline = None if timeout is None else time.monotonic() + timeout
         mine = caller.conn if caller is not None else None
         with self._lock:
@@ -386,8 +403,14 @@ class StreamServer:
         worker.conn = sock
         conn: Served | None = None
         try:
+            header: ProxyHeader | None = None
+            if self._proxy is not None and self._proxy.trusts(peer):
+                header = self._proxy_header(sock, peer, self._proxy.header_timeout)
+                if header is None:
+                    return sock  # dropped (and logged); the finally closes it
             conn = self._open(sock, peer, worker)
             if conn is not None:
+                adopt(conn, peer, header, unix=self._UNIX)
                 self._handler(conn)
         except BaseException as exc:  # SystemExit and co. end the connection, not the worker
             level, message, trace = handler_error(
@@ -408,6 +431,90 @@ class StreamServer:
             except Exception:  # pragma: no cover - close() should not fail
                 logger.exception("netkit server: closing %s failed", peer_text(peer))
         return tracked
+
+    # ------------------------------------------------------------------ PROXY protocol
+
+    def _proxy_header(
+        self, sock: socket.socket, peer: object, seconds: float
+    ) -> ProxyHeader | None:
+        """The PROXY header read off *sock* within *seconds*, or None (logged: drop it).
+
+        Only the header's bytes are taken off the socket: the stream after it stays in
+        the kernel for the connection (or its TLS handshake).
+
+        Raises:
+            OSError: the connection failed.
+        """
+        with self._lock:
+            if self._state != "serving":
+                return None
+            self._heading.add(sock)
+        try:
+            return self._read_proxy_header(sock, seconds)
+        except ProxyProtocolError as exc:
+            self._dropped(exc, peer)
+            return None
+        finally:
+            with self._lock:
+                self._heading.discard(sock)
+
+    @staticmethod
+    def _read_proxy_header(sock: socket.socket, seconds: float) -> ProxyHeader:
+        intake = HeaderIntake()
+        deadline = time.monotonic() + seconds
+        header = None
+        timed = False  # the socket has a timeout set (restored to blocking at the end)
+        try:
+            while header is None:
+                data: bytes | None = None
+                if not timed and _MSG_DONTWAIT:
+                    # The proxy sends its header as soon as it connects: it is usually
+                    # here already, and a peek that does not wait needs no timeout set.
+                    try:
+                        data = sock.recv(intake.want, socket.MSG_PEEK | _MSG_DONTWAIT)
+                    except BlockingIOError:
+                        pass
+                if data is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise intake.timed_out(seconds)
+                    sock.settimeout(left)
+                    timed = True
+                    try:
+                        data = sock.recv(intake.want, socket.MSG_PEEK)
+                    except TimeoutError as exc:
+                        if exc.errno is not None:  # ETIMEDOUT from the kernel: a dead peer
+                            raise
+                        raise intake.timed_out(seconds) from None
+                take = intake.peeked(data)
+                while take:  # already received by the kernel: never waits
+                    got = sock.recv(take)
+                    if not got:  # pragma: no cover - the kernel had them
+                        intake.peeked(b"")  # raises: closed
+                    take -= len(got)
+                header = intake.header
+        finally:
+            if timed:
+                sock.settimeout(None)
+        return header
+
+    def _dropped(self, exc: ProxyProtocolError, peer: object) -> None:
+        refusals = self._refusals
+        assert refusals is not None
+        with self._lock:
+            found = refusals.dropped(
+                exc, peer_text(peer), time.monotonic(), stopping=self._state != "serving"
+            )
+        if found is not None:
+            logger.log(found[0], "%s", found[1])
+
+
+def _shut(sock: socket.socket) -> None:
+    """Wake a thread blocked on *sock*: its recv() returns b"" (or fails)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _reset(sock: socket.socket) -> None:

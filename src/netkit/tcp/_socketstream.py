@@ -46,6 +46,7 @@ from netkit._core.sockaddr import check_stream_socket, not_stream
 from netkit._sockets.sockopt import RawOptions
 from netkit.errors import ConnectionClosed, NetkitTimeout
 from netkit.framing import ReceiveBuffer
+from netkit.proxy import ProxyHeader
 
 __all__ = ["CHUNK", "DIRECT_MIN", "SocketStream"]
 
@@ -102,6 +103,7 @@ class SocketStream(RawOptions):
         "_message_timeout",
         "_pending",
         "_poll_mode",
+        "_proxy_header",
         "_read_fast",
         "_remote",
         "_send_stalled",
@@ -175,6 +177,7 @@ class SocketStream(RawOptions):
         # Addresses, converted by _convert on first use and kept for after the close.
         self._local: Any = None
         self._remote: Any = None
+        self._proxy_header: ProxyHeader | None = None
         self._read_fast = False
         self._write_fast = False
         self._stall_fast = False
@@ -236,6 +239,17 @@ class SocketStream(RawOptions):
     def message_timeout(self) -> float | None:
         """Seconds a read may take from the first byte of its message, or None."""
         return self._message_timeout
+
+    @property
+    def proxy_header(self) -> ProxyHeader | None:
+        """The PROXY protocol header this connection opened with, or None.
+
+        Set by a server with ``proxy_protocol=`` for a peer in a trusted network (its
+        TLVs, the proxy's TLS details...); the addresses are also in
+        :attr:`remote_address` and :attr:`local_address` when they are of this
+        connection's kind.
+        """
+        return self._proxy_header
 
     @property
     def buffered(self) -> int:

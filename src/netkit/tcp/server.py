@@ -7,12 +7,14 @@ this module adds what is TCP's: where to listen, socket options and TLS.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from netkit._core.limits import SEND_TIMEOUT, SYNC_MAX_CONNECTIONS
+from netkit._core.proxyserve import DEFAULT_HEADER_TIMEOUT, tcp_proxy_policy
 from netkit._core.server import (
     check_server_args,
     check_slow_client_args,
@@ -82,6 +84,18 @@ class TcpServer(StreamServer):
     accepts on it, owns it (``stop()`` closes it) and exposes it as :attr:`listener`.
     The listener options of *options* then do not apply; the connection options do.
 
+    ``proxy_protocol`` (trusted networks, e.g. ``["127.0.0.1/32", "10.0.0.0/8"]``: ``str``
+    or ``ipaddress`` networks) puts the server behind a load balancer that speaks the
+    PROXY protocol (v1 or v2, as HAProxy's ``send-proxy``/``send-proxy-v2``). A peer in
+    a trusted network (an IPv4-mapped IPv6 peer matches the IPv4 networks) must open
+    with a header, within ``proxy_header_timeout`` seconds (default 5); the handler's
+    connection then reports the client's address as ``remote_address`` and the address
+    it asked for as ``local_address`` (``proxy_header`` holds the whole header). A
+    missing, bad or late header drops the connection without calling the handler,
+    logged at a bounded rate. A peer from any other network is served as it is: its
+    bytes are data, never parsed. Only the header's bytes are read, so ``tls`` works
+    after it (the proxy passes TLS through).
+
     Raises:
         TypeError: a wrong argument type, a *listener* that is not TCP, or *host*,
             *port* or *backlog* given with *listener*.
@@ -103,12 +117,16 @@ class TcpServer(StreamServer):
         listener: TcpListener | socket.socket | None = None,
         send_timeout: float | None = SEND_TIMEOUT,
         message_timeout: float | None = None,
+        proxy_protocol: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network]
+        | None = None,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         check_server_args(
             handler, host, port, backlog, max_connections, idle_timeout, options, tls,
             tls_handshake_timeout,
         )  # fmt: skip
         check_slow_client_args(send_timeout, message_timeout)
+        proxy = tcp_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: TcpListener | None = None
         if listener is not None:
             if host != _DEFAULT_HOST or port != 0 or backlog is not None:
@@ -121,6 +139,7 @@ class TcpServer(StreamServer):
             listener=taken,
             send_timeout=send_timeout,
             message_timeout=message_timeout,
+            proxy=proxy,
         )
         self._host = host
         self._port = port

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netkit._core.limits import SEND_TIMEOUT, SYNC_MAX_CONNECTIONS
+from netkit._core.proxyserve import DEFAULT_HEADER_TIMEOUT, unix_proxy_policy
 from netkit._core.server import (
     check_slow_client_args,
     check_unix_server_args,
@@ -66,6 +67,15 @@ class UnixServer(StreamServer):
         listener: instead of *path*, a :class:`~netkit.UnixListener` or a listening
             ``AF_UNIX`` ``socket.socket`` (one a supervisor passed in, say); the server
             owns it from then on.
+        proxy_protocol: True when every peer opens with a PROXY protocol header (v1 or
+            v2), as a load balancer such as HAProxy sends to a ``unix@`` server with
+            ``send-proxy``: a Unix peer has no IP address, and the file's permissions
+            decide who may connect, so every peer is trusted. A missing, bad or late
+            header drops the connection without calling the handler. The handler's
+            ``conn.proxy_header`` holds the header (the client's address is
+            ``conn.proxy_header.source``); ``remote_address`` and ``local_address``
+            stay paths, and take the header's only when it carries Unix paths.
+        proxy_header_timeout: seconds a peer has to send its whole header.
 
     ``stop()`` closes the listener, which removes the socket file it created, only if
     the path still names that file.
@@ -75,6 +85,8 @@ class UnixServer(StreamServer):
             *listener* that is not Unix.
         ValueError, AddressError: a bad value (a path too long for ``sun_path``...).
     """
+
+    _UNIX = True
 
     def __init__(
         self,
@@ -88,11 +100,14 @@ class UnixServer(StreamServer):
         listener: UnixListener | socket.socket | None = None,
         send_timeout: float | None = SEND_TIMEOUT,
         message_timeout: float | None = None,
+        proxy_protocol: bool = False,
+        proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
         )
         check_slow_client_args(send_timeout, message_timeout)
+        proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: UnixListener | None = None
         if listener is not None:
             if backlog is not None:
@@ -105,6 +120,7 @@ class UnixServer(StreamServer):
             listener=taken,
             send_timeout=send_timeout,
             message_timeout=message_timeout,
+            proxy=proxy,
         )
         self._path = where
         self._mode = mode
