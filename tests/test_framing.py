@@ -58,8 +58,8 @@ def feed_all(decoder: DelimiterDecoder | LengthPrefixDecoder, pieces: list[bytes
 
 def test_default_limits() -> None:
     assert DEFAULT_MAX_LINE == 64 * 1024
-    assert DEFAULT_MAX_FRAME == 16 * 1024 * 1024
-    assert DEFAULT_MAX_READ == 64 * 1024 * 1024
+    assert DEFAULT_MAX_FRAME == 1024 * 1024
+    assert DEFAULT_MAX_READ == 1024 * 1024
 
 
 # -- ReceiveBuffer ----------------------------------------------------------------------

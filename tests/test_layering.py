@@ -21,6 +21,7 @@ _RANK = {
     "netkit._services": 1,
     "netkit._protocols": 1,
     "netkit._core.checks": 1,
+    "netkit._core.limits": 1,
     "netkit.framing": 2,
     "netkit.proxy": 2,
     "netkit.lookup": 2,

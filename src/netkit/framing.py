@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+import netkit._core.limits as limits
 from netkit._core.checks import check_delimiter, check_size
 from netkit.errors import FrameTooLarge, describe
 
@@ -33,12 +34,14 @@ __all__ = [
     "encode_frames",
 ]
 
+# The limits are chosen in netkit._core.limits (worst-case memory of a server at its
+# default connection cap); these are their public names.
 #: Default limit for a line or delimited message, delimiter excluded (64 KiB).
-DEFAULT_MAX_LINE = 64 * 1024
-#: Default limit for a length-prefixed frame's payload (16 MiB).
-DEFAULT_MAX_FRAME = 16 * 1024 * 1024
-#: Default limit for reading a whole stream to EOF (64 MiB).
-DEFAULT_MAX_READ = 64 * 1024 * 1024
+DEFAULT_MAX_LINE = limits.MAX_LINE
+#: Default limit for a length-prefixed frame's payload (1 MiB).
+DEFAULT_MAX_FRAME = limits.MAX_FRAME
+#: Default limit for reading a whole stream to EOF (1 MiB).
+DEFAULT_MAX_READ = limits.MAX_READ
 
 _PREFIX: dict[int, struct.Struct] = {
     1: struct.Struct("!B"),

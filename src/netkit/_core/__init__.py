@@ -22,6 +22,7 @@ module             decides
 ``seqpacket``      SEQPACKET messages: limits, end of connection, errors, credentials
 ``icmp``           ICMP echo (ping): packets, checksums, matching replies, the schedule
 ``server``         server argument rules and defaults, how handler errors are logged
+``limits``         servers' and reads' finite defaults, with the measurements behind them
 ``proxyserve``     ``proxy_protocol=``: trusted peers, peeking the header, drops logged
 ``unix``           Unix streams: credentials, passing descriptors, binds, connects
 ``activation``     socket activation: the inherited listeners that are ours

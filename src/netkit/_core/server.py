@@ -1,7 +1,9 @@
 """Server rules both faces share: arguments, which options go where, what is logged.
 
-* :func:`check_server_args` / :func:`check_unix_server_args`: the constructors'
-  argument checks and their messages, and :func:`listener_conflict` for ``listener=``;
+* :func:`check_server_args` / :func:`check_unix_server_args` /
+  :func:`check_slow_client_args`: the constructors' argument checks and their
+  messages, and :func:`listener_conflict` for ``listener=``; the defaults they fill in
+  are :mod:`netkit._core.limits`';
 * :func:`listener_options` / :func:`connection_options`: a :class:`SocketOptions`
   split between the listening socket and each accepted one, with the servers' defaults;
 * :func:`handler_error`: how an exception that ended a connection is logged (level,
@@ -30,7 +32,9 @@ __all__ = [
     "check_idle_timeout",
     "check_listen_args",
     "check_options",
+    "check_send_timeout",
     "check_server_args",
+    "check_slow_client_args",
     "check_unix_server_args",
     "connection_options",
     "handler_error",
@@ -87,7 +91,8 @@ def check_listen_args(host: object, port: object, backlog: object, options: obje
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     check_port(port, allow_zero=True)
-    check_size("backlog", backlog)
+    if backlog is not None:  # None: the default (netkit._core.limits.backlog_for)
+        check_size("backlog", backlog)
     check_options(options)
 
 
@@ -156,11 +161,36 @@ def _check_handler(handler: object) -> None:
         raise TypeError(f"handler must be callable, not {type(handler).__name__}")
 
 
+def check_slow_client_args(send_timeout: object, message_timeout: object) -> None:
+    """Validate a server's ``send_timeout`` and ``message_timeout`` (None, or > 0).
+
+    Raises:
+        TypeError: not a number.
+        ValueError: not > 0.
+    """
+    for name, value in (("send_timeout", send_timeout), ("message_timeout", message_timeout)):
+        if value is not None and check_timeout(name, value) == 0:
+            raise ValueError(f"{name} must be > 0, not {value!r}")
+
+
 def _check_limits(backlog: object, max_connections: object, idle_timeout: object) -> None:
-    check_size("backlog", backlog)
+    if backlog is not None:  # None: the default (netkit._core.limits.backlog_for)
+        check_size("backlog", backlog)
     if max_connections is not None:
         check_size("max_connections", max_connections, low=1)
     check_idle_timeout(idle_timeout)
+
+
+def check_send_timeout(value: object) -> float | None:
+    """``send_timeout=``: seconds > 0, or None (the message of :func:`check_slow_client_args`).
+
+    Raises:
+        TypeError, ValueError: not a number of seconds > 0 or None.
+    """
+    seconds = check_timeout("send_timeout", value)
+    if seconds == 0:
+        raise ValueError(f"send_timeout must be > 0, not {value!r}")
+    return seconds
 
 
 def check_idle_timeout(value: object) -> float | None:

@@ -6,18 +6,22 @@
   the first instant, replaces a stale socket file and leaves a live listener alone;
   :func:`remove_socket_file` removes the file later, only if it is still ours;
 * :func:`check_listening`: a socket handed in is a listening socket of the right
-  family and type (stream, or Unix SEQPACKET).
+  family and type (stream, or Unix SEQPACKET);
+* :func:`default_backlog`: the servers' default backlog, capped by the kernel's
+  ``somaxconn`` (read once).
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket
 import stat
 from typing import Any
 
 from netkit._core.accept import listener_closed
+from netkit._core.limits import backlog_for
 from netkit._core.seqpacket import check_listener_socket
 from netkit._core.server import listener_options
 from netkit._core.sockaddr import check_stream_socket
@@ -31,6 +35,7 @@ from netkit.options import SocketOptions
 __all__ = [
     "FileId",
     "check_listening",
+    "default_backlog",
     "listen_address",
     "listen_socket",
     "needs_lookup",
@@ -41,6 +46,25 @@ __all__ = [
 #: What identifies a socket file (``st_dev``, ``st_ino``): removed on close only if
 #: the path still names this very file.
 FileId = tuple[int, int]
+
+
+_SOMAXCONN = "/proc/sys/net/core/somaxconn"
+
+
+@functools.lru_cache(maxsize=1)
+def default_backlog() -> int:
+    """The backlog a server listens with when none is given (read once per process).
+
+    :data:`netkit._core.limits.BACKLOG`, capped by Linux's ``net.core.somaxconn``;
+    where that cannot be read (another system, a sandbox), ``socket.SOMAXCONN``, the
+    C library's idea of the cap, stands in for it.
+    """
+    try:
+        with open(_SOMAXCONN, encoding="ascii") as file:
+            somaxconn: int | None = int(file.read().strip())
+    except (OSError, ValueError):
+        somaxconn = getattr(socket, "SOMAXCONN", None)
+    return backlog_for(somaxconn)
 
 
 def needs_lookup(host: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from netkit._core import seqpacket as rules
 from netkit._core.checks import buffer_size, check_timeout
-from netkit._core.server import check_idle_timeout
+from netkit._core.server import check_idle_timeout, check_send_timeout
 from netkit._core.unix import PeerCredentials
 from netkit._core.unixdatagram import connect_failed, send_limit
 from netkit._core.unixpath import address
@@ -45,15 +45,17 @@ def _read_limit(sock: socket.socket) -> int:
 class SeqpacketState:
     """What a SEQPACKET connection knows besides its socket: its addresses (kept for
     logs after close), its send limit, its idle timeout (a server's) and, once read,
-    its peer's credentials."""
+    its peer's credentials, and its send timeout (a server's: how long a send may wait
+    for room before the peer counts as no longer reading)."""
 
-    __slots__ = ("credentials", "idle", "limit", "local", "remote")
+    __slots__ = ("credentials", "idle", "limit", "local", "remote", "send")
 
     def __init__(self, sock: socket.socket, local: str, remote: str) -> None:
         self.local = local
         self.remote = remote
         self.limit = _read_limit(sock)
         self.idle: float | None = None
+        self.send: float | None = None
         self.credentials: PeerCredentials | None = None
 
 
@@ -99,7 +101,11 @@ def open_pair() -> tuple[socket.socket, socket.socket]:
 
 
 def adopt(
-    sock: socket.socket, *, blocking: bool, idle_timeout: object = None
+    sock: socket.socket,
+    *,
+    blocking: bool,
+    idle_timeout: object = None,
+    send_timeout: object = None,
 ) -> tuple[float | None, SeqpacketState]:
     """Take over a connected SEQPACKET socket (made by ``connect``, ``accept`` or
     ``socketpair``): returns its default timeout and state, leaving it in blocking or
@@ -110,13 +116,16 @@ def adopt(
     connections.
 
     *idle_timeout*: how long a receive may wait with nothing received (see
-    :func:`netkit._core.seqpacket.receive_timeout`), or None.
+    :func:`netkit._core.seqpacket.receive_timeout`), or None. *send_timeout*: how long
+    a send called without a deadline may wait for room (a message goes whole or not
+    at all, so this is the stall of a peer that stopped reading), or None.
 
     Raises:
         TypeError, ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket,
             or *idle_timeout* is not a number of seconds > 0.
     """
     idle = check_idle_timeout(idle_timeout)
+    stall = check_send_timeout(send_timeout)
     rules.check_socket(sock)
     try:
         remote = address(sock.getpeername())
@@ -128,6 +137,7 @@ def adopt(
         sock.setblocking(blocking)
     state = SeqpacketState(sock, address(sock.getsockname()), remote)
     state.idle = idle
+    state.send = stall
     return default_timeout, state
 
 

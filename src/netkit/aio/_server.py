@@ -62,6 +62,8 @@ class StreamServer:
         max_connections: int | None,
         idle_timeout: float | None,
         listener: Listener | None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
         proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
@@ -71,6 +73,8 @@ class StreamServer:
         self._heading: set[asyncio.Task[Any]] = set()
         self._max_connections = max_connections
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self._send_timeout = send_timeout
+        self._message_timeout = message_timeout
         self._listener: Listener | None = listener
         self._sock: socket.socket | None = None
         self._address: Any = None if listener is None else listener.address
@@ -300,8 +304,14 @@ class StreamServer:
         """Close *conn* once what its handler queued is flushed (nothing sent is lost).
 
         While stop() runs, its deadline bounds the flush (stop() aborts what is left
-        then); otherwise a peer that does not read gets ``_FLUSH_TIMEOUT`` seconds.
+        then); otherwise a peer that does not read gets ``_FLUSH_TIMEOUT`` seconds. A
+        connection whose send timed out (the peer stopped reading; the stream is torn)
+        is aborted at once, as the sync face resets it.
         """
+        if getattr(conn, "_send_stalled", False):  # (a connection class may lack it)
+            conn.abort()
+            await conn.aclose()
+            return
         stopped = self._stopped
         during_stop = self._stopping and stopped is not None and not stopped.is_set()
         await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
 from netkit._core import stream
 from netkit._core.checks import check_timeout
-from netkit._core.deadline import deadline, idle_error
+from netkit._core.deadline import deadline, idle_error, message_error, stalled_error
 from netkit._core.oserrors import closed, lost, timed_out
 from netkit._core.stream import failed
 from netkit._sockets.sockopt import RawOptions
@@ -157,9 +157,12 @@ class AioStream(RawOptions):
         "_idle_timeout",
         "_local",
         "_loop",
+        "_message_timeout",
         "_protocol",
         "_proxy_header",
         "_remote",
+        "_send_stalled",
+        "_send_timeout",
         "_transport",
         "_untimed",
     )
@@ -171,6 +174,8 @@ class AioStream(RawOptions):
         *,
         idle_timeout: float | None = None,
         default_timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
     ) -> None:
         """Not called directly: use ``from_socket()`` or a client's ``connect()``.
 
@@ -193,6 +198,9 @@ class AioStream(RawOptions):
         self._protocol = protocol
         self._loop = protocol.loop
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self._send_timeout = check_timeout("send_timeout", send_timeout)
+        self._message_timeout = check_timeout("message_timeout", message_timeout)
+        self._send_stalled = False  # a send failed on send_timeout: the stream is torn
         self._untimed = True
         self._update_untimed()
         self._closed = False
@@ -260,6 +268,16 @@ class AioStream(RawOptions):
         return self._idle_timeout
 
     @property
+    def send_timeout(self) -> float | None:
+        """Seconds a send may wait with the peer taking nothing (None: no limit)."""
+        return self._send_timeout
+
+    @property
+    def message_timeout(self) -> float | None:
+        """Seconds a read may take from the first byte of its message (None: no limit)."""
+        return self._message_timeout
+
+    @property
     def buffered(self) -> int:
         """Bytes received and not yet returned by a read."""
         return len(self._protocol.buffer)
@@ -303,23 +321,32 @@ class AioStream(RawOptions):
         if self._closed:
             raise closed()
 
-    async def _wait(self, want: int, deadline: float | None, direct: int = 0) -> bytes | None:
+    async def _wait(
+        self,
+        want: int,
+        deadline: float | None,
+        direct: int = 0,
+        message_at: float | None = None,
+    ) -> bytes | None:
         """Wait until *want* bytes are buffered, EOF, or the deadline/idle limit passes.
 
         With *direct* (from recv), a chunk of up to that many bytes arriving while the
-        buffer is empty is returned as is instead of being buffered.
+        buffer is empty is returned as is instead of being buffered. *message_at* is
+        when the message being read must be complete (``message_timeout``).
         """
         protocol = self._protocol
         if protocol.read_waiter is not None:
             raise RuntimeError("another coroutine is already reading from this connection")
         loop = self._loop
         when = deadline
-        idle = False
+        idle = message = False
         if self._idle_timeout is not None:
             want = len(protocol.buffer) + 1  # any byte counts as activity
             idle_at = loop.time() + self._idle_timeout
             if when is None or idle_at < when:
                 when, idle = idle_at, True
+        if message_at is not None and (when is None or message_at < when):
+            when, idle, message = message_at, False, True
         if protocol.reading_paused:
             protocol.resume()
         waiter: asyncio.Future[bool | bytes] = loop.create_future()
@@ -342,6 +369,9 @@ class AioStream(RawOptions):
                 self._idle_expired = True
                 assert self._idle_timeout is not None
                 raise idle_error(self._idle_timeout)
+            if message:
+                assert self._message_timeout is not None
+                raise message_error(self._message_timeout)
             raise timed_out(False)
         if self._closed:
             raise closed()  # woken by our own close(), not by the peer
@@ -367,6 +397,7 @@ class AioStream(RawOptions):
         protocol = self._protocol
         buffer = protocol.buffer
         deadline = self._deadline(timeout)
+        message_at: float | None = None  # message_timeout's clock: from the first byte
         while True:
             data = request.attempt(buffer)
             if data is not None:
@@ -376,7 +407,13 @@ class AioStream(RawOptions):
                 if protocol.error is not None:
                     raise failed(protocol.error, buffer) from protocol.error
                 return request.at_eof(buffer)
-            await self._wait(request.want(buffer), deadline)
+            want = request.want(buffer)
+            if self._message_timeout is not None:
+                if message_at is None and buffer:
+                    message_at = self._loop.time() + self._message_timeout
+                if message_at is None:
+                    want = 1  # wake at the first byte, which starts the clock
+            await self._wait(want, deadline, message_at=message_at)
 
     def _check_writable(self) -> None:
         self._check_open()
@@ -384,6 +421,21 @@ class AioStream(RawOptions):
         if protocol.closed.done() or self._transport.is_closing() or self._eof_sent:
             error = protocol.error or BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
             raise lost(error) from protocol.error
+
+    def _send_limit(self, deadline: float | None) -> tuple[float | None, bool]:
+        """When a send that waits now must give up, and whether that is ``send_timeout``."""
+        if self._send_timeout is None:
+            return deadline, False
+        stall = self._loop.time() + self._send_timeout  # restarts whenever the peer reads
+        if deadline is None or stall < deadline:
+            return stall, True
+        return deadline, False
+
+    def _stalled(self) -> BaseException:
+        """The error of a send that waited ``send_timeout``; the stream is torn."""
+        assert self._send_timeout is not None
+        self._send_stalled = True
+        return stalled_error(self._send_timeout)
 
     async def _drain(self, deadline: float | None) -> None:
         protocol = self._protocol
@@ -393,7 +445,8 @@ class AioStream(RawOptions):
                 self._check_writable()
             waiter: asyncio.Future[bool] = loop.create_future()
             protocol.drain_waiters.append(waiter)
-            timer = None if deadline is None else loop.call_at(deadline, expire, waiter)
+            when, stall = self._send_limit(deadline)
+            timer = None if when is None else loop.call_at(when, expire, waiter)
             try:
                 drained = await waiter
             finally:
@@ -402,7 +455,7 @@ class AioStream(RawOptions):
                 if waiter in protocol.drain_waiters:
                     protocol.drain_waiters.remove(waiter)
             if not drained:
-                raise timed_out(True)
+                raise self._stalled() if stall else timed_out(True)
         if protocol.closed.done() and protocol.error is not None:
             self._check_writable()
 

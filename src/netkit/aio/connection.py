@@ -378,27 +378,41 @@ class TcpConnection(StreamConnection):
         server_side: bool = False,
         server_hostname: str | None = None,
         timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
     ) -> TcpConnection:
         """Take ownership of a connected stream socket (TLS handshake with *tls*).
 
         ``server_side=True`` makes the TLS handshake the server's; *timeout* bounds it.
         A timeout set on *sock* becomes the default deadline of each call, as in sync.
+        *idle_timeout*, *send_timeout* and *message_timeout* are the sync
+        :class:`netkit.TcpConnection`'s limits, with the same errors.
 
         Raises:
             TypeError: *sock* is not a socket or is ``AF_UNIX`` (use
                 :class:`netkit.aio.UnixConnection`), or *tls* is not an
                 ``ssl.SSLContext``.
-            ValueError: *sock* is not a stream socket.
+            ValueError: *sock* is not a stream socket, or a timeout is negative.
             NetkitTimeout: the TLS handshake took longer than *timeout*.
         """
         check_stream_socket(sock, cls.__name__, "TcpConnection")
+        check_timeout("idle_timeout", idle_timeout)
+        check_timeout("send_timeout", send_timeout)
+        check_timeout("message_timeout", message_timeout)
         # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
         default_timeout = sock.gettimeout() or None
         transport, protocol = await _wrap(
             sock, tls=tls, server_side=server_side, server_hostname=server_hostname,
             timeout=timeout,
         )  # fmt: skip
-        return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default_timeout)
+        return cls(
+            transport,
+            protocol,
+            idle_timeout=idle_timeout,
+            default_timeout=default_timeout,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

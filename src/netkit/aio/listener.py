@@ -29,6 +29,7 @@ from netkit._sockets.activation import inherited_sockets
 from netkit._sockets.listen import (
     FileId,
     ListenerState,
+    default_backlog,
     listen_address,
     listen_socket,
     needs_lookup,
@@ -192,7 +193,7 @@ class TcpListener(Listener):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        backlog: int = 128,
+        backlog: int | None = None,
         options: SocketOptions | None = None,
     ) -> TcpListener:
         """Bind *host*:*port* and listen; see :meth:`netkit.TcpListener.bind`.
@@ -221,6 +222,8 @@ class TcpListener(Listener):
             family, sockaddr = await asyncio.get_running_loop().run_in_executor(None, find)
         else:
             family, sockaddr = find()
+        if backlog is None:
+            backlog = default_backlog()
         sock = listen_socket(family, sockaddr, backlog, options or SocketOptions())
         try:
             return cls(sock, options=options)
@@ -273,9 +276,13 @@ class _PathListener(Listener):
         self._created: FileId | None = None
 
     @classmethod
-    def _bind(cls: type[_P], path: str | os.PathLike[str], mode: int | None, backlog: int) -> _P:
+    def _bind(
+        cls: type[_P], path: str | os.PathLike[str], mode: int | None, backlog: int | None
+    ) -> _P:
         where = check_path(path)
         bits = check_mode(mode)
+        if backlog is None:
+            backlog = default_backlog()
         check_size("backlog", backlog)
         sock, created = unix_listen_socket(where, bits, backlog, cls._TYPE)
         listener = cls(sock)
@@ -323,7 +330,7 @@ class UnixListener(_PathListener):
 
     @classmethod
     async def bind(
-        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
     ) -> UnixListener:
         """Bind *path* and listen; see :meth:`netkit.UnixListener.bind`.
 
@@ -388,7 +395,7 @@ class SeqpacketListener(_PathListener):
 
     @classmethod
     async def bind(
-        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
     ) -> SeqpacketListener:
         """Bind *path* and listen; see :meth:`netkit.SeqpacketListener.bind`.
 

@@ -19,6 +19,7 @@ from netkit._core import datagram as dgram
 from netkit._core import seqpacket as rules
 from netkit._core.checks import check_timeout
 from netkit._core.datagram import DEFAULT_MAX_SIZE
+from netkit._core.deadline import stalled_error
 from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import seqpacket as setup
 from netkit.aio._datagram import MessageEngine
@@ -45,20 +46,31 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
 
     _SEND_DEFAULT = True
 
-    def __init__(self, sock: _socket.socket, *, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        sock: _socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        send_timeout: float | None = None,
+    ) -> None:
         """Wrap a connected socket, taking ownership of it.
 
         Args:
             sock: a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
             idle_timeout: used by servers: a receive that waits this many seconds with
                 nothing received raises ``NetkitTimeout("idle: ...")``; None for no limit.
+            send_timeout: used by servers: a send without a deadline that waits this
+                many seconds for room (the peer stopped reading) raises
+                ``NetkitTimeout("send stalled: ...")``, nothing sent; None for no limit.
 
         Raises:
-            TypeError: *sock* is not a socket, or *idle_timeout* not a number.
-            ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket, or
-                *idle_timeout* is negative.
+            TypeError: *sock* is not a socket, or a timeout not a number.
+            ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket, or a
+                timeout is negative.
         """
-        default_timeout, state = setup.adopt(sock, blocking=False, idle_timeout=idle_timeout)
+        default_timeout, state = setup.adopt(
+            sock, blocking=False, idle_timeout=idle_timeout, send_timeout=send_timeout
+        )
         super().__init__(sock, default_timeout)
         self._seq = state
 
@@ -93,7 +105,15 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
         """
         self._check_open()
         size = self._message_size(data)
-        await self._retry(functools.partial(self._sock.send, data), False, timeout, None, size)
+        send = functools.partial(self._sock.send, data)
+        stall = self._seq.send
+        if stall is None or timeout is not None or self._default_timeout is not None:
+            await self._retry(send, False, timeout, None, size)
+            return
+        try:
+            await self._retry(send, False, stall, None, size)
+        except NetkitTimeout:
+            raise stalled_error(stall) from None
 
     async def recv_message(
         self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None

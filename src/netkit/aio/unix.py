@@ -87,26 +87,43 @@ class UnixConnection(StreamConnection):
 
     @classmethod
     async def from_socket(
-        cls: type[_U], sock: socket.socket, *, idle_timeout: float | None = None
+        cls: type[_U],
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
     ) -> _U:
         """Take ownership of a connected ``AF_UNIX`` stream socket.
 
         A timeout set on *sock* becomes the default deadline of each call, as in sync.
+        *idle_timeout*, *send_timeout* and *message_timeout* are the sync
+        :class:`netkit.UnixConnection`'s limits, with the same errors.
 
         Raises:
             TypeError: *sock* is not a socket, not ``AF_UNIX``, or an ``ssl.SSLSocket``.
-            ValueError: *sock* is not a stream socket.
+            ValueError: *sock* is not a stream socket, or a timeout is negative.
         """
         if isinstance(sock, ssl.SSLSocket):
             raise TypeError("UnixConnection takes a plain AF_UNIX socket, not an ssl.SSLSocket")
         check_stream_socket(sock, cls.__name__, "UnixConnection")
+        check_timeout("idle_timeout", idle_timeout)
+        check_timeout("send_timeout", send_timeout)
+        check_timeout("message_timeout", message_timeout)
         default_timeout = sock.gettimeout() or None  # 0.0 (non-blocking) is no timeout
         loop = asyncio.get_running_loop()
         sock.setblocking(False)
         protocol = OnDemandProtocol(loop)
         transport = LazyTransport(loop, sock, protocol)
         protocol.connection_made(transport)
-        return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default_timeout)
+        return cls(
+            transport,
+            protocol,
+            idle_timeout=idle_timeout,
+            default_timeout=default_timeout,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
 
     @classmethod
     async def pair(cls: type[_U]) -> tuple[_U, _U]:
@@ -296,7 +313,10 @@ class UnixConnection(StreamConnection):
         protocol = self._protocol
         waiter: asyncio.Future[Any] = loop.create_future()
         when, idle = deadline, False
-        if not write and self._idle_timeout is not None:
+        stall = False
+        if write:
+            when, stall = self._send_limit(deadline)
+        elif self._idle_timeout is not None:
             idle_at = loop.time() + self._idle_timeout
             if when is None or idle_at < when:
                 when, idle = idle_at, True
@@ -326,7 +346,7 @@ class UnixConnection(StreamConnection):
                 self._idle_expired = True
                 assert self._idle_timeout is not None
                 raise idle_error(self._idle_timeout)
-            raise timed_out(write)
+            raise self._stalled() if stall else timed_out(write)
         if write:
             self._check_writable()
 

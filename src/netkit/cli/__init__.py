@@ -89,10 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Misuse as exc:
-        print(f"netkit {args.command}: error: {exc}", file=sys.stderr)
+        from netkit.cli._common import safe_text
+
+        print(f"netkit {args.command}: error: {safe_text(str(exc))}", file=sys.stderr)
         return EXIT_MISUSE
     except Failed as exc:
-        print(f"netkit {args.command}: {exc}", file=sys.stderr)
+        from netkit.cli._common import safe_text
+
+        # An error may quote what a peer sent (a certificate's name, a reply).
+        print(f"netkit {args.command}: {safe_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except (NetkitError, OSError) as exc:
         if isinstance(exc, BrokenPipeError) and _stdout_gone():
@@ -101,11 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # interpreter's final flush has nowhere to fail.
             _silence_stdout()
             return EXIT_FAILED
-        from netkit.cli._common import reason
+        from netkit.cli._common import reason, safe_text
 
         # Without "[Errno N]": the subcommands raise Failed with the context (the
         # address, the file) where they can; this is the last resort.
-        print(f"netkit {args.command}: {reason(exc)}", file=sys.stderr)
+        print(f"netkit {args.command}: {safe_text(reason(exc))}", file=sys.stderr)
         return EXIT_FAILED
     return status
 

@@ -166,6 +166,33 @@ def table(
     return lines
 
 
+def safe_text(text: str) -> str:
+    """*text* with every character that could drive the operator's terminal made visible.
+
+    Untrusted text (a chat member's name, a peer's message, an error that quotes what a
+    peer sent, a name from DNS) goes through this before it is printed: control
+    characters (C0 such as ESC, CR and backspace, DEL, C1 such as CSI), bidirectional
+    and other format characters (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066...), line and
+    paragraph separators, and anything else :meth:`str.isprintable` refuses become
+    Python-style escapes (``\x1b``, ``\u202e``), so an escape sequence is shown, never
+    obeyed, and one line stays one line. Printable text, non-ASCII letters included,
+    is unchanged. Peer *data* that ``netkit connect`` and ``netkit listen`` pass
+    through (they are pipes) is not text to show and does not go through here.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
 def show_bytes(data: bytes, limit: int = 60) -> str:
     """A short, printable rendering of *data* for status lines."""
     text = repr(data[:limit])
@@ -440,8 +467,11 @@ def interruptible(call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -
 
 
 def log(message: str) -> None:
-    """One status line on stderr (stdout is for data and for the "listening on" line)."""
-    print(message, file=sys.stderr, flush=True)
+    """One status line on stderr (stdout is for data and for the "listening on" line).
+
+    The line goes through :func:`safe_text`: status lines quote peers (names, errors).
+    """
+    print(safe_text(message), file=sys.stderr, flush=True)
 
 
 # --- handlers behind `netkit serve` ----------------------------------------------------
@@ -507,7 +537,8 @@ class ChatRoom:
         try:
             conn.sendall(self.GREETING, timeout=STEP_TIMEOUT)
             first = conn.readline(max_bytes=256)
-            name = first.decode("utf-8", "replace").strip() or peer_label(conn)
+            # Names reach every member's terminal and the operator's log: no escapes.
+            name = safe_text(first.decode("utf-8", "replace").strip()) or peer_label(conn)
             with self._lock:
                 self._members[key] = (name, outbox)
                 joined = True
@@ -519,7 +550,9 @@ class ChatRoom:
             for raw in conn:
                 text = raw.rstrip(b"\r\n")
                 if text:
-                    self.broadcast(name.encode() + b": " + text + b"\n", exclude=key)
+                    # A chat line is text for people's terminals: escapes made visible.
+                    shown = safe_text(text.decode("utf-8", "replace")).encode()
+                    self.broadcast(name.encode() + b": " + shown + b"\n", exclude=key)
             self._event(f"{name} left")
         except (OSError, NetkitError):
             pass  # the member went away, timed out or sent a line over the limit: it leaves

@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from netkit.cli import EXIT_FAILED, EXIT_OK
-from netkit.cli._common import STEP_TIMEOUT, ChatRoom, Style, add_command, show_bytes, table
+from netkit.cli._common import (
+    STEP_TIMEOUT,
+    ChatRoom,
+    Style,
+    add_command,
+    safe_text,
+    show_bytes,
+    table,
+)
 from netkit.errors import NetkitError
 
 if TYPE_CHECKING:
@@ -376,7 +384,7 @@ def run(args: argparse.Namespace) -> int:
                 step(out)
         except Exception as exc:  # any failure ends the demo with one clear line
             out.line(style.red(f"FAILED: {type(exc).__name__}: {exc}"))
-            print(f"netkit demo: step {number} failed: {exc}", file=sys.stderr)
+            print(f"netkit demo: step {number} failed: {safe_text(str(exc))}", file=sys.stderr)
             return EXIT_FAILED
         out.line(style.green("ok") + style.dim(f" ({took[0] * 1000:.0f} ms)"))
     total = time.perf_counter() - started

@@ -10,7 +10,7 @@ from typing import Any
 
 from netkit._core.checks import parse_port_text
 from netkit.cli import EXIT_MISUSE, EXIT_OK, Misuse
-from netkit.cli._common import interruptible
+from netkit.cli._common import interruptible, safe_text
 from netkit.errors import AddressError
 from netkit.lookup import (
     AddrInfo,
@@ -167,9 +167,10 @@ def _reverse(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info._asdict(), indent=2))
         return EXIT_OK
-    print(info.name)
+    # Names from a PTR lookup are whatever the address's owner published.
+    print(safe_text(info.name))
     if info.aliases:
-        print("aliases:", " ".join(info.aliases))
+        print("aliases:", safe_text(" ".join(info.aliases)))
     print("addresses:", " ".join(info.addresses))
     return EXIT_OK
 

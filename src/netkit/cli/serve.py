@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
         "--max-connections",
         type=positive_int,
         metavar="N",
-        help="serve at most N clients at once (more wait in the backlog)",
+        help="serve at most N clients at once (more wait in the backlog; default 1000)",
     )
     parser.add_argument(
         "--idle-timeout",
@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             if not quiet:
                 log(f"- {peer} closed")
 
+    # --max-connections not given: the server's finite default, never "no limit".
+    cap = {} if args.max_connections is None else {"max_connections": args.max_connections}
     stopped = threading.Event()
     with sigterm_as_interrupt():
         server: Any
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 server = UnixServer(
                     handler,
                     args.unix,
-                    max_connections=args.max_connections,
+                    **cap,
                     idle_timeout=args.idle_timeout,
                 )
                 server.start()
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                     handler,
                     host=host,
                     port=port_number,
-                    max_connections=args.max_connections,
+                    **cap,
                     idle_timeout=args.idle_timeout,
                     tls=tls,
                 )

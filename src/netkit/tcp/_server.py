@@ -21,13 +21,17 @@ Faults never stop the server: a handler's exception is logged once (logger
 ``netkit``, with the peer) and closes only its connection; errors at ``accept()``
 follow :mod:`netkit._core.accept` (back off on ``EMFILE`` and co., at a bounded log
 rate); ``max_connections`` stops *accepting* when full, so extra clients wait in the
-kernel's backlog rather than being accepted and dropped. The decisions (arguments,
-options, log levels) live in :mod:`netkit._core.server`; this module only waits.
+kernel's backlog rather than being accepted and dropped. A connection whose send
+timed out (``send_timeout``: the peer stopped reading) is closed with a reset, so the
+kernel drops what it still held for that peer at once. The decisions (arguments,
+options, defaults, log levels) live in :mod:`netkit._core.server` and
+:mod:`netkit._core.limits`; this module only waits.
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +56,8 @@ _MSG_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 # How long an idle pooled worker waits for a new connection before its thread exits.
 _WORKER_IDLE = 10.0
+# SO_LINGER on, 0 seconds: close() resets the connection and drops unsent data.
+_RESET = struct.pack("ii", 1, 0)
 
 
 class Served(Protocol):
@@ -91,11 +97,15 @@ class StreamServer:
         max_connections: int | None,
         idle_timeout: float | None,
         listener: Listener | None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
         proxy: ProxyPolicy | None = None,
     ) -> None:
         self._handler = handler
         self._max_connections = max_connections
         self._idle_timeout = idle_timeout
+        self._send_timeout = send_timeout
+        self._message_timeout = message_timeout
         self._proxy = proxy
         self._refusals: ProxyRefusals | None = None
         # sockets still waiting for their PROXY header: stop() drops them at once
@@ -412,6 +422,10 @@ class StreamServer:
             assert tracked is not None
             try:
                 if conn is not None:
+                    # A torn stream, the peer not reading: reset. (getattr: a connection
+                    # class without send_timeout may serve on this engine too.)
+                    if getattr(conn, "_send_stalled", False):
+                        _reset(tracked)
                     conn.close()
                 tracked.close()
             except Exception:  # pragma: no cover - close() should not fail
@@ -499,5 +513,13 @@ def _shut(sock: socket.socket) -> None:
     """Wake a thread blocked on *sock*: its recv() returns b"" (or fails)."""
     try:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _reset(sock: socket.socket) -> None:
+    """Make the next close() of *sock* a reset (unsent data dropped, no FIN wait)."""
+    try:
+        socket.socket.setsockopt(sock, socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
     except OSError:
         pass

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from netkit._core import stream
 from netkit._core.checks import check_timeout
 from netkit._core.deadline import deadline as _deadline_at
-from netkit._core.deadline import idle_error
+from netkit._core.deadline import idle_error, message_error, stalled_error
 from netkit._core.oserrors import closed, stream_error, timed_out
 from netkit._core.sockaddr import check_stream_socket, not_stream
 from netkit._sockets.sockopt import RawOptions
@@ -65,6 +65,13 @@ _HAVE_POLL = hasattr(select, "poll")
 _POLLIN: int = getattr(select, "POLLIN", 1)
 _POLLOUT: int = getattr(select, "POLLOUT", 4)
 _MAX_POLL_MS = 2**31 - 1  # poll() takes a C int
+
+# Which limit ended a wait (see _timeout_error): the call's deadline, or one of the
+# connection's limits.
+_BY_DEADLINE = 0
+_BY_IDLE = 1
+_BY_MESSAGE = 2
+_BY_STALL = 3
 
 
 def _error(exc: BaseException, write: bool = False) -> BaseException:
@@ -92,18 +99,30 @@ class SocketStream(RawOptions):
         "_default_timeout",
         "_idle_timeout",
         "_local",
+        "_message_since",
+        "_message_timeout",
         "_pending",
         "_poll_mode",
         "_proxy_header",
         "_read_fast",
         "_remote",
+        "_send_stalled",
+        "_send_timeout",
         "_sock",
+        "_stall_fast",
         "_timeout_set",
         "_tls",
         "_write_fast",
     )
 
-    def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
+    ) -> None:
         """Wrap a connected stream socket, taking ownership of it.
 
         Args:
@@ -112,16 +131,35 @@ class SocketStream(RawOptions):
                 plain or an ``ssl.SSLSocket``.
             idle_timeout: seconds a read may wait with nothing received before it
                 raises :class:`~netkit.NetkitTimeout`, or None; writes ignore it.
+            send_timeout: seconds a send may wait with the peer taking nothing before it
+                raises :class:`~netkit.NetkitTimeout` (the connection is then reset), or
+                None.
+            message_timeout: seconds a read of one message (a line, a frame,
+                ``recv_exactly``...) may take from its first byte, or None.
 
         Raises:
-            TypeError: *sock* is not a socket or of the wrong family, or
-                *idle_timeout* is not a number.
-            ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+            TypeError: *sock* is not a socket or of the wrong family, or a timeout is
+                not a number.
+            ValueError: *sock* is not a stream socket, or a timeout is negative.
         """
         check_stream_socket(sock, type(self).__name__, self._KIND)
-        self._attach(sock, idle_timeout, pollable=True)
+        self._attach(
+            sock,
+            idle_timeout,
+            pollable=True,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
 
-    def _attach(self, sock: socket.socket, idle_timeout: float | None, *, pollable: bool) -> None:
+    def _attach(
+        self,
+        sock: socket.socket,
+        idle_timeout: float | None,
+        *,
+        pollable: bool,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
+    ) -> None:
         """Take ownership of *sock*: everything ``__init__`` does after its type check.
 
         The one way in for a socket-like object that is not a ``socket.socket`` (the
@@ -134,6 +172,11 @@ class SocketStream(RawOptions):
         if sock.type != socket.SOCK_STREAM:
             raise not_stream(type(self).__name__, sock.type)
         self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self._send_timeout = check_timeout("send_timeout", send_timeout)
+        self._message_timeout = check_timeout("message_timeout", message_timeout)
+        # When the read in progress first had part of its message (message_timeout).
+        self._message_since: float | None = None
+        self._send_stalled = False  # a send failed on send_timeout: the stream is torn
         current = sock.gettimeout()
         # A socket timeout set before wrapping becomes the default deadline per call;
         # the socket itself goes to blocking mode, which the fast paths rely on.
@@ -156,13 +199,17 @@ class SocketStream(RawOptions):
         self._proxy_header: ProxyHeader | None = None
         self._read_fast = False
         self._write_fast = False
+        self._stall_fast = False
         self._update_fast_flags()
 
     def _update_fast_flags(self) -> None:
         # "Fast" = a call without timeout= can go straight to the blocking socket call.
         blocking = not self._timeout_set and self._default_timeout is None
-        self._write_fast = blocking
-        self._read_fast = blocking and self._idle_timeout is None
+        self._write_fast = blocking and self._send_timeout is None
+        # With send_timeout alone (servers), a send that fits the socket buffer is one
+        # MSG_DONTWAIT send; only one that would block goes to the waiting engine.
+        self._stall_fast = blocking and self._send_timeout is not None and self._poll_mode
+        self._read_fast = blocking and self._idle_timeout is None and self._message_timeout is None
 
     # -- properties ---------------------------------------------------------------------
 
@@ -201,6 +248,16 @@ class SocketStream(RawOptions):
     def idle_timeout(self) -> float | None:
         """Seconds a read may wait with nothing received, or None."""
         return self._idle_timeout
+
+    @property
+    def send_timeout(self) -> float | None:
+        """Seconds a send may wait with the peer taking nothing, or None."""
+        return self._send_timeout
+
+    @property
+    def message_timeout(self) -> float | None:
+        """Seconds a read may take from the first byte of its message, or None."""
+        return self._message_timeout
 
     @property
     def proxy_header(self) -> ProxyHeader | None:
@@ -276,6 +333,12 @@ class SocketStream(RawOptions):
             return None
         return _deadline_at(monotonic(), timeout, self._default_timeout)
 
+    def _read_deadline(self, timeout: float | None) -> float | None:
+        """:meth:`_deadline` for a read: the ``message_timeout`` clock of the previous
+        read is dropped (a read of a message starts its own at its first byte)."""
+        self._message_since = None
+        return self._deadline(timeout)
+
     def _restore_blocking(self) -> None:
         self._sock.settimeout(None)
         self._timeout_set = False
@@ -291,34 +354,43 @@ class SocketStream(RawOptions):
         """Run ``call(flags)`` once the socket is ready, by *deadline* (and idle timeout).
 
         ``flags`` is ``MSG_DONTWAIT`` in poll mode and 0 otherwise. Raises NetkitTimeout
-        when the deadline (or, for reads, the idle timeout) passes first, and the core's
-        error for anything that means the connection is gone or closed.
+        when the deadline (or a limit of the connection: for reads the idle and message
+        timeouts, for sends the send timeout) passes first, and the core's error for
+        anything that means the connection is gone or closed.
         """
-        idle = None if write else self._idle_timeout
+        limit, by = deadline, _BY_DEADLINE
         try:
-            if deadline is None and idle is None:
+            if write:
+                if self._send_timeout is not None:
+                    stall = monotonic() + self._send_timeout  # restarts on every send
+                    if limit is None or stall < limit:
+                        limit, by = stall, _BY_STALL
+            else:
+                if self._idle_timeout is not None:
+                    idle = monotonic() + self._idle_timeout
+                    if limit is None or idle < limit:
+                        limit, by = idle, _BY_IDLE
+                if self._message_timeout is not None:
+                    since = self._message_since
+                    if since is None and self._pending:  # part of the message is here
+                        since = self._message_since = monotonic()
+                    if since is not None:
+                        whole = since + self._message_timeout
+                        if limit is None or whole < limit:
+                            limit, by = whole, _BY_MESSAGE
+            if limit is None:
                 if self._timeout_set:
                     self._restore_blocking()
                 return call(0)
-            if idle is not None:
-                idle_deadline = monotonic() + idle
-                by_idle = deadline is None or idle_deadline < deadline
-                limit = idle_deadline if by_idle else deadline
-            else:
-                by_idle = False
-                limit = deadline
-            assert limit is not None
             if self._poll_mode:
-                return self._poll_call(call, limit, by_idle, write)
-            return self._timeout_call(call, limit, by_idle, write)
+                return self._poll_call(call, limit, by, write)
+            return self._timeout_call(call, limit, by, write)
         except NetkitTimeout:
             raise  # a TimeoutError too, but ours: not a lost connection
         except OSError as exc:
             raise self._fail(exc, write) from exc
 
-    def _timeout_call(
-        self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool
-    ) -> _T:
+    def _timeout_call(self, call: Callable[[int], _T], limit: float, by: int, write: bool) -> _T:
         """The engine without poll: ``call(0)`` with the socket's timeout as the deadline.
 
         For TLS (or where poll/MSG_DONTWAIT are missing). A deadline already passed
@@ -333,13 +405,11 @@ class SocketStream(RawOptions):
         except TimeoutError as exc:
             if exc.errno is not None:
                 raise
-            raise self._timeout_error(by_idle, write) from None
+            raise self._timeout_error(by, write) from None
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            raise self._timeout_error(by_idle, write) from None
+            raise self._timeout_error(by, write) from None
 
-    def _poll_call(
-        self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool
-    ) -> _T:
+    def _poll_call(self, call: Callable[[int], _T], limit: float, by: int, write: bool) -> _T:
         if write:
             # A send almost always finds room in the socket buffer: try it before
             # paying for a poll (CPython's own timeout sockets poll first).
@@ -362,12 +432,19 @@ class SocketStream(RawOptions):
                 return call(_MSG_DONTWAIT)
             except BlockingIOError:
                 if wait <= 0:
-                    raise self._timeout_error(by_idle, write) from None
+                    raise self._timeout_error(by, write) from None
 
-    def _timeout_error(self, by_idle: bool, write: bool) -> NetkitTimeout:
-        if by_idle:
+    def _timeout_error(self, by: int, write: bool) -> NetkitTimeout:
+        if by == _BY_IDLE:
             assert self._idle_timeout is not None
             return idle_error(self._idle_timeout)
+        if by == _BY_MESSAGE:
+            assert self._message_timeout is not None
+            return message_error(self._message_timeout)
+        if by == _BY_STALL:
+            assert self._send_timeout is not None
+            self._send_stalled = True
+            return stalled_error(self._send_timeout)
         return timed_out(write)
 
     def _recv_chunk(self, size: int, deadline: float | None) -> bytes:
@@ -444,6 +521,8 @@ class SocketStream(RawOptions):
         got = len(parts[0]) if parts else 0
         try:
             while got < n:
+                if got and self._message_since is None and self._message_timeout is not None:
+                    self._message_since = monotonic()  # the buffer is empty: say it here
                 data = self._recv_chunk(min(n - got, _BIG_READ), deadline)
                 if not data:
                     buffer.feed(b"".join(parts))

@@ -21,8 +21,12 @@ call can be retried. A reset, broken pipe, TLS EOF or keepalive timeout is raise
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import os
 import socket
+import stat
 import struct
 from collections.abc import Iterator
 from functools import partial
@@ -42,8 +46,8 @@ from netkit.framing import (
     encode_frame,
 )
 from netkit.tcp._file import StreamFile
+from netkit.tcp._socketstream import _BY_STALL, _MSG_DONTWAIT, DIRECT_MIN, SocketStream
 from netkit.tcp._socketstream import CHUNK as _CHUNK
-from netkit.tcp._socketstream import DIRECT_MIN, SocketStream
 
 __all__ = ["StreamConnection", "StreamFile", "TcpConnection"]
 
@@ -67,6 +71,8 @@ _BinaryMode = Literal["rb", "wb", "rwb", "wrb", "br", "bw", "brw", "bwr", "rbw",
 # Frames up to this size are sent as one buffer (one system call, one segment with
 # TCP_NODELAY); larger ones send header and payload separately to avoid a copy.
 _COALESCE_MAX = 65536
+# The most one os.sendfile() is asked for (larger counts overflow on some systems).
+_SENDFILE_BLOCK = 1 << 30
 _FRAME_PREFIX = stream.FRAME_PREFIX
 
 
@@ -101,7 +107,7 @@ class StreamConnection(SocketStream):
                 raise closed()  # woken by close() from another thread
             return data
         check_size("max_bytes", max_bytes)
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         if self._buffer:
             return self._buffer.take(max_bytes)
         if self._closed:
@@ -128,7 +134,7 @@ class StreamConnection(SocketStream):
             if nbytes < 0 or nbytes > len(view):
                 raise ValueError(f"nbytes must be in 0..{len(view)}, not {nbytes}")
             size = nbytes or len(view)
-            deadline = self._deadline(timeout)
+            deadline = self._read_deadline(timeout)
             if self._buffer:
                 data = self._buffer.take(size)
                 view[: len(data)] = data
@@ -151,7 +157,7 @@ class StreamConnection(SocketStream):
         result = request.attempt(buffer)
         if result is not None:
             return result
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         if n - len(buffer) > DIRECT_MIN:
             parts = self._read_direct(n, request, deadline)
             return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -185,7 +191,7 @@ class StreamConnection(SocketStream):
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         request = stream.until(delimiter, max_bytes, timeout)
-        return self._read_delimited(request, self._deadline(timeout))
+        return self._read_delimited(request, self._read_deadline(timeout))
 
     def readline(
         self, *, max_bytes: int = DEFAULT_MAX_LINE, timeout: float | None = None
@@ -199,7 +205,7 @@ class StreamConnection(SocketStream):
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         request = stream.line(max_bytes, timeout)
-        return self._read_delimited(request, self._deadline(timeout))
+        return self._read_delimited(request, self._read_deadline(timeout))
 
     def recv_all(
         self, *, max_bytes: int = DEFAULT_MAX_READ, timeout: float | None = None
@@ -212,7 +218,7 @@ class StreamConnection(SocketStream):
         """
         request = stream.to_eof(max_bytes, timeout)
         buffer = self._buffer
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         limit = request.want(buffer)  # max_bytes + 1: never ask for more than that
         try:
             while True:
@@ -242,7 +248,7 @@ class StreamConnection(SocketStream):
         frame = request.attempt(buffer)
         if frame is not None:
             return frame
-        return self._fill(request, self._deadline(timeout))
+        return self._fill(request, self._read_deadline(timeout))
 
     def __iter__(self) -> Iterator[bytes]:
         """Yield lines (with their ``\\n``) until a clean EOF."""
@@ -367,14 +373,27 @@ class StreamConnection(SocketStream):
                 buffer_size(data)  # netkit's message for what is not bytes-like
                 raise
             return
+        if timeout is None and self._stall_fast and type(data) is bytes:
+            try:
+                sent = self._sock.send(data, _MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise self._fail(exc, True) from exc
+            if sent == len(data):
+                return
+            self._sendall(memoryview(data)[sent:], None)  # the rest, waiting as it must
+            return
         buffer_size(data)
         self._sendall(data, self._deadline(timeout))
 
     def _sendall(self, data: bytes | bytearray | memoryview, deadline: float | None) -> None:
         sock = self._sock
-        if deadline is None:
+        if deadline is None and self._send_timeout is None:
             self._call(lambda flags: sock.sendall(data), None, True)
             return
+        # Piece by piece, so that a deadline (or send_timeout, which restarts whenever
+        # a piece goes) is checked between pieces.
         with memoryview(data) as raw, raw.cast("B") as view:
             sent = 0
             total = len(view)
@@ -413,13 +432,18 @@ class StreamConnection(SocketStream):
         """Send a file opened in binary mode; return the number of bytes sent.
 
         Without a deadline this is :meth:`socket.socket.sendfile` (zero-copy
-        ``os.sendfile`` on plain sockets, read-and-send on TLS). With one, the file is
-        read in chunks and sent with the deadline applying to the whole transfer.
+        ``os.sendfile`` on plain sockets, read-and-send on TLS), also with a
+        ``send_timeout``. With one, the file is read in chunks and sent with the
+        deadline applying to the whole transfer.
         """
         deadline = self._deadline(timeout)
-        if deadline is None:
+        if deadline is None and self._send_timeout is None:
             sock = self._sock
             return self._call(lambda flags: sock.sendfile(file, offset, count), None, True)
+        if deadline is None and self._poll_mode:
+            sent = self._sendfile_stalling(file, offset, count)
+            if sent is not None:
+                return sent
         if offset:
             file.seek(offset)
         total = 0
@@ -430,6 +454,50 @@ class StreamConnection(SocketStream):
                 break
             self._sendall(chunk, deadline)
             total += len(chunk)
+        return total
+
+    def _sendfile_stalling(self, file: BinaryIO, offset: int, count: int | None) -> int | None:
+        """Zero-copy ``os.sendfile`` bounded by ``send_timeout``; None: not a regular file.
+
+        The kernel enforces the stall (``SO_SNDTIMEO`` for the transfer): a blocking
+        ``sendfile`` that makes no progress for that long fails with ``EAGAIN``, one that
+        makes some returns what it sent and the next call starts a new wait. (CPython's
+        ``socket.sendfile`` would wait for writability without limit on ``EAGAIN``.)
+        """
+        assert self._send_timeout is not None
+        try:
+            fileno = file.fileno()
+            if not stat.S_ISREG(os.fstat(fileno).st_mode):
+                return None
+        except (AttributeError, OSError, ValueError):
+            return None
+        sock = self._sock
+        seconds = self._send_timeout
+        whole = int(seconds)
+        micros = max(int((seconds - whole) * 1_000_000), 0 if whole else 1)
+        total = 0
+        try:
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", whole, micros)
+            )
+            while count is None or total < count:
+                block = _SENDFILE_BLOCK if count is None else min(_SENDFILE_BLOCK, count - total)
+                try:
+                    sent = os.sendfile(sock.fileno(), fileno, offset + total, block)
+                except BlockingIOError:
+                    raise self._timeout_error(_BY_STALL, True) from None
+                except OSError as exc:
+                    if total == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS):
+                        return None  # this file cannot be sent by sendfile(): read it
+                    raise self._fail(exc, True) from exc
+                if sent == 0:
+                    break  # end of the file
+                total += sent
+        finally:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 0))
+            if total:
+                file.seek(offset + total)
         return total
 
     # -- ending -------------------------------------------------------------------------
@@ -512,8 +580,15 @@ class TcpConnection(StreamConnection):
     was wrapped, e.g. from ``SocketOptions(timeout=...)``, and usually means no limit;
     the process-wide :func:`socket.setdefaulttimeout` is ignored for every socket
     netkit makes itself, but a socket made by the caller took it when it was made).
-    *idle_timeout*, used by servers, makes any read that waits that many seconds
-    without receiving a byte raise :class:`~netkit.NetkitTimeout`; writes ignore it.
+    Three limits, set by servers, bound waits besides ``timeout=`` (each raises
+    :class:`~netkit.NetkitTimeout` with its own message): *idle_timeout* ends a read
+    that waits that many seconds without receiving a byte; *message_timeout* ends a
+    read of a message (``readline``, ``recv_until``, ``recv_exactly``, ``recv_frame``,
+    ``recv_all``; not ``recv``) still incomplete that many seconds after the read
+    first had part of it, so a peer dripping bytes cannot hold it; *send_timeout*
+    ends a send that waits that many seconds with the peer taking nothing (a peer
+    that stopped reading). After a send timeout the stream is torn (an unknown
+    prefix went), and servers close it with a reset.
 
     One thread may read while another writes on a plain connection, and
     :meth:`close` from another thread wakes a call blocked in this connection (it
@@ -523,12 +598,15 @@ class TcpConnection(StreamConnection):
     Parameters:
         sock: a connected ``SOCK_STREAM`` socket of family ``AF_INET`` or ``AF_INET6``.
         idle_timeout: seconds a read may wait with nothing received, or None.
+        send_timeout: seconds a send may wait with the peer taking nothing, or None.
+        message_timeout: seconds a read may take from the first byte of its message,
+            or None.
 
     Raises:
         TypeError: *sock* is not a socket, is an ``AF_UNIX`` socket (use
-            :class:`netkit.unix.UnixConnection`, whose addresses are paths), or
-            *idle_timeout* is not a number.
-        ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+            :class:`netkit.unix.UnixConnection`, whose addresses are paths), or a
+            timeout is not a number.
+        ValueError: *sock* is not a stream socket, or a timeout is negative.
     """
 
     __slots__ = ()

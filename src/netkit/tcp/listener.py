@@ -26,7 +26,7 @@ from netkit._core.deadline import deadline as _deadline_at
 from netkit._core.server import check_listen_args, check_options, connection_options
 from netkit._core.sockaddr import endpoint
 from netkit._sockets import fresh
-from netkit._sockets.listen import ListenerState, listen_address, listen_socket
+from netkit._sockets.listen import ListenerState, default_backlog, listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
 from netkit.tcp.connection import TcpConnection
@@ -187,7 +187,7 @@ class TcpListener(Listener):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        backlog: int = 128,
+        backlog: int | None = None,
         options: SocketOptions | None = None,
     ) -> TcpListener:
         """Bind *host*:*port* and listen, as :class:`~netkit.TcpServer` does.
@@ -195,7 +195,8 @@ class TcpListener(Listener):
         Args:
             host: an IP literal or a host name to bind; ``"::"`` is dual stack.
             port: the port; 0 for one the system picks (see :attr:`address`).
-            backlog: how many clients may wait to be accepted.
+            backlog: how many clients may wait to be accepted; None (the default) is
+                the servers' default: 4096, capped by the kernel's ``somaxconn``.
             options: SO_REUSEADDR is on unless ``options.reuse_addr`` is False; the
                 listener options go on this socket and the connection options on each
                 accepted one.
@@ -212,6 +213,8 @@ class TcpListener(Listener):
         """
         check_listen_args(host, port, backlog, options)
         family, sockaddr = listen_address(host, port)
+        if backlog is None:
+            backlog = default_backlog()
         sock = listen_socket(family, sockaddr, backlog, options or SocketOptions())
         try:
             return cls(sock, options=options)

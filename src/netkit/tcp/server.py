@@ -13,15 +13,17 @@ import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from netkit._core.limits import SEND_TIMEOUT, SYNC_MAX_CONNECTIONS
 from netkit._core.proxyserve import DEFAULT_HEADER_TIMEOUT, tcp_proxy_policy
 from netkit._core.server import (
     check_server_args,
+    check_slow_client_args,
     connection_options,
     listener_conflict,
     listener_kind_error,
     peer_text,
 )
-from netkit._sockets.listen import listen_address, listen_socket
+from netkit._sockets.listen import default_backlog, listen_address, listen_socket
 from netkit.addr import Endpoint
 from netkit.options import SocketOptions
 from netkit.tcp._server import StreamServer, _Worker
@@ -34,7 +36,6 @@ __all__ = ["TcpServer"]
 Handler = Callable[[TcpConnection], None]
 
 _DEFAULT_HOST = "127.0.0.1"
-_DEFAULT_BACKLOG = 128
 
 
 class TcpServer(StreamServer):
@@ -50,12 +51,33 @@ class TcpServer(StreamServer):
     SO_REUSEADDR is on for the listener unless ``options.reuse_addr`` is ``False``;
     ``options.reuse_port=True`` lets several servers share one port. TCP_NODELAY is on
     for accepted connections unless ``options.nodelay`` is ``False``: a server answers
-    requests, and Nagle's algorithm would hold back small answers. ``max_connections``
-    bounds concurrent connections (the rest wait in the listen backlog);
-    ``idle_timeout`` closes a connection that sends nothing for that many seconds.
+    requests, and Nagle's algorithm would hold back small answers.
     ``tls`` is a server :class:`ssl.SSLContext`: the handshake runs in the worker thread,
     bounded by ``tls_handshake_timeout`` seconds, so a silent client cannot hold the
     accept loop or a slot for long.
+
+    The limits have finite defaults, chosen by measurement (``bench/bench_limits.py``;
+    the reasoning is in ``docs/internet.md``):
+
+    * ``max_connections=1000`` connections are served at once; the rest wait in the
+      listen backlog (never accepted and dropped). The engine runs a thread per
+      connection: one echo round over 1000 busy connections took about 0.1 s on a
+      2-core machine, over 2000 0.35 s, and over 4000 it collapsed to 5 s (p99 7 s).
+      ``None`` lifts the cap.
+    * ``backlog=None`` listens with 4096, capped by the kernel's ``somaxconn``: a
+      burst of 2000 connects then completed with a p99 of 48 ms (with 128: 2 s, in
+      SYN retransmits).
+    * ``send_timeout=60.0``: a send that waits that long with the peer taking
+      nothing (a peer that stopped reading) raises :class:`~netkit.NetkitTimeout` in
+      the handler, and the connection is closed with a reset. ``None``: no limit.
+    * ``idle_timeout`` (default None) closes a connection whose read waits that many
+      seconds with nothing received; it restarts on every byte, so it stops silent
+      clients, not slow ones.
+    * ``message_timeout`` (default None) ends a read of a message (a line, a frame,
+      ``recv_exactly``...) still incomplete that many seconds after the read first had
+      part of it: clients that drip bytes to hold a slot are cut off. With
+      ``max_connections=100, message_timeout=1``, 100 clients sending a byte a second
+      could not keep a legitimate client waiting more than about a second.
 
     ``listener=`` (a :class:`~netkit.TcpListener`, or a listening ``socket.socket`` such
     as one a supervisor passed in) replaces *host*, *port* and *backlog*: the server
@@ -86,13 +108,15 @@ class TcpServer(StreamServer):
         host: str = _DEFAULT_HOST,
         port: int = 0,
         *,
-        backlog: int = _DEFAULT_BACKLOG,
-        max_connections: int | None = None,
+        backlog: int | None = None,
+        max_connections: int | None = SYNC_MAX_CONNECTIONS,
         idle_timeout: float | None = None,
         options: SocketOptions | None = None,
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = 10.0,
         listener: TcpListener | socket.socket | None = None,
+        send_timeout: float | None = SEND_TIMEOUT,
+        message_timeout: float | None = None,
         proxy_protocol: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network]
         | None = None,
         proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
@@ -101,16 +125,22 @@ class TcpServer(StreamServer):
             handler, host, port, backlog, max_connections, idle_timeout, options, tls,
             tls_handshake_timeout,
         )  # fmt: skip
+        check_slow_client_args(send_timeout, message_timeout)
         proxy = tcp_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: TcpListener | None = None
         if listener is not None:
-            if host != _DEFAULT_HOST or port != 0 or backlog != _DEFAULT_BACKLOG:
+            if host != _DEFAULT_HOST or port != 0 or backlog is not None:
                 raise TypeError(listener_conflict("host, port and backlog"))
             taken = _as_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken,
+            handler,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            listener=taken,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
             proxy=proxy,
-        )  # fmt: skip
+        )
         self._host = host
         self._port = port
         self._backlog = backlog
@@ -149,7 +179,8 @@ class TcpServer(StreamServer):
     def _bind(self) -> socket.socket:
         """The listening socket (tests override this to wrap it)."""
         family, sockaddr = listen_address(self._host, self._port)
-        return listen_socket(family, sockaddr, self._backlog, self._options)
+        backlog = default_backlog() if self._backlog is None else self._backlog
+        return listen_socket(family, sockaddr, backlog, self._options)
 
     def _open_listener(self) -> TcpListener:
         sock = self._bind()
@@ -179,7 +210,12 @@ class TcpServer(StreamServer):
                 raise handshake_timeout(peer_text(peer), self._tls_handshake_timeout) from None
             tls_sock.settimeout(None)
             sock = tls_sock
-        return TcpConnection(sock, idle_timeout=self._idle_timeout)
+        return TcpConnection(
+            sock,
+            idle_timeout=self._idle_timeout,
+            send_timeout=self._send_timeout,
+            message_timeout=self._message_timeout,
+        )
 
 
 def _as_listener(listener: Any) -> TcpListener:

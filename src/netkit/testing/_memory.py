@@ -383,9 +383,7 @@ class MemoryConnection(TcpConnection):
     def _shutdown_socket(self, how: int) -> None:
         self._memory_socket.shutdown(how)
 
-    def _timeout_call(
-        self, call: Callable[[int], _T], limit: float, by_idle: bool, write: bool
-    ) -> _T:
+    def _timeout_call(self, call: Callable[[int], _T], limit: float, by: int, write: bool) -> _T:
         # The deadline goes to the memory socket per thread and per call, never through
         # settimeout(): a read with a deadline in one thread and a write in another (fine
         # on a plain TCP connection) cannot change each other's wait, and a timeout set
@@ -395,11 +393,11 @@ class MemoryConnection(TcpConnection):
         try:
             return call(0)
         except BlockingIOError:
-            raise self._timeout_error(by_idle, write) from None
+            raise self._timeout_error(by, write) from None
         except TimeoutError as exc:
             if exc.errno is not None:
                 raise
-            raise self._timeout_error(by_idle, write) from None
+            raise self._timeout_error(by, write) from None
         finally:
             state.at = None
 

@@ -66,22 +66,39 @@ class UnixConnection(StreamConnection):
     _convert = staticmethod(unix_address)
     _text = staticmethod(unix_text)
 
-    def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
+    ) -> None:
         """Wrap a connected socket, taking ownership of it.
 
         Args:
             sock: a connected ``AF_UNIX`` ``SOCK_STREAM`` socket (from ``accept()``,
                 ``socket.socketpair()``, ``socket.fromfd()``, a supervisor...).
             idle_timeout: seconds a read may wait with nothing received, or None.
+            send_timeout: seconds a send may wait with the peer taking nothing before it
+                raises :class:`~netkit.NetkitTimeout` (the connection is then reset), or
+                None.
+            message_timeout: seconds a read of one message (a line, a frame,
+                ``recv_exactly``...) may take from its first byte, or None.
 
         Raises:
             TypeError: *sock* is not a socket, not ``AF_UNIX`` (use
                 :class:`~netkit.TcpConnection` for TCP), or an ``ssl.SSLSocket``.
-            ValueError: *sock* is not a stream socket, or *idle_timeout* is negative.
+            ValueError: *sock* is not a stream socket, or a timeout is negative.
         """
         if isinstance(sock, ssl.SSLSocket):
             raise TypeError("UnixConnection takes a plain AF_UNIX socket, not an ssl.SSLSocket")
-        super().__init__(sock, idle_timeout=idle_timeout)
+        super().__init__(
+            sock,
+            idle_timeout=idle_timeout,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
         self._credentials: PeerCredentials | None = None
 
     @classmethod
@@ -211,7 +228,7 @@ class UnixConnection(StreamConnection):
             ConnectionClosed: the connection was lost, or closed by this process.
         """
         size, most = check_recv_fds(max_bytes, max_fds)
-        deadline = self._deadline(timeout)
+        deadline = self._read_deadline(timeout)
         buffer = self._buffer
         if buffer:
             return buffer.take(size), []

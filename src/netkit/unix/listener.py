@@ -20,7 +20,7 @@ from netkit._core.unix import check_mode, unix_text
 from netkit._core.unixpath import address as unix_address
 from netkit._core.unixpath import check_path
 from netkit._sockets.activation import inherited_sockets
-from netkit._sockets.listen import FileId, remove_socket_file, unix_listen_socket
+from netkit._sockets.listen import FileId, default_backlog, remove_socket_file, unix_listen_socket
 from netkit.tcp.listener import Listener, TcpListener
 from netkit.unix.connection import UnixConnection
 from netkit.unix.seqpacket import SeqpacketConnection
@@ -44,9 +44,13 @@ class _PathListener(Listener):
         self._created: FileId | None = None  # the file bind() made, removed on close
 
     @classmethod
-    def _bind(cls: type[_P], path: str | os.PathLike[str], mode: int | None, backlog: int) -> _P:
+    def _bind(
+        cls: type[_P], path: str | os.PathLike[str], mode: int | None, backlog: int | None
+    ) -> _P:
         where = check_path(path)
         bits = check_mode(mode)
+        if backlog is None:
+            backlog = default_backlog()
         check_size("backlog", backlog)
         sock, created = unix_listen_socket(where, bits, backlog, cls._TYPE)
         listener = cls(sock)
@@ -114,7 +118,7 @@ class UnixListener(_PathListener):
 
     @classmethod
     def bind(
-        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
     ) -> UnixListener:
         """Bind *path* (or a Linux abstract ``"\\0name"``) and listen.
 
@@ -122,7 +126,8 @@ class UnixListener(_PathListener):
             path: where the socket file goes; its directory must exist.
             mode: the file's permissions (``0o600``: the owner only), which hold from
                 the moment the file exists; None leaves them to the umask.
-            backlog: how many clients may wait to be accepted.
+            backlog: how many clients may wait to be accepted; None (the default) for
+                the servers' default, 4096 capped by the kernel's ``somaxconn``.
 
         Returns:
             The listener; :meth:`close` removes the file it created (if the path still
@@ -193,14 +198,15 @@ class SeqpacketListener(_PathListener):
 
     @classmethod
     def bind(
-        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int = 128
+        cls, path: str | os.PathLike[str], *, mode: int | None = None, backlog: int | None = None
     ) -> SeqpacketListener:
         """Bind *path* (or a Linux abstract ``"\\0name"``) and listen.
 
         Parameters:
             path: where the socket file goes; its directory must exist.
             mode: the file's permissions, which hold from the moment the file exists.
-            backlog: how many clients may wait to be accepted.
+            backlog: how many clients may wait to be accepted; None (the default) for
+                the servers' default, 4096 capped by the kernel's ``somaxconn``.
 
         Returns:
             The listener; :meth:`close` removes the file it created (if the path still

@@ -17,6 +17,7 @@ from netkit._core import datagram as dgram
 from netkit._core import seqpacket as rules
 from netkit._core.checks import check_timeout
 from netkit._core.datagram import DEFAULT_MAX_SIZE
+from netkit._core.deadline import stalled_error
 from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import seqpacket as setup
 from netkit.errors import NetkitTimeout
@@ -58,7 +59,13 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
 
     _SEND_DEFAULT = True
 
-    def __init__(self, sock: socket.socket, *, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        send_timeout: float | None = None,
+    ) -> None:
         """Wrap a connected socket, taking ownership of it.
 
         Args:
@@ -66,15 +73,20 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
             idle_timeout: used by servers: a receive that waits this many seconds with
                 nothing received raises ``NetkitTimeout("idle: ...")``, whatever its
                 ``timeout=``; None for no limit.
+            send_timeout: used by servers: a send without a deadline that waits this
+                many seconds for room (the peer stopped reading) raises
+                ``NetkitTimeout("send stalled: ...")``, nothing sent; None for no limit.
 
         Raises:
-            TypeError: *sock* is not a socket, or *idle_timeout* not a number.
-            ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket, or
-                *idle_timeout* is negative.
+            TypeError: *sock* is not a socket, or a timeout not a number.
+            ValueError: *sock* is not a connected ``AF_UNIX`` SEQPACKET socket, or a
+                timeout is negative.
         """
         # A socket handed over with a timeout keeps it as the default deadline; the
         # socket itself goes to blocking mode, which the fast path relies on.
-        default_timeout, state = setup.adopt(sock, blocking=True, idle_timeout=idle_timeout)
+        default_timeout, state = setup.adopt(
+            sock, blocking=True, idle_timeout=idle_timeout, send_timeout=send_timeout
+        )
         super().__init__(sock, default_timeout)
         self._seq = state
 
@@ -114,7 +126,14 @@ class SeqpacketConnection(setup.SeqpacketKind, MessageEngine[str]):
         self._check_open()
         size = self._message_size(data)
         sock = self._sock
-        self._send_call(lambda flags: sock.send(data, flags), timeout, None, size)
+        stall = self._seq.send
+        if stall is None or timeout is not None or self._default_timeout is not None:
+            self._send_call(lambda flags: sock.send(data, flags), timeout, None, size)
+            return
+        try:
+            self._send_call(lambda flags: sock.send(data, flags), stall, None, size)
+        except NetkitTimeout:
+            raise stalled_error(stall) from None
 
     def recv_message(
         self, *, max_size: int = DEFAULT_MAX_SIZE, timeout: float | None = None

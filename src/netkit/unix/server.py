@@ -14,9 +14,16 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from netkit._core.limits import SEND_TIMEOUT, SYNC_MAX_CONNECTIONS
 from netkit._core.proxyserve import DEFAULT_HEADER_TIMEOUT, unix_proxy_policy
-from netkit._core.server import check_unix_server_args, listener_conflict, listener_kind_error
+from netkit._core.server import (
+    check_slow_client_args,
+    check_unix_server_args,
+    listener_conflict,
+    listener_kind_error,
+)
 from netkit._core.unix import unix_text
+from netkit._sockets.listen import default_backlog
 from netkit.tcp._server import StreamServer, _Worker
 from netkit.unix.connection import UnixConnection
 from netkit.unix.listener import SeqpacketListener, UnixListener
@@ -27,8 +34,6 @@ __all__ = ["SeqpacketServer", "UnixServer"]
 Handler = Callable[[UnixConnection], None]
 SeqpacketHandler = Callable[[SeqpacketConnection], None]
 
-_DEFAULT_BACKLOG = 128
-
 
 class UnixServer(StreamServer):
     """A Unix stream server calling ``handler(conn)`` for each connection, in a worker thread.
@@ -37,8 +42,10 @@ class UnixServer(StreamServer):
     ``serve_forever()``, ``stop(timeout)`` (stops accepting at once, lets handlers
     finish, then wakes the rest; nothing a returned handler sent is lost),
     ``with UnixServer(...) as server:``, ``max_connections`` (the rest wait in the
-    backlog), ``idle_timeout``, ``active_connections``, ``serving``, handler errors
-    logged once. The handler gets a :class:`~netkit.UnixConnection`.
+    backlog), ``idle_timeout``, ``send_timeout``, ``message_timeout``,
+    ``active_connections``, ``serving``, handler errors logged once, and the same
+    finite defaults, chosen by measurement (see :class:`~netkit.TcpServer` and
+    ``docs/internet.md``). The handler gets a :class:`~netkit.UnixConnection`.
 
     Parameters:
         handler: called with each connection in a worker thread; the connection is
@@ -46,9 +53,17 @@ class UnixServer(StreamServer):
         path: the socket file to create (or a Linux abstract ``"\\0name"``). A stale
             socket file is replaced; a live listener's raises ``EADDRINUSE``.
         mode: the file's permissions, e.g. ``0o600``, from the moment it exists.
-        backlog: clients that may wait to be accepted.
-        max_connections: connections served at once; None for no limit.
-        idle_timeout: seconds a read may wait with nothing received.
+        backlog: clients that may wait to be accepted; None (the default) for 4096,
+            capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (default 1000, below the
+            thread-per-connection engine's collapse); None for no limit.
+        idle_timeout: seconds a read may wait with nothing received (default None).
+        send_timeout: seconds a send may wait with the peer taking nothing before it
+            raises :class:`~netkit.NetkitTimeout` and the connection is reset
+            (default 60); None for no limit.
+        message_timeout: seconds a read of a message (a line, a frame...) may take
+            from the moment it first had part of it (default None): the defence
+            against clients that drip bytes.
         listener: instead of *path*, a :class:`~netkit.UnixListener` or a listening
             ``AF_UNIX`` ``socket.socket`` (one a supervisor passed in, say); the server
             owns it from then on.
@@ -79,26 +94,34 @@ class UnixServer(StreamServer):
         path: str | os.PathLike[str] | None = None,
         *,
         mode: int | None = None,
-        backlog: int = _DEFAULT_BACKLOG,
-        max_connections: int | None = None,
+        backlog: int | None = None,
+        max_connections: int | None = SYNC_MAX_CONNECTIONS,
         idle_timeout: float | None = None,
         listener: UnixListener | socket.socket | None = None,
+        send_timeout: float | None = SEND_TIMEOUT,
+        message_timeout: float | None = None,
         proxy_protocol: bool = False,
         proxy_header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler, path, mode, backlog, max_connections, idle_timeout, listener is not None
         )
+        check_slow_client_args(send_timeout, message_timeout)
         proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
         taken: UnixListener | None = None
         if listener is not None:
-            if backlog != _DEFAULT_BACKLOG:
+            if backlog is not None:
                 raise TypeError(listener_conflict("backlog"))
             taken = _as_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken,
+            handler,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            listener=taken,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
             proxy=proxy,
-        )  # fmt: skip
+        )
         self._path = where
         self._mode = mode
         self._backlog = backlog
@@ -129,10 +152,16 @@ class UnixServer(StreamServer):
 
     def _open_listener(self) -> UnixListener:
         assert self._path is not None
-        return UnixListener.bind(self._path, mode=self._mode, backlog=self._backlog)
+        backlog = default_backlog() if self._backlog is None else self._backlog
+        return UnixListener.bind(self._path, mode=self._mode, backlog=backlog)
 
     def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> UnixConnection:
-        return UnixConnection(sock, idle_timeout=self._idle_timeout)
+        return UnixConnection(
+            sock,
+            idle_timeout=self._idle_timeout,
+            send_timeout=self._send_timeout,
+            message_timeout=self._message_timeout,
+        )
 
 
 def _as_listener(listener: Any) -> UnixListener:
@@ -172,10 +201,15 @@ class SeqpacketServer(StreamServer):
             closed when it returns.
         path: the socket file to create (or a Linux abstract ``"\\0name"``).
         mode: the file's permissions, e.g. ``0o600``, from the moment it exists.
-        backlog: clients that may wait to be accepted.
-        max_connections: connections served at once; None for no limit.
+        backlog: clients that may wait to be accepted; None (the default) for 4096,
+            capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (default 1000, as
+            :class:`UnixServer`); None for no limit.
         idle_timeout: seconds a ``recv_message`` may wait with nothing received (it
             then raises ``NetkitTimeout``, which ends the connection); None for none.
+        send_timeout: seconds a ``send_message`` may wait for room before the peer
+            counts as no longer reading (it then raises ``NetkitTimeout("send stalled:
+            ...")``; nothing of that message is sent); default 60, None for no limit.
         listener: instead of *path*, a :class:`~netkit.SeqpacketListener` or a
             listening ``AF_UNIX`` ``SOCK_SEQPACKET`` ``socket.socket``; the server owns
             it from then on.
@@ -192,10 +226,11 @@ class SeqpacketServer(StreamServer):
         path: str | os.PathLike[str] | None = None,
         *,
         mode: int | None = None,
-        backlog: int = _DEFAULT_BACKLOG,
-        max_connections: int | None = None,
+        backlog: int | None = None,
+        max_connections: int | None = SYNC_MAX_CONNECTIONS,
         idle_timeout: float | None = None,
         listener: SeqpacketListener | socket.socket | None = None,
+        send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
         where = check_unix_server_args(
             handler,
@@ -207,13 +242,18 @@ class SeqpacketServer(StreamServer):
             listener is not None,
             "SeqpacketServer",
         )
+        check_slow_client_args(send_timeout, None)
         taken: SeqpacketListener | None = None
         if listener is not None:
-            if backlog != _DEFAULT_BACKLOG:
+            if backlog is not None:
                 raise TypeError(listener_conflict("backlog"))
             taken = _as_seqpacket_listener(listener)
         super().__init__(
-            handler, max_connections=max_connections, idle_timeout=idle_timeout, listener=taken
+            handler,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            listener=taken,
+            send_timeout=send_timeout,
         )
         self._path = where
         self._mode = mode
@@ -250,7 +290,9 @@ class SeqpacketServer(StreamServer):
         return SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
 
     def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> SeqpacketConnection:
-        return SeqpacketConnection(sock, idle_timeout=self._idle_timeout)
+        return SeqpacketConnection(
+            sock, idle_timeout=self._idle_timeout, send_timeout=self._send_timeout
+        )
 
 
 def _as_seqpacket_listener(listener: Any) -> SeqpacketListener:
