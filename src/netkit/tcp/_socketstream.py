@@ -132,8 +132,8 @@ class SocketStream(RawOptions):
             idle_timeout: seconds a read may wait with nothing received before it
                 raises :class:`~netkit.NetkitTimeout`, or None; writes ignore it.
             send_timeout: seconds a send may wait with the peer taking nothing before it
-                raises :class:`~netkit.NetkitTimeout` (the connection is then reset), or
-                None.
+                raises :class:`~netkit.NetkitTimeout` (the stream is then torn: an
+                unknown prefix went), or None.
             message_timeout: seconds a read of one message (a line, a frame,
                 ``recv_exactly``...) may take from its first byte, or None.
 

@@ -81,8 +81,8 @@ class UnixConnection(StreamConnection):
                 ``socket.socketpair()``, ``socket.fromfd()``, a supervisor...).
             idle_timeout: seconds a read may wait with nothing received, or None.
             send_timeout: seconds a send may wait with the peer taking nothing before it
-                raises :class:`~netkit.NetkitTimeout` (the connection is then reset), or
-                None.
+                raises :class:`~netkit.NetkitTimeout` (the stream is then torn: an
+                unknown prefix went), or None.
             message_timeout: seconds a read of one message (a line, a frame,
                 ``recv_exactly``...) may take from its first byte, or None.
 
