@@ -49,7 +49,13 @@ from netkit._core.unixpath import check_path, sockaddr
 from netkit._sockets import fresh
 from netkit._sockets import unix as _unix
 from netkit.aio._lazy import LazyTransport
-from netkit.aio._protocol import WRITE_HIGH_WATER, WRITE_LOW_WATER, OnDemandProtocol, expire
+from netkit.aio._protocol import (
+    WRITE_HIGH_WATER,
+    WRITE_LOW_WATER,
+    OnDemandProtocol,
+    StreamProtocol,
+    expire,
+)
 from netkit.aio.connection import StreamConnection
 
 __all__ = ["PeerCredentials", "UnixClient", "UnixConnection"]
@@ -81,8 +87,43 @@ class UnixConnection(StreamConnection):
 
     _convert = staticmethod(unix_address)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: StreamProtocol,
+        *,
+        idle_timeout: float | None = None,
+        default_timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
+    ) -> None:
+        """Not called directly: use :meth:`from_socket`, :meth:`pair` or a client's
+        ``connect()``.
+
+        Args:
+            transport: the connection's transport.
+            protocol: netkit's stream protocol on it.
+            idle_timeout: seconds a read may wait with nothing received before it
+                raises :class:`~netkit.NetkitTimeout`, or None; writes ignore it.
+            default_timeout: the deadline of a call made with ``timeout=None``.
+            send_timeout: seconds a send may wait with the peer taking nothing before it
+                raises :class:`~netkit.NetkitTimeout` (the stream is then torn: an
+                unknown prefix went), or None.
+            message_timeout: seconds a read of one message (a line, a frame,
+                ``recv_exactly``...) may take from its first byte, or None.
+
+        Raises:
+            TypeError: *protocol* is not netkit's, or a timeout is not a number.
+            ValueError: a timeout is negative.
+        """
+        super().__init__(
+            transport,
+            protocol,
+            idle_timeout=idle_timeout,
+            default_timeout=default_timeout,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
         self._credentials: PeerCredentials | None = None
 
     @classmethod
@@ -99,6 +140,16 @@ class UnixConnection(StreamConnection):
         A timeout set on *sock* becomes the default deadline of each call, as in sync.
         *idle_timeout*, *send_timeout* and *message_timeout* are the sync
         :class:`netkit.UnixConnection`'s limits, with the same errors.
+
+        Args:
+            sock: a connected ``AF_UNIX`` ``SOCK_STREAM`` socket.
+            idle_timeout: seconds a read may wait with nothing received, or None.
+            send_timeout: seconds a send may wait with the peer taking nothing, or None.
+            message_timeout: seconds a read of one message may take from its first byte, or
+                None.
+
+        Returns:
+            The connection, attached to the running loop.
 
         Raises:
             TypeError: *sock* is not a socket, not ``AF_UNIX``, or an ``ssl.SSLSocket``.
@@ -127,7 +178,11 @@ class UnixConnection(StreamConnection):
 
     @classmethod
     async def pair(cls: type[_U]) -> tuple[_U, _U]:
-        """Two connected connections (``socket.socketpair()``), both ends unnamed."""
+        """Two connected connections (``socket.socketpair()``), both ends unnamed.
+
+        Returns:
+            ``(a, b)``: what one sends, the other receives.
+        """
         a, b = fresh.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             first = await cls.from_socket(a)
@@ -190,6 +245,19 @@ class UnixConnection(StreamConnection):
         Waits until what is queued before is handed to the kernel, so the descriptors
         go with these bytes. Arguments, result and errors: as
         :meth:`netkit.UnixConnection.send_fds`. One writer at a time.
+
+        Args:
+            data: at least one byte when *fds* is not empty (descriptors travel with bytes).
+            fds: open file descriptors, at most 253.
+            timeout: deadline for the whole call, in seconds.
+
+        Raises:
+            TypeError: *data* is not bytes-like, or *fds* not a list of ints.
+            ValueError: *data* is empty while *fds* is not, an fd is negative or not
+                open, or there are more than 253.
+            NetkitTimeout: the deadline passed; a prefix of *data* (with the
+                descriptors, if any byte went) may have been sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         size = buffer_size(data)
         wanted = check_fds(fds)
@@ -232,6 +300,20 @@ class UnixConnection(StreamConnection):
         transport's reading is paused and one ``recvmsg`` reads the socket. Arguments,
         result and errors: as :meth:`netkit.UnixConnection.recv_fds`. A call that is
         cancelled or times out consumes nothing.
+
+        Args:
+            max_bytes: the most bytes to return (>= 1).
+            max_fds: the most descriptors to accept (>= 1).
+            timeout: deadline for the whole call, in seconds.
+
+        Returns:
+            ``(data, fds)``; ``(b"", [])`` at EOF; the descriptors are the caller's to close.
+
+        Raises:
+            FrameTooLarge: more than *max_fds* descriptors arrived: every one received
+                is closed, and the bytes stay buffered for the next read.
+            NetkitTimeout: the deadline passed first (nothing is lost).
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         size, most = check_recv_fds(max_bytes, max_fds)
         deadline = self._deadline(timeout)
@@ -369,6 +451,20 @@ class UnixClient(UnixConnection):
         always completes at once; when the listener's backlog is full it waits for
         room in a thread of the loop's executor (a cancelled connect frees that thread
         within a second).
+
+        Args:
+            path: a ``str`` or path-like.
+            timeout: seconds for the whole connect; None waits as long as it takes.
+
+        Returns:
+            The connection; its ``remote_address`` is the listener's path.
+
+        Raises:
+            TypeError: *path* is not a str, bytes or path-like object.
+            AddressError: *path* is not a usable socket path.
+            ConnectFailed: the connect failed (no such file, no listener, permission
+                denied, not a socket...); its ``errno`` is the OS's.
+            NetkitTimeout: the listener's backlog stayed full for *timeout* seconds.
         """
         where = check_path(path)
         limit = check_timeout("timeout", timeout)

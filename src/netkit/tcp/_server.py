@@ -196,6 +196,13 @@ class StreamServer:
         and every thread and socket of the server is gone. Calling it again, or before
         :meth:`start`, does nothing. A handler may call it: it then waits for the *other*
         handlers, and its own connection closes when it returns.
+
+        Args:
+            timeout: seconds running handlers get to finish; None to wait for them all.
+
+        Raises:
+            TypeError: *timeout* is not a number or None.
+            ValueError: *timeout* is negative or NaN.
         """
         timeout = check_timeout("timeout", timeout)
         with self._lock:

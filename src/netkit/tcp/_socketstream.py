@@ -138,8 +138,9 @@ class SocketStream(RawOptions):
                 ``recv_exactly``...) may take from its first byte, or None.
 
         Raises:
-            TypeError: *sock* is not a socket or of the wrong family, or a timeout is
-                not a number.
+            TypeError: *sock* is not a socket, or of the wrong family (an ``AF_UNIX``
+                socket: use :class:`netkit.unix.UnixConnection`, whose addresses are
+                paths), or a timeout is not a number.
             ValueError: *sock* is not a stream socket, or a timeout is negative.
         """
         check_stream_socket(sock, type(self).__name__, self._KIND)

@@ -91,9 +91,18 @@ class StreamConnection(SocketStream):
     def recv(self, max_bytes: int = 65536, *, timeout: float | None = None) -> bytes:
         """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF.
 
+        Args:
+            max_bytes: the most bytes to return.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The bytes received (at least one), or ``b""`` once the peer has closed its side.
+
         Raises:
             NetkitTimeout: the deadline passed first (nothing is lost).
             ConnectionClosed: the connection was lost, or closed by this process.
+            TypeError: *max_bytes* is not an ``int``.
+            ValueError: *max_bytes* is negative.
         """
         if timeout is None and self._read_fast and not self._pending:
             try:
@@ -121,9 +130,18 @@ class StreamConnection(SocketStream):
 
         For bulk transfers into a preallocated buffer: no allocation per call.
 
+        Args:
+            buffer: a writable buffer; the bytes are written at its start.
+            nbytes: the most bytes to receive; 0 for the buffer's size.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            How many bytes were written, 0 once the peer has closed its side.
+
         Raises:
             ValueError: *nbytes* is negative or larger than *buffer*.
-            NetkitTimeout, ConnectionClosed: as :meth:`recv`.
+            NetkitTimeout: the deadline passed first (nothing is lost).
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         if timeout is None and self._read_fast and not self._pending:
             try:
@@ -146,9 +164,18 @@ class StreamConnection(SocketStream):
     def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
         """Return exactly *n* bytes.
 
+        Args:
+            n: how many bytes.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The *n* bytes.
+
         Raises:
             ConnectionClosed: EOF came first (``.partial`` holds what arrived).
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
+            TypeError: *n* is not an ``int``.
+            ValueError: *n* is negative.
         """
         buffer = self._buffer
         if n.__class__ is int and timeout is None and 0 <= n <= len(buffer):
@@ -184,11 +211,21 @@ class StreamConnection(SocketStream):
     ) -> bytes:
         """Return the bytes before the next *delimiter* (which is consumed, not returned).
 
+        Args:
+            delimiter: the non-empty bytes that end the message.
+            max_bytes: the longest message accepted, delimiter excluded.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The message, without its delimiter.
+
         Raises:
             FrameTooLarge: more than *max_bytes* bytes (delimiter excluded) arrived
                 without a delimiter; nothing is consumed.
             ConnectionClosed: the stream ended first (``.partial`` holds what arrived).
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
+            TypeError: *delimiter* is not bytes, or *max_bytes* not an ``int``.
+            ValueError: *delimiter* is empty, or *max_bytes* negative.
         """
         request = stream.until(delimiter, max_bytes, timeout)
         return self._read_delimited(request, self._read_deadline(timeout))
@@ -197,6 +234,13 @@ class StreamConnection(SocketStream):
         self, *, max_bytes: int = DEFAULT_MAX_LINE, timeout: float | None = None
     ) -> bytes:
         """Return the next line including its ``\\n``; ``b""`` at a clean EOF.
+
+        Args:
+            max_bytes: the longest line accepted, ``\\n`` excluded.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The line, ending with ``\\n``; ``b""`` when the stream ended between lines.
 
         Raises:
             FrameTooLarge: the line (without its ``\\n``) is over *max_bytes*; nothing
@@ -212,9 +256,17 @@ class StreamConnection(SocketStream):
     ) -> bytes:
         """Return everything until the peer closes its side (EOF).
 
+        Args:
+            max_bytes: the most bytes accepted.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            Every byte up to the end of the stream.
+
         Raises:
             FrameTooLarge: more than *max_bytes* bytes arrived; they stay buffered.
-            ConnectionClosed, NetkitTimeout: as :meth:`recv_exactly`.
+            ConnectionClosed: the connection was lost (``.partial`` holds what arrived).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         request = stream.to_eof(max_bytes, timeout)
         buffer = self._buffer
@@ -235,6 +287,13 @@ class StreamConnection(SocketStream):
         self, *, max_size: int = DEFAULT_MAX_FRAME, timeout: float | None = None
     ) -> bytes:
         """Return the payload of the next frame (4-byte big-endian length prefix).
+
+        Args:
+            max_size: the largest payload accepted.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The payload, without its prefix.
 
         Raises:
             FrameTooLarge: the prefix announces more than *max_size*; raised before any
@@ -359,6 +418,10 @@ class StreamConnection(SocketStream):
     ) -> None:
         """Send all of *data*.
 
+        Args:
+            data: the bytes to send.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
         Raises:
             TypeError: *data* is not bytes-like.
             NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
@@ -406,9 +469,15 @@ class StreamConnection(SocketStream):
     ) -> None:
         """Send *payload* with a 4-byte big-endian length prefix.
 
+        Args:
+            payload: the bytes to frame, at most 4 GiB - 1.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
         Raises:
             FrameTooLarge: the payload does not fit a 4-byte prefix.
-            TypeError, NetkitTimeout, ConnectionClosed: as :meth:`sendall`.
+            TypeError: *payload* is not bytes-like.
+            NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         size = memoryview(payload).nbytes
         if size <= _COALESCE_MAX:
@@ -435,6 +504,20 @@ class StreamConnection(SocketStream):
         ``os.sendfile`` on plain sockets, read-and-send on TLS), also with a
         ``send_timeout``. With one, the file is read in chunks and sent with the
         deadline applying to the whole transfer.
+
+        Args:
+            file: a file opened in binary mode.
+            offset: where in the file to start.
+            count: the most bytes to send; None for up to the end of the file.
+            timeout: seconds for the whole transfer; None uses the connection's
+                :attr:`timeout`.
+
+        Returns:
+            How many bytes were sent.
+
+        Raises:
+            NetkitTimeout: the deadline passed; an unknown part was sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         deadline = self._deadline(timeout)
         if deadline is None and self._send_timeout is None:
@@ -516,10 +599,13 @@ class StreamConnection(SocketStream):
         self.shutdown(socket.SHUT_WR)
 
     def shutdown(self, how: int) -> None:
-        """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``, ``SHUT_RDWR``).
+        """Shut down one or both directions.
 
         Unlike :meth:`close`, the connection stays open: buffered bytes can still be
         read, and a call blocked in another thread is woken.
+
+        Args:
+            how: ``socket.SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``.
 
         Raises:
             ValueError: *how* is not one of the three constants.
@@ -594,19 +680,6 @@ class TcpConnection(StreamConnection):
     :meth:`close` from another thread wakes a call blocked in this connection (it
     raises ``ConnectionClosed("connection is closed")``). TLS connections must not be
     read and written from two threads at the same time (OpenSSL's rule).
-
-    Parameters:
-        sock: a connected ``SOCK_STREAM`` socket of family ``AF_INET`` or ``AF_INET6``.
-        idle_timeout: seconds a read may wait with nothing received, or None.
-        send_timeout: seconds a send may wait with the peer taking nothing, or None.
-        message_timeout: seconds a read may take from the first byte of its message,
-            or None.
-
-    Raises:
-        TypeError: *sock* is not a socket, is an ``AF_UNIX`` socket (use
-            :class:`netkit.unix.UnixConnection`, whose addresses are paths), or a
-            timeout is not a number.
-        ValueError: *sock* is not a stream socket, or a timeout is negative.
     """
 
     __slots__ = ()

@@ -96,10 +96,34 @@ class TcpServer(StreamServer):
     bytes are data, never parsed. Only the header's bytes are read, so ``tls`` works
     after it (the proxy passes TLS through).
 
+    Args:
+        handler: ``handler(conn)``, called in a worker thread for each connection; the
+            connection is closed when it returns.
+        host: the address to listen on (``"::"``: IPv6 and IPv4), or a host name.
+        port: the port; 0 for one the system picks (see :attr:`address`).
+        backlog: the listen backlog; None: 4096, capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (the rest wait in the backlog); None: no
+            cap.
+        idle_timeout: seconds a read may wait with nothing received; None: no limit.
+        options: socket options for the listener and each accepted connection.
+        tls: a server ``ssl.SSLContext``: each connection's handshake runs in its worker
+            thread.
+        tls_handshake_timeout: seconds a client has to finish the TLS handshake.
+        listener: a :class:`~netkit.TcpListener` or listening socket to serve instead of
+            binding (replaces *host*, *port* and *backlog*; the server owns it).
+        send_timeout: seconds a send may wait with the peer taking nothing; None: no limit.
+        message_timeout: seconds a read of one message may take once it has part of it;
+            None: no limit.
+        proxy_protocol: trusted networks whose peers must open with a PROXY protocol header;
+            None: no PROXY protocol.
+        proxy_header_timeout: seconds a trusted peer has to send its whole header.
+
     Raises:
         TypeError: a wrong argument type, a *listener* that is not TCP, or *host*,
             *port* or *backlog* given with *listener*.
-        ValueError, AddressError: a bad argument value.
+        ValueError: a bad argument value (a negative limit or timeout, a string in
+            *proxy_protocol* that is not a network...).
+        AddressError: an out-of-range *port*.
     """
 
     def __init__(

@@ -83,7 +83,9 @@ class UnixServer(StreamServer):
     Raises:
         TypeError: a wrong argument type, neither *path* nor *listener* (or both), or a
             *listener* that is not Unix.
-        ValueError, AddressError: a bad value (a path too long for ``sun_path``...).
+        ValueError: a bad value (a negative limit or timeout, *mode* that is not
+            permission bits...).
+        AddressError: *path* is not a usable socket path (too long for ``sun_path``...).
     """
 
     _UNIX = True
@@ -217,7 +219,9 @@ class SeqpacketServer(StreamServer):
     Raises:
         TypeError: a wrong argument type, neither *path* nor *listener* (or both), or a
             *listener* of another kind.
-        ValueError, AddressError: a bad value (a path too long for ``sun_path``...).
+        ValueError: a bad value (a negative limit or timeout, *mode* that is not
+            permission bits...).
+        AddressError: *path* is not a usable socket path (too long for ``sun_path``...).
     """
 
     def __init__(
