@@ -392,6 +392,23 @@ class TcpConnection(StreamConnection):
             NetkitTimeout: the TLS handshake took longer than *timeout*.
         """
         check_stream_socket(sock, cls.__name__, "TcpConnection")
+        return await cls._take(
+            sock, idle_timeout=idle_timeout, tls=tls, server_side=server_side,
+            server_hostname=server_hostname, timeout=timeout,
+        )  # fmt: skip
+
+    @classmethod
+    async def _take(
+        cls,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> TcpConnection:
+        """:meth:`from_socket` for a socket already known to be a TCP stream socket."""
         # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
         default_timeout = sock.gettimeout() or None
         transport, protocol = await _wrap(
@@ -433,10 +450,12 @@ async def _wrap(
     if tls is not None and not isinstance(tls, ssl.SSLContext):
         raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
     loop = asyncio.get_running_loop()
-    try:
-        peer = sock.getpeername()
-    except OSError:
-        peer = None  # gone already: the handshake will say so
+    peer = None
+    if tls is not None:  # only a handshake's timeout message names the peer
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            pass  # gone already: the handshake will say so
     sock.setblocking(False)
     protocol = StreamProtocol(loop)
     kwargs: dict[str, Any] = {}
