@@ -76,11 +76,14 @@ class StreamProtocol(asyncio.BufferedProtocol):
         "drain_waiters",
         "eof",
         "error",
+        "gathered",
+        "gathered_size",
         "loop",
         "lost",
         "read_waiter",
         "reading_paused",
         "scratch",
+        "streaming",
         "tls",
         "transport",
         "want",
@@ -89,6 +92,8 @@ class StreamProtocol(asyncio.BufferedProtocol):
 
     #: True for :class:`OnDemandProtocol`: reading stays paused between reads.
     on_demand = False
+    #: Whether small writes may be gathered while streaming (see :meth:`gather`).
+    may_gather = True
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop: asyncio.AbstractEventLoop = loop
@@ -109,6 +114,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.closed: asyncio.Future[None] = loop.create_future()
         self.scratch: memoryview = scratch_view()
         self.tls: bool = False
+        # The last recv() filled its max_bytes: more is probably buffered or on the way.
+        self.streaming: bool = False
+        # Small writes held back while streaming, written in one go (see gather()).
+        self.gathered: list[bytes] = []
+        self.gathered_size: int = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
@@ -118,6 +128,13 @@ class StreamProtocol(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        direct = self.direct
+        if direct >= ON_DEMAND_CHUNK and not self.streaming:
+            # A large recv() waits: read no more than it takes, so the chunk is handed
+            # over with one copy. A bigger read would go through the receive buffer:
+            # one copy in, and one per recv() that takes a piece of it out, which
+            # costs a bulk transfer more than the extra reads.
+            return self.scratch[:direct]
         return self.scratch
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -175,6 +192,33 @@ class StreamProtocol(asyncio.BufferedProtocol):
                 waiter.set_result(True)
         self.drain_waiters.clear()
 
+    def gather(self, data: bytes, size: int) -> None:
+        """Hold *data* back to be written with the writes that follow it.
+
+        A streaming echo or proxy (``recv()`` filling its *max_bytes* each time, then
+        ``sendall()`` of what it got) would otherwise make one ``send`` system call per
+        piece; gathered, the pieces of one receive go out in one call when the task
+        next waits for bytes (:meth:`flush`), or at the latest on the loop's next turn.
+        """
+        if not self.gathered:
+            self.loop.call_soon(self.flush)
+        self.gathered.append(data)
+        self.gathered_size += size
+
+    def flush(self) -> None:
+        """Hand the gathered writes to the transport (in order, in one call)."""
+        gathered = self.gathered
+        if gathered:
+            self.gathered = []
+            self.gathered_size = 0
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                return  # lost meanwhile: dropped, as what the transport held
+            if len(gathered) == 1:
+                transport.write(gathered[0])
+            else:
+                transport.writelines(gathered)
+
     def put_back(self, waiter: asyncio.Future[bool | bytes]) -> None:
         """The reader was cancelled: keep a chunk handed to *waiter* it never took."""
         if waiter.done() and not waiter.cancelled():
@@ -221,6 +265,8 @@ class OnDemandProtocol(StreamProtocol):
     __slots__ = ()
 
     on_demand = True
+    # Unix connections pass descriptors beside the bytes: every write goes out at once.
+    may_gather = False
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.direct:

@@ -213,6 +213,7 @@ class AioStream:
     @property
     def transport(self) -> asyncio.Transport:
         """The asyncio transport (escape hatch)."""
+        self._protocol.flush()  # what sendall() gathered goes before anything written here
         return self._transport
 
     @property
@@ -284,6 +285,8 @@ class AioStream:
                 when, idle = idle_at, True
         if protocol.reading_paused:
             protocol.resume()
+        if protocol.gathered:
+            protocol.flush()  # about to wait: what was gathered goes now
         waiter: asyncio.Future[bool | bytes] = loop.create_future()
         protocol.read_waiter = waiter
         protocol.want = want
@@ -374,12 +377,15 @@ class AioStream:
         A read waiting in another task is woken and raises ``ConnectionClosed``.
         """
         self._closed = True
+        self._protocol.flush()
         self._transport.close()
         self._protocol.wake_reader()
 
     def abort(self) -> None:
         """Close at once, dropping queued data (the peer may see a reset)."""
         self._closed = True
+        self._protocol.gathered.clear()  # dropped, as what the transport still holds
+        self._protocol.gathered_size = 0
         self._transport.abort()
         self._protocol.wake_reader()
 
@@ -390,6 +396,7 @@ class AioStream:
         read), or this coroutine is cancelled, the connection is aborted instead, so
         ``aclose`` always leaves no transport behind. Idempotent.
         """
+        self._protocol.flush()
         transport = self._transport
         # Nothing queued and no TLS shutdown to wait for: the transport goes at once, so
         # no timer is needed to bound the flush.

@@ -90,6 +90,8 @@ class StreamConnection(AioStream):
             ):
                 # _wait() inlined for the commonest call (no deadline, so no timer):
                 # one coroutine less per message, which a request/response server feels.
+                if protocol.gathered:
+                    protocol.flush()  # about to wait: what was gathered goes now
                 waiter: asyncio.Future[bool | bytes] = self._loop.create_future()
                 protocol.read_waiter = waiter
                 protocol.want = 1
@@ -103,12 +105,14 @@ class StreamConnection(AioStream):
                     protocol.read_waiter = None
                     protocol.direct = 0
                 if type(arrived) is bytes:
+                    protocol.streaming = len(arrived) == max_bytes
                     return arrived
                 if self._closed:
                     raise closed()
             else:
                 chunk = await self._wait(1, self._deadline(timeout), max_bytes)
                 if chunk is not None:
+                    protocol.streaming = len(chunk) == max_bytes
                     return chunk
             if not buffer:
                 if protocol.error is not None:
@@ -120,6 +124,7 @@ class StreamConnection(AioStream):
             if timeout is not None:
                 check_timeout("timeout", timeout)  # as when the call has to wait
         data = buffer.take(max_bytes)
+        protocol.streaming = len(data) == max_bytes
         if protocol.reading_paused:
             self._after_read()
         return data
@@ -221,7 +226,10 @@ class StreamConnection(AioStream):
         """Send all of *data*, waiting while the peer is slower than we are.
 
         Returns once everything is handed to the transport and its buffer is below the
-        high-water mark (so memory stays bounded however slow the reader).
+        high-water mark (so memory stays bounded however slow the reader). While the
+        connection streams (the last :meth:`recv` filled its *max_bytes*), small writes
+        are gathered and handed over together when this task next waits for bytes, or
+        on the loop's next turn: one system call for the pieces of one receive.
 
         Raises:
             TypeError: *data* is not bytes-like.
@@ -235,6 +243,15 @@ class StreamConnection(AioStream):
         transport = self._transport
         protocol = self._protocol
         size = len(data) if type(data) is bytes else buffer_size(data)
+        if protocol.streaming and protocol.may_gather:
+            if protocol.gathered_size + size <= WRITE_HIGH_WATER:
+                # The caller copies a stream (see StreamProtocol.gather): hold the piece
+                # back, bounded by the write high-water mark, for one send of them all.
+                protocol.gather(data if type(data) is bytes else bytes(data), size)
+                return
+            protocol.flush()
+        elif protocol.gathered:
+            protocol.flush()
         if size <= WRITE_CHUNK:
             transport.write(data)
             if protocol.write_paused:
@@ -297,6 +314,7 @@ class StreamConnection(AioStream):
             ConnectionClosed: the connection is closed.
         """
         self._check_open()
+        self._protocol.flush()  # gathered writes go before the EOF
         transport = self._transport
         if not transport.can_write_eof():
             raise NotImplementedError(
