@@ -71,7 +71,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
 
     __slots__ = (
         "buffer",
-        "closed",
+        "close_waiters",
         "direct",
         "drain_waiters",
         "eof",
@@ -80,6 +80,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
         "gathered_size",
         "loop",
         "lost",
+        "pending",
         "read_waiter",
         "reading_paused",
         "scratch",
@@ -98,6 +99,9 @@ class StreamProtocol(asyncio.BufferedProtocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop: asyncio.AbstractEventLoop = loop
         self.buffer: ReceiveBuffer = ReceiveBuffer()
+        # The buffer's bytearray itself (ReceiveBuffer only ever changes it in place),
+        # for C-level emptiness and length tests on the hot paths, as the sync face does.
+        self.pending: bytearray = self.buffer._buf
         self.transport: asyncio.Transport | None = None
         self.eof: bool = False  # no more bytes will arrive
         self.lost: bool = False  # connection_lost was called
@@ -111,10 +115,13 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.reading_paused: bool = False
         self.write_paused: bool = False
         self.drain_waiters: list[asyncio.Future[bool]] = []
-        self.closed: asyncio.Future[None] = loop.create_future()
+        # Futures of aclose() calls waiting for connection_lost.
+        self.close_waiters: list[asyncio.Future[None]] = []
         self.scratch: memoryview = scratch_view()
         self.tls: bool = False
         # The last recv() filled its max_bytes: more is probably buffered or on the way.
+        # Whatever is gathered is written before this turns False, so sendall() need
+        # not look at `gathered` unless it is True.
         self.streaming: bool = False
         # Small writes held back while streaming, written in one go (see gather()).
         self.gathered: list[bytes] = []
@@ -128,13 +135,6 @@ class StreamProtocol(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        direct = self.direct
-        if direct >= ON_DEMAND_CHUNK and not self.streaming:
-            # A large recv() waits: read no more than it takes, so the chunk is handed
-            # over with one copy. A bigger read would go through the receive buffer:
-            # one copy in, and one per recv() that takes a piece of it out, which
-            # costs a bulk transfer more than the extra reads.
-            return self.scratch[:direct]
         return self.scratch
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -156,11 +156,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
                 waiter.set_result(bytes(data))
                 return
             buffer.feed(data)
-            if len(buffer) >= self.want:
+            if len(self.pending) >= self.want:
                 waiter.set_result(True)
             return
         buffer.feed(data)
-        if waiter is None and len(buffer) > READ_HIGH_WATER and not self.reading_paused:
+        if waiter is None and len(self.pending) > READ_HIGH_WATER and not self.reading_paused:
             self.pause()
 
     def eof_received(self) -> bool:
@@ -179,8 +179,10 @@ class StreamProtocol(asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_result(True)
         self.drain_waiters.clear()
-        if not self.closed.done():
-            self.closed.set_result(None)
+        for closing in self.close_waiters:
+            if not closing.done():
+                closing.set_result(None)
+        self.close_waiters.clear()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -204,6 +206,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
             self.loop.call_soon(self.flush)
         self.gathered.append(data)
         self.gathered_size += size
+
+    def stop_streaming(self) -> None:
+        """A recv() came back short of its max_bytes: write what was gathered, stop."""
+        self.streaming = False
+        self.flush()
 
     def flush(self) -> None:
         """Hand the gathered writes to the transport (in order, in one call)."""

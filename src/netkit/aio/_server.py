@@ -73,6 +73,8 @@ class StreamServer:
         self._armed = False  # the listener is registered with the loop for reading
         self._retry: asyncio.TimerHandle | None = None  # re-arming after an accept error
         self._errors = AcceptErrors(self._address)
+        # (family, type, proto) of a plain listening socket.socket, for _accept_ready
+        self._fast_accept: tuple[int, int, int] | None = None
         self._stopped: asyncio.Event | None = None
         self._stopping = False
 
@@ -218,6 +220,8 @@ class StreamServer:
         """
         loop = self._loop
         self._errors = AcceptErrors(self._address)
+        if type(lsock).accept is socket.socket.accept and socket.getdefaulttimeout() is None:
+            self._fast_accept = (int(lsock.family), int(lsock.type), lsock.proto)
         self._arm()
         try:
             await loop.create_future()  # only stop()'s cancel ends this
@@ -251,6 +255,7 @@ class StreamServer:
         loop = self._loop
         errors = self._errors
         limit = self._max_connections
+        fast = self._fast_accept
         for _ in range(_ACCEPT_BATCH):
             if self._stopping:
                 return
@@ -260,7 +265,13 @@ class StreamServer:
                 self._disarm()
                 return
             try:
-                sock, peer = lsock.accept()
+                if fast is None:
+                    sock, peer = lsock.accept()
+                else:
+                    # socket.accept() without its per-call enum conversions of the
+                    # listener's family and type (the same socket comes out).
+                    fd, peer = lsock._accept()  # type: ignore[attr-defined]
+                    sock = socket.socket(fast[0], fast[1], fast[2], fd)
             except BlockingIOError:
                 return
             except OSError as exc:

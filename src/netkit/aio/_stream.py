@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import os
 import socket
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
@@ -29,9 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["AioStream", "TransportSocketLike"]
 
 
-def _wake(waiter: asyncio.Future[None], _: object) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class TransportSocketLike(Protocol):
@@ -196,7 +192,7 @@ class AioStream:
     @property
     def closed(self) -> bool:
         """True once :meth:`close`/:meth:`aclose` was called or the transport went away."""
-        return self._closed or self._protocol.closed.done()
+        return self._closed or self._protocol.lost
 
     @property
     def socket(self) -> TransportSocketLike | None:
@@ -346,7 +342,7 @@ class AioStream:
     def _check_writable(self) -> None:
         self._check_open()
         protocol = self._protocol
-        if protocol.closed.done() or self._transport.is_closing() or self._eof_sent:
+        if protocol.lost or self._transport.is_closing() or self._eof_sent:
             error = protocol.error or BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
             raise lost(error) from protocol.error
 
@@ -354,7 +350,7 @@ class AioStream:
         protocol = self._protocol
         loop = self._loop
         while protocol.write_paused:
-            if protocol.closed.done():
+            if protocol.lost:
                 self._check_writable()
             waiter: asyncio.Future[bool] = loop.create_future()
             protocol.drain_waiters.append(waiter)
@@ -368,7 +364,7 @@ class AioStream:
                     protocol.drain_waiters.remove(waiter)
             if not drained:
                 raise timed_out(True)
-        if protocol.closed.done() and protocol.error is not None:
+        if protocol.lost and protocol.error is not None:
             self._check_writable()
 
     def close(self) -> None:
@@ -396,32 +392,32 @@ class AioStream:
         read), or this coroutine is cancelled, the connection is aborted instead, so
         ``aclose`` always leaves no transport behind. Idempotent.
         """
-        self._protocol.flush()
+        protocol = self._protocol
+        protocol.flush()
         transport = self._transport
         # Nothing queued and no TLS shutdown to wait for: the transport goes at once, so
         # no timer is needed to bound the flush.
-        flushed = not self._protocol.tls and not transport.get_write_buffer_size()
+        flushed = not protocol.tls and not transport.get_write_buffer_size()
         self.close()
-        closed_fut = self._protocol.closed
-        if closed_fut.done():
+        if protocol.lost:
             return
         timeout = check_timeout("timeout", timeout)
         if flushed:
             timeout = None
-        # A waiter of our own (cancelling it must not cancel the protocol's future) and
-        # a plain timer that aborts: what wait_for(shield(...)) does, for a fraction of
-        # its cost, which a server pays once per connection.
+        # A waiter of our own (cancelling it must not disturb other aclose() calls) and a
+        # plain timer that aborts: what wait_for(shield(...)) did, for a fraction of its
+        # cost, which a server pays once per connection.
         loop = self._loop
         waiter: asyncio.Future[None] = loop.create_future()
-        wake = functools.partial(_wake, waiter)
-        closed_fut.add_done_callback(wake)
+        protocol.close_waiters.append(waiter)
         timer = None if timeout is None else loop.call_later(timeout, transport.abort)
         try:
             await waiter  # connection_lost; after an abort by the timer too
         except BaseException:
             transport.abort()
+            if waiter in protocol.close_waiters:
+                protocol.close_waiters.remove(waiter)
             raise
         finally:
-            closed_fut.remove_done_callback(wake)
             if timer is not None:
                 timer.cancel()

@@ -70,8 +70,8 @@ class StreamConnection(AioStream):
         if self._closed:
             self._check_open()
         protocol = self._protocol
-        buffer = protocol.buffer
-        if not buffer:
+        pending = protocol.pending  # the buffer's bytearray: a C-level emptiness test
+        if not pending:
             if (type(max_bytes) is not int or max_bytes < 1) and check_size(
                 "max_bytes", max_bytes
             ) == 0:
@@ -105,16 +105,22 @@ class StreamConnection(AioStream):
                     protocol.read_waiter = None
                     protocol.direct = 0
                 if type(arrived) is bytes:
-                    protocol.streaming = len(arrived) == max_bytes
+                    if len(arrived) == max_bytes:
+                        protocol.streaming = True
+                    elif protocol.streaming:
+                        protocol.stop_streaming()
                     return arrived
                 if self._closed:
                     raise closed()
             else:
                 chunk = await self._wait(1, self._deadline(timeout), max_bytes)
                 if chunk is not None:
-                    protocol.streaming = len(chunk) == max_bytes
+                    if len(chunk) == max_bytes:
+                        protocol.streaming = True
+                    elif protocol.streaming:
+                        protocol.stop_streaming()
                     return chunk
-            if not buffer:
+            if not pending:
                 if protocol.error is not None:
                     raise lost(protocol.error) from protocol.error
                 return b""
@@ -123,8 +129,11 @@ class StreamConnection(AioStream):
                 check_size("max_bytes", max_bytes)
             if timeout is not None:
                 check_timeout("timeout", timeout)  # as when the call has to wait
-        data = buffer.take(max_bytes)
-        protocol.streaming = len(data) == max_bytes
+        data = protocol.buffer.take(max_bytes)
+        if len(data) == max_bytes:
+            protocol.streaming = True
+        elif protocol.streaming:
+            protocol.stop_streaming()
         if protocol.reading_paused:
             self._after_read()
         return data
@@ -243,14 +252,12 @@ class StreamConnection(AioStream):
         transport = self._transport
         protocol = self._protocol
         size = len(data) if type(data) is bytes else buffer_size(data)
-        if protocol.streaming and protocol.may_gather:
-            if protocol.gathered_size + size <= WRITE_HIGH_WATER:
+        if protocol.streaming:
+            if protocol.may_gather and protocol.gathered_size + size <= WRITE_HIGH_WATER:
                 # The caller copies a stream (see StreamProtocol.gather): hold the piece
                 # back, bounded by the write high-water mark, for one send of them all.
                 protocol.gather(data if type(data) is bytes else bytes(data), size)
                 return
-            protocol.flush()
-        elif protocol.gathered:
             protocol.flush()
         if size <= WRITE_CHUNK:
             transport.write(data)
