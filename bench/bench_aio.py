@@ -114,13 +114,16 @@ class _FloorProtocol(asyncio.Protocol):
     reference that shows how much of the gap to a raw Protocol is the coroutine itself.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, start: bool = True) -> None:
         self.waiter: asyncio.Future[bytes] | None = None
         self.pending: list[bytes] = []
+        self.start = start  # run() in a task of its own (else the caller awaits it)
+        self.lost: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        asyncio.get_running_loop().create_task(self.run())
+        if self.start:
+            asyncio.get_running_loop().create_task(self.run())
 
     def data_received(self, data: bytes) -> None:
         waiter = self.waiter
@@ -131,6 +134,8 @@ class _FloorProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.data_received(b"")
+        if self.lost is not None and not self.lost.done():
+            self.lost.set_result(None)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +160,52 @@ def serve_floor(port: int, use_uvloop: bool) -> None:
     _run(main, use_uvloop)
 
 
+def serve_accept_floor(port: int, use_uvloop: bool) -> None:
+    """The least an await-based server with its own accept loop can cost per connection.
+
+    netkit.aio's design without netkit: a reader callback on the listener accepts, one
+    task per connection attaches the socket with ``connect_accepted_socket`` (the
+    public way to wrap an accepted socket; ``create_server`` would accept inside the
+    loop, where ``max_connections`` could not leave clients in the backlog), echoes
+    through one future per message and waits for ``connection_lost`` after closing.
+    No checks, options, limits, deadlines or logging: a reference, not an API.
+    """
+
+    async def serve(sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        protocol = _FloorProtocol(start=False)
+        transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
+        protocol.lost = loop.create_future()
+        await protocol.run()
+        transport.close()
+        await protocol.lost
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((HOST, port))
+        lsock.listen(1024)
+        lsock.setblocking(False)
+        tasks: set[asyncio.Task[None]] = set()
+
+        def ready() -> None:
+            for _ in range(64):
+                try:
+                    sock, _ = lsock.accept()
+                except BlockingIOError:
+                    return
+                task = loop.create_task(serve(sock))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        loop.add_reader(lsock, ready)
+        await loop.create_future()
+
+    _run(main, use_uvloop)
+
+
 SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "netkit.aio": (serve_netkit, False),
     "asyncio streams": (serve_streams, False),
@@ -164,6 +215,8 @@ SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "uvloop Protocol": (serve_protocol, True),
     "coroutine floor": (serve_floor, False),
     "coroutine floor uvloop": (serve_floor, True),
+    "accept floor": (serve_accept_floor, False),
+    "accept floor uvloop": (serve_accept_floor, True),
     "trio": (serve_trio, False),
     "anyio (asyncio)": (serve_anyio, False),
 }
@@ -407,11 +460,9 @@ TARGETS = [
     ("bulk 64 KiB, 1 conn", "Protocol", 0.85),
 ]
 LOOPS = {
-    "default loop": ("netkit.aio", "asyncio streams", "asyncio Protocol", "coroutine floor"),
-    "uvloop": (
-        "netkit.aio uvloop", "uvloop streams", "uvloop Protocol", "coroutine floor uvloop"
-    ),
-}  # fmt: skip
+    "default loop": ("netkit.aio", "asyncio streams", "asyncio Protocol", "accept floor"),
+    "uvloop": ("netkit.aio uvloop", "uvloop streams", "uvloop Protocol", "accept floor uvloop"),
+}
 
 
 def targets_table(

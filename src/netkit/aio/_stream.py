@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["AioStream", "TransportSocketLike"]
 
 
-
-
 class TransportSocketLike(Protocol):
     """What a stream connection's ``socket`` returns: the socket an event loop lends out.
 
@@ -135,13 +133,18 @@ class AioStream:
         if not isinstance(protocol, StreamProtocol):
             raise TypeError(f"use {type(self).__name__}.from_socket() or a client's connect()")
         # Used by calls made with timeout=None (from SocketOptions.timeout, as in sync).
-        self._default_timeout = check_timeout("default_timeout", default_timeout)
+        # (None, the usual value, needs no check: one call less per connection.)
+        if default_timeout is not None:
+            default_timeout = check_timeout("default_timeout", default_timeout)
+        self._default_timeout = default_timeout
         self._transport = transport
         self._protocol = protocol
         self._loop = protocol.loop
-        self._idle_timeout = check_timeout("idle_timeout", idle_timeout)
-        self._untimed = True
-        self._update_untimed()
+        if idle_timeout is not None:
+            idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self._idle_timeout = idle_timeout
+        # No default deadline and no idle limit: a read without timeout= needs no timer.
+        self._untimed = default_timeout is None and idle_timeout is None
         self._closed = False
         self._idle_expired = False
         self._eof_sent = False  # shutdown_write() was called: sends fail as in sync

@@ -442,6 +442,24 @@ class TcpConnection(StreamConnection):
         )  # fmt: skip
         return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default_timeout)
 
+    @classmethod
+    async def _accepted(
+        cls, sock: socket.socket, loop: asyncio.AbstractEventLoop, idle_timeout: float | None
+    ) -> TcpConnection:
+        """A server's accepted socket, without TLS: the shortest way to a connection.
+
+        (The loop makes the socket non-blocking itself; the peer's address is only
+        needed for a TLS handshake's error.)
+        """
+        default_timeout = sock.gettimeout() or None
+        protocol = StreamProtocol(loop)
+        try:
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(transport, protocol, idle_timeout=idle_timeout, default_timeout=default_timeout)
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<aio.TcpConnection {self._local} -> {self._remote} {state}>"

@@ -138,6 +138,8 @@ class TcpServer(StreamServer):
             self._conn_options.apply(sock)
         # Our own listener's socket: from_socket's checks of the socket would only
         # repeat what the listener was checked for.
+        if self._tls is None:
+            return await TcpConnection._accepted(sock, self._loop, self._idle_timeout)
         return await TcpConnection._take(
             sock,
             idle_timeout=self._idle_timeout,
