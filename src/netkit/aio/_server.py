@@ -315,19 +315,15 @@ class StreamServer:
         finally:
             try:
                 if conn is not None:
-                    await self._close(conn)
+                    # Flush, close and wait for the transport to go (nothing sent is
+                    # lost). While stop() runs, its deadline bounds the flush (stop()
+                    # aborts what is left then); otherwise a peer that does not read
+                    # gets _FLUSH_TIMEOUT seconds.
+                    stopped = self._stopped
+                    during_stop = self._stopping and stopped is not None and not stopped.is_set()
+                    await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)
             finally:
                 self._connections.pop(task, None)
                 self._active -= 1
                 if not self._armed and self._retry is None and self._accept_task is not None:
                     self._arm()  # a slot is free (max_connections)
-
-    async def _close(self, conn: StreamConnection) -> None:
-        """Close *conn* once what its handler queued is flushed (nothing sent is lost).
-
-        While stop() runs, its deadline bounds the flush (stop() aborts what is left
-        then); otherwise a peer that does not read gets ``_FLUSH_TIMEOUT`` seconds.
-        """
-        stopped = self._stopped
-        during_stop = self._stopping and stopped is not None and not stopped.is_set()
-        await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)

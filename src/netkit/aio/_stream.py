@@ -376,9 +376,11 @@ class AioStream:
         A read waiting in another task is woken and raises ``ConnectionClosed``.
         """
         self._closed = True
-        self._protocol.flush()
+        protocol = self._protocol
+        if protocol.gathered:
+            protocol.flush()
         self._transport.close()
-        self._protocol.wake_reader()
+        protocol.wake_reader()
 
     def abort(self) -> None:
         """Close at once, dropping queued data (the peer may see a reset)."""
@@ -396,7 +398,8 @@ class AioStream:
         ``aclose`` always leaves no transport behind. Idempotent.
         """
         protocol = self._protocol
-        protocol.flush()
+        if protocol.gathered:
+            protocol.flush()
         transport = self._transport
         # Nothing queued and no TLS shutdown to wait for: the transport goes at once, so
         # no timer is needed to bound the flush.
