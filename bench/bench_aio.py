@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_aio.py --quick    # about two minutes
     .venv/bin/python bench/bench_aio.py --only "x 1" --only uvloop
     .venv/bin/python bench/bench_aio.py --cpu      # server CPU per request instead
+    .venv/bin/python bench/bench_aio.py --targets  # churn, bulk, 64 B x 100: both loops
     .venv/bin/python bench/bench_aio.py --inproc   # Python cost per message, no sockets
 
 Every server is the same TCP echo in a subprocess pinned to one core; the C load
@@ -12,7 +13,15 @@ go to stdout as markdown tables with ratios (netkit.aio against asyncio streams,
 raw asyncio Protocol, the raw uvloop Protocol, trio and anyio) and to
 bench/results/aio.json. The "coroutine floor" server is a reference, not a product: the
 least any ``await recv()`` echo can cost (one future per message, nothing else), so the
-tables show how much of the distance to a raw Protocol is the coroutine hand-off. ``--serve NAME --port N`` runs one server (used by the harness).
+tables show how much of the distance to a raw Protocol is the coroutine hand-off. The
+"accept floor" servers are the same kind of reference for a server with its own accept
+loop (netkit.aio's design): the least such a server can cost per connection.
+
+Server CPU (``--cpu``, ``--targets``) is per request, per accepted connection (churn) or
+per megabyte echoed (bulk): the server process's CPU time divided by what the load
+generator finished over the whole run, so it does not depend on the generator's speed.
+``--targets`` writes bench/results/aio_targets.json. ``--serve NAME --port N`` runs one
+server (used by the harness).
 """
 
 from __future__ import annotations
