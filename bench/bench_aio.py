@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_aio.py --quick    # about two minutes
     .venv/bin/python bench/bench_aio.py --only "x 1" --only uvloop
     .venv/bin/python bench/bench_aio.py --cpu      # server CPU per request instead
+    .venv/bin/python bench/bench_aio.py --targets  # churn, bulk, 64 B x 100: both loops
     .venv/bin/python bench/bench_aio.py --inproc   # Python cost per message, no sockets
 
 Every server is the same TCP echo in a subprocess pinned to one core; the C load
@@ -12,7 +13,15 @@ go to stdout as markdown tables with ratios (netkit.aio against asyncio streams,
 raw asyncio Protocol, the raw uvloop Protocol, trio and anyio) and to
 bench/results/aio.json. The "coroutine floor" server is a reference, not a product: the
 least any ``await recv()`` echo can cost (one future per message, nothing else), so the
-tables show how much of the distance to a raw Protocol is the coroutine hand-off. ``--serve NAME --port N`` runs one server (used by the harness).
+tables show how much of the distance to a raw Protocol is the coroutine hand-off. The
+"accept floor" servers are the same kind of reference for a server with its own accept
+loop (netkit.aio's design): the least such a server can cost per connection.
+
+Server CPU (``--cpu``, ``--targets``) is per request, per accepted connection (churn) or
+per megabyte echoed (bulk): the server process's CPU time divided by what the load
+generator finished over the whole run, so it does not depend on the generator's speed.
+``--targets`` writes bench/results/aio_targets.json. ``--serve NAME --port N`` runs one
+server (used by the harness).
 """
 
 from __future__ import annotations
@@ -114,13 +123,16 @@ class _FloorProtocol(asyncio.Protocol):
     reference that shows how much of the gap to a raw Protocol is the coroutine itself.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, start: bool = True) -> None:
         self.waiter: asyncio.Future[bytes] | None = None
         self.pending: list[bytes] = []
+        self.start = start  # run() in a task of its own (else the caller awaits it)
+        self.lost: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        asyncio.get_running_loop().create_task(self.run())
+        if self.start:
+            asyncio.get_running_loop().create_task(self.run())
 
     def data_received(self, data: bytes) -> None:
         waiter = self.waiter
@@ -131,6 +143,8 @@ class _FloorProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.data_received(b"")
+        if self.lost is not None and not self.lost.done():
+            self.lost.set_result(None)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +169,52 @@ def serve_floor(port: int, use_uvloop: bool) -> None:
     _run(main, use_uvloop)
 
 
+def serve_accept_floor(port: int, use_uvloop: bool) -> None:
+    """The least an await-based server with its own accept loop can cost per connection.
+
+    netkit.aio's design without netkit: a reader callback on the listener accepts, one
+    task per connection attaches the socket with ``connect_accepted_socket`` (the
+    public way to wrap an accepted socket; ``create_server`` would accept inside the
+    loop, where ``max_connections`` could not leave clients in the backlog), echoes
+    through one future per message and waits for ``connection_lost`` after closing.
+    No checks, options, limits, deadlines or logging: a reference, not an API.
+    """
+
+    async def serve(sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        protocol = _FloorProtocol(start=False)
+        transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
+        protocol.lost = loop.create_future()
+        await protocol.run()
+        transport.close()
+        await protocol.lost
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((HOST, port))
+        lsock.listen(1024)
+        lsock.setblocking(False)
+        tasks: set[asyncio.Task[None]] = set()
+
+        def ready() -> None:
+            for _ in range(64):
+                try:
+                    sock, _ = lsock.accept()
+                except BlockingIOError:
+                    return
+                task = loop.create_task(serve(sock))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        loop.add_reader(lsock, ready)
+        await loop.create_future()
+
+    _run(main, use_uvloop)
+
+
 SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "netkit.aio": (serve_netkit, False),
     "asyncio streams": (serve_streams, False),
@@ -164,6 +224,8 @@ SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "uvloop Protocol": (serve_protocol, True),
     "coroutine floor": (serve_floor, False),
     "coroutine floor uvloop": (serve_floor, True),
+    "accept floor": (serve_accept_floor, False),
+    "accept floor uvloop": (serve_accept_floor, True),
     "trio": (serve_trio, False),
     "anyio (asyncio)": (serve_anyio, False),
 }
@@ -174,6 +236,8 @@ SCENARIOS = [
     h.Scenario("ping-pong 4 KiB x 1", "pingpong", 1, 4096),
     h.Scenario("ping-pong 4 KiB x 100", "pingpong", 100, 4096),
     h.Scenario("pipelined 64 B x 100, depth 16", "pingpong", 100, 64, depth=16),
+    h.Scenario("churn: connect, 64 B echo, close", "churn", 8, 64, unit="conn/s"),
+    h.Scenario("bulk 64 KiB, 1 conn", "bulk", 1, 65536, unit="MB/s"),
 ]
 
 
@@ -190,24 +254,47 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_unit(scenario: h.Scenario) -> str:
+    """What one CPU figure of *scenario* is per: a request, a connection or a megabyte."""
+    return {"churn": "us/conn", "bulk": "us/MB"}.get(scenario.mode, "us/req")
+
+
+def _work(scenario: h.Scenario, got: dict[str, float], seconds: float, warmup: float) -> float:
+    """What the server did during the whole run, warm-up included, in cpu_unit's units.
+
+    The generator reports its totals (``ops_all``: finished connections for churn,
+    echoed requests for ping-pong; ``bytes_all``); the server's CPU time covers the
+    warm-up too, so the warm-up is counted as well.
+    """
+    if scenario.mode == "bulk":
+        return got.get("bytes_all", got["mb_per_s"] * 1e6 * (seconds + warmup)) / 1e6
+    return got.get("ops_all", got["ops_per_s"] * (seconds + warmup))
+
+
 def cpu_cost_suite(
     servers: list[h.ServerSpec],
     scenarios: list[h.Scenario],
     seconds: float,
     warmup: float,
     repeats: int,
-) -> dict[str, dict[str, list[float]]]:
-    """Server CPU microseconds per echoed request: {scenario: {server: [runs]}}.
+) -> tuple[dict[str, dict[str, list[float]]], h.Results]:
+    """Server CPU per unit of work, and the rates of the same runs.
 
+    Returns ``({scenario: {server: [CPU µs per request, connection or MB]}}, Results)``.
     Throughput on a shared machine moves with everyone else's load; the CPU time the
-    server process spends per request moves far less, so this is the steadier way to
-    compare the servers' own costs. Same servers and load generator as run_suite.
+    server process spends per request (per accepted connection for churn, per
+    megabyte echoed for bulk) moves far less, so this is the steadier way to compare
+    the servers' own costs. Same servers and load generator as run_suite; the runs are
+    interleaved (every server once, then again) so drift hits all alike.
     """
     h.build_tools()
     server_cpus, client_cpus = h._cpus()
     out: dict[str, dict[str, list[float]]] = {}
+    rates: h.Results = {}
     for scenario in scenarios:
         row = out[scenario.name] = {s.name: [] for s in servers}
+        rate_row = rates[scenario.name] = {s.name: h.Measurement(scenario.unit) for s in servers}
+        unit = cpu_unit(scenario)
         for rep in range(repeats):
             for spec in servers:
                 server = h.RunningServer(spec, server_cpus)
@@ -217,30 +304,36 @@ def cpu_cost_suite(
                     used = _cpu_seconds(server.proc.pid) - before
                 except RuntimeError as exc:
                     print(f"  {spec.name}: {exc}", file=sys.stderr)
+                    rate_row[spec.name].errors += 1
                     continue
                 finally:
                     server.stop()
-                # The generator counts ops after its warm-up only; the server's CPU
-                # covers both, so scale the count to the whole run.
-                ops = got["ops_per_s"] * (seconds + warmup)
-                if ops > 0:
-                    row[spec.name].append(used / ops * 1e6)
+                rate = got["mb_per_s"] if scenario.unit == "MB/s" else got["ops_per_s"]
+                rate_row[spec.name].runs.append(rate)
+                rate_row[spec.name].client_cpu.append(got["cpu"])
+                rate_row[spec.name].errors += int(got["errors"])
+                work = _work(scenario, got, seconds, warmup)
+                if work > 0:
+                    row[spec.name].append(used / work * 1e6)
                     print(
-                        f"{scenario.name:34} #{rep + 1} {spec.name:20} "
-                        f"{used / ops * 1e6:8.2f} us/req  ({got['ops_per_s']:,.0f} req/s)",
+                        f"{scenario.name:34} #{rep + 1} {spec.name:22} "
+                        f"{used / work * 1e6:9.2f} {unit:8} ({rate:,.0f} {scenario.unit}, "
+                        f"load {os.getloadavg()[0]:.2f})",
                         file=sys.stderr,
                     )
-    return out
+    return out, rates
 
 
 def cpu_table(results: dict[str, dict[str, list[float]]], subject: str, refs: list[str]) -> str:
-    """Medians of CPU us/request, then ``reference / subject`` (>1: netkit cheaper)."""
+    """Medians of server CPU per unit, then ``reference / subject`` (>1: netkit cheaper)."""
     names = list(next(iter(results.values())))
-    head = ["scenario (server CPU us/req)", *names, *(f"{r} / {subject}" for r in refs)]
+    head = ["scenario (server CPU, µs)", *names, *(f"{r} / {subject}" for r in refs)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    units = {s.name: cpu_unit(s) for s in SCENARIOS}
     for scenario, row in results.items():
         med = {n: statistics.median(v) for n, v in row.items() if v}
-        cells = [scenario, *(f"{med[n]:.1f}" if n in med else "-" for n in names)]
+        label = f"{scenario} ({units.get(scenario, 'us/req').replace('us', 'µs')})"
+        cells = [label, *(f"{med[n]:.1f}" if n in med else "-" for n in names)]
         for ref in refs:
             ok = subject in med and ref in med
             cells.append(f"{med[ref] / med[subject]:.2f}x" if ok else "-")
@@ -366,6 +459,77 @@ def inproc_table() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- targets
+
+# (scenario, reference server kind, least netkit.aio / reference): what netkit.aio must
+# reach on each loop against that loop's own peer, in throughput measured side by side.
+TARGETS = [
+    ("ping-pong 64 B x 100", "streams", 1.05),
+    ("churn: connect, 64 B echo, close", "streams", 1.0),
+    ("bulk 64 KiB, 1 conn", "Protocol", 0.85),
+]
+LOOPS = {
+    "default loop": ("netkit.aio", "asyncio streams", "asyncio Protocol", "accept floor"),
+    "uvloop": ("netkit.aio uvloop", "uvloop streams", "uvloop Protocol", "accept floor uvloop"),
+}
+
+
+def targets_table(
+    costs: dict[str, dict[str, list[float]]], rates: h.Results, loop_name: str
+) -> str:
+    """One loop's rows: rates (median ± half range), the target ratio, and CPU ratios."""
+    subject, streams, protocol, floor = LOOPS[loop_name]
+    names = [subject, streams, protocol, floor]
+    head = [
+        "scenario", *names, "target", "netkit / ref (rate)", "ref / netkit (CPU)",
+        "netkit CPU", "floor / netkit (CPU)",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for scenario_name, kind, least in TARGETS:
+        if scenario_name not in rates:
+            continue
+        ref = streams if kind == "streams" else protocol
+        row, cpu = rates[scenario_name], costs[scenario_name]
+        unit = cpu_unit(next(s for s in SCENARIOS if s.name == scenario_name))
+        cells = [scenario_name]
+        for name in names:
+            m = row[name]
+            cells.append(f"{h._fmt(m.median, m.unit)} (±{m.spread * 50:.0f}%)" if m.runs else "-")
+        med = {n: statistics.median(v) for n, v in cpu.items() if v}
+        ratio = row[subject].median / row[ref].median if row[ref].median else 0.0
+        verdict = "met" if ratio >= least else "not met"
+        cells.append(f"≥ {least:.2f}x {ref.split()[-1]}")
+        cells.append(f"**{ratio:.2f}x** ({verdict})")
+        cells.append(f"{med[ref] / med[subject]:.2f}x" if ref in med and subject in med else "-")
+        cells.append(f"{med[subject]:.1f} {unit.replace('us', 'µs')}" if subject in med else "-")
+        cells.append(
+            f"{med[floor] / med[subject]:.2f}x" if floor in med and subject in med else "-"
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_targets(args: argparse.Namespace, seconds: float, warmup: float, repeats: int) -> None:
+    """``--targets``: the three connection targets on both loops, one interleaved run."""
+    names = [n for loop in LOOPS.values() for n in loop]
+    servers = [s for s in server_specs() if s.name in names]
+    wanted = {t[0] for t in TARGETS}
+    scenarios = [s for s in SCENARIOS if s.name in wanted]
+    scenarios = h.select(scenarios, args.only)
+    load_before = os.getloadavg()
+    costs, rates = cpu_cost_suite(servers, scenarios, seconds, warmup, repeats)
+    meta = h.machine_info()
+    meta["loadavg_before"] = load_before
+    meta["command"] = " ".join([Path(sys.executable).name, *sys.argv])
+    meta["seconds"], meta["warmup"], meta["repeats"] = seconds, warmup, repeats
+    h.write_json(args.json or h.RESULTS_DIR / "aio_targets.json", rates, meta)
+    print(f"\n{meta}\n")
+    for loop_name in LOOPS:
+        print(f"{loop_name}:")
+        print(targets_table(costs, rates, loop_name))
+        print()
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -374,11 +538,17 @@ def main() -> None:
     h.add_common_arguments(parser)
     parser.add_argument("--serve", choices=sorted(SERVERS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--json", type=Path, default=h.RESULTS_DIR / "aio.json")
+    parser.add_argument("--json", type=Path, help="where to write the results (bench/results/)")
     parser.add_argument(
         "--cpu",
         action="store_true",
         help="measure server CPU time per request instead of throughput (steadier under load)",
+    )
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="the connection targets only: churn, bulk and 64 B x 100 on both loops, "
+        "throughput and server CPU from the same runs, checked against the targets",
     )
     parser.add_argument(
         "--inproc",
@@ -402,8 +572,11 @@ def main() -> None:
     seconds, warmup, repeats = h.settings_from(args)
     servers = h.select(server_specs(), args.only)
     scenarios = h.select(SCENARIOS, args.only)
+    if args.targets:
+        run_targets(args, seconds, warmup, repeats)
+        return
     if args.cpu:
-        costs = cpu_cost_suite(servers, scenarios, seconds, warmup, repeats)
+        costs, _ = cpu_cost_suite(servers, scenarios, seconds, warmup, repeats)
         print(f"\n{h.machine_info()}\n")
         default_refs = [
             "asyncio streams", "asyncio Protocol", "coroutine floor", "trio", "anyio (asyncio)"
@@ -417,7 +590,7 @@ def main() -> None:
     meta = h.machine_info()
     meta["command"] = " ".join([Path(sys.executable).name, *sys.argv])
     meta["seconds"], meta["warmup"], meta["repeats"] = seconds, warmup, repeats
-    h.write_json(args.json, results, meta)
+    h.write_json(args.json or h.RESULTS_DIR / "aio.json", results, meta)
     print(f"\n{meta}\n")
     print("default loop:")
     print(

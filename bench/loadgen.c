@@ -15,6 +15,8 @@
  * Ops are counted only after WARMUP seconds, for SECONDS seconds. The result is one
  * JSON line on stdout, including the CPU time this process used (cpu = busy fraction of
  * one core): a value well under 1.0 shows the generator was not the bottleneck.
+ * ops_all and bytes_all count the warm-up too (everything the server handled), for
+ * benchmarks that divide the server's CPU time by the work it did.
  * HOST must be a numeric IPv4 or IPv6 address.
  */
 #define _GNU_SOURCE
@@ -267,9 +269,11 @@ int main(int argc, char **argv) {
                  (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
     uint64_t nops = ops - ops_at_start, nbytes = bytes_total - bytes_at_start;
     printf("{\"mode\": \"%s\", \"ops\": %llu, \"bytes\": %llu, \"seconds\": %.4f, "
-           "\"ops_per_s\": %.1f, \"mb_per_s\": %.2f, \"cpu\": %.3f, \"errors\": %llu}\n",
+           "\"ops_per_s\": %.1f, \"mb_per_s\": %.2f, \"cpu\": %.3f, \"errors\": %llu, "
+           "\"ops_all\": %llu, \"bytes_all\": %llu}\n",
            argv[3], (unsigned long long)nops, (unsigned long long)nbytes, elapsed,
            nops / elapsed, nbytes / elapsed / 1e6, cpu / elapsed,
-           (unsigned long long)errors);
+           (unsigned long long)errors, (unsigned long long)ops,
+           (unsigned long long)bytes_total);
     return 0;
 }

@@ -71,16 +71,20 @@ class StreamProtocol(asyncio.BufferedProtocol):
 
     __slots__ = (
         "buffer",
-        "closed",
+        "close_waiters",
         "direct",
         "drain_waiters",
         "eof",
         "error",
+        "gathered",
+        "gathered_size",
         "loop",
         "lost",
+        "pending",
         "read_waiter",
         "reading_paused",
         "scratch",
+        "streaming",
         "tls",
         "transport",
         "want",
@@ -89,10 +93,15 @@ class StreamProtocol(asyncio.BufferedProtocol):
 
     #: True for :class:`OnDemandProtocol`: reading stays paused between reads.
     on_demand = False
+    #: Whether small writes may be gathered while streaming (see :meth:`gather`).
+    may_gather = True
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop: asyncio.AbstractEventLoop = loop
         self.buffer: ReceiveBuffer = ReceiveBuffer()
+        # The buffer's bytearray itself (ReceiveBuffer only ever changes it in place),
+        # for C-level emptiness and length tests on the hot paths, as the sync face does.
+        self.pending: bytearray = self.buffer._buf
         self.transport: asyncio.Transport | None = None
         self.eof: bool = False  # no more bytes will arrive
         self.lost: bool = False  # connection_lost was called
@@ -106,9 +115,17 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.reading_paused: bool = False
         self.write_paused: bool = False
         self.drain_waiters: list[asyncio.Future[bool]] = []
-        self.closed: asyncio.Future[None] = loop.create_future()
+        # Futures of aclose() calls waiting for connection_lost.
+        self.close_waiters: list[asyncio.Future[None]] = []
         self.scratch: memoryview = scratch_view()
         self.tls: bool = False
+        # The last recv() filled its max_bytes: more is probably buffered or on the way.
+        # Whatever is gathered is written before this turns False, so sendall() need
+        # not look at `gathered` unless it is True.
+        self.streaming: bool = False
+        # Small writes held back while streaming, written in one go (see gather()).
+        self.gathered: list[bytes] = []
+        self.gathered_size: int = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
@@ -139,11 +156,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
                 waiter.set_result(bytes(data))
                 return
             buffer.feed(data)
-            if len(buffer) >= self.want:
+            if len(self.pending) >= self.want:
                 waiter.set_result(True)
             return
         buffer.feed(data)
-        if waiter is None and len(buffer) > READ_HIGH_WATER and not self.reading_paused:
+        if waiter is None and len(self.pending) > READ_HIGH_WATER and not self.reading_paused:
             self.pause()
 
     def eof_received(self) -> bool:
@@ -162,8 +179,10 @@ class StreamProtocol(asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_result(True)
         self.drain_waiters.clear()
-        if not self.closed.done():
-            self.closed.set_result(None)
+        for closing in self.close_waiters:
+            if not closing.done():
+                closing.set_result(None)
+        self.close_waiters.clear()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -174,6 +193,38 @@ class StreamProtocol(asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_result(True)
         self.drain_waiters.clear()
+
+    def gather(self, data: bytes, size: int) -> None:
+        """Hold *data* back to be written with the writes that follow it.
+
+        A streaming echo or proxy (``recv()`` filling its *max_bytes* each time, then
+        ``sendall()`` of what it got) would otherwise make one ``send`` system call per
+        piece; gathered, the pieces of one receive go out in one call when the task
+        next waits for bytes (:meth:`flush`), or at the latest on the loop's next turn.
+        """
+        if not self.gathered:
+            self.loop.call_soon(self.flush)
+        self.gathered.append(data)
+        self.gathered_size += size
+
+    def stop_streaming(self) -> None:
+        """A recv() came back short of its max_bytes: write what was gathered, stop."""
+        self.streaming = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand the gathered writes to the transport (in order, in one call)."""
+        gathered = self.gathered
+        if gathered:
+            self.gathered = []
+            self.gathered_size = 0
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                return  # lost meanwhile: dropped, as what the transport held
+            if len(gathered) == 1:
+                transport.write(gathered[0])
+            else:
+                transport.writelines(gathered)
 
     def put_back(self, waiter: asyncio.Future[bool | bytes]) -> None:
         """The reader was cancelled: keep a chunk handed to *waiter* it never took."""
@@ -221,6 +272,8 @@ class OnDemandProtocol(StreamProtocol):
     __slots__ = ()
 
     on_demand = True
+    # Unix connections pass descriptors beside the bytes: every write goes out at once.
+    may_gather = False
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.direct:

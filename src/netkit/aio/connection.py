@@ -70,8 +70,8 @@ class StreamConnection(AioStream):
         if self._closed:
             self._check_open()
         protocol = self._protocol
-        buffer = protocol.buffer
-        if not buffer:
+        pending = protocol.pending  # the buffer's bytearray: a C-level emptiness test
+        if not pending:
             if (type(max_bytes) is not int or max_bytes < 1) and check_size(
                 "max_bytes", max_bytes
             ) == 0:
@@ -90,6 +90,8 @@ class StreamConnection(AioStream):
             ):
                 # _wait() inlined for the commonest call (no deadline, so no timer):
                 # one coroutine less per message, which a request/response server feels.
+                if protocol.gathered:
+                    protocol.flush()  # about to wait: what was gathered goes now
                 waiter: asyncio.Future[bool | bytes] = self._loop.create_future()
                 protocol.read_waiter = waiter
                 protocol.want = 1
@@ -103,14 +105,22 @@ class StreamConnection(AioStream):
                     protocol.read_waiter = None
                     protocol.direct = 0
                 if type(arrived) is bytes:
+                    if len(arrived) == max_bytes:
+                        protocol.streaming = True
+                    elif protocol.streaming:
+                        protocol.stop_streaming()
                     return arrived
                 if self._closed:
                     raise closed()
             else:
                 chunk = await self._wait(1, self._deadline(timeout), max_bytes)
                 if chunk is not None:
+                    if len(chunk) == max_bytes:
+                        protocol.streaming = True
+                    elif protocol.streaming:
+                        protocol.stop_streaming()
                     return chunk
-            if not buffer:
+            if not pending:
                 if protocol.error is not None:
                     raise lost(protocol.error) from protocol.error
                 return b""
@@ -119,7 +129,11 @@ class StreamConnection(AioStream):
                 check_size("max_bytes", max_bytes)
             if timeout is not None:
                 check_timeout("timeout", timeout)  # as when the call has to wait
-        data = buffer.take(max_bytes)
+        data = protocol.buffer.take(max_bytes)
+        if len(data) == max_bytes:
+            protocol.streaming = True
+        elif protocol.streaming:
+            protocol.stop_streaming()
         if protocol.reading_paused:
             self._after_read()
         return data
@@ -221,7 +235,10 @@ class StreamConnection(AioStream):
         """Send all of *data*, waiting while the peer is slower than we are.
 
         Returns once everything is handed to the transport and its buffer is below the
-        high-water mark (so memory stays bounded however slow the reader).
+        high-water mark (so memory stays bounded however slow the reader). While the
+        connection streams (the last :meth:`recv` filled its *max_bytes*), small writes
+        are gathered and handed over together when this task next waits for bytes, or
+        on the loop's next turn: one system call for the pieces of one receive.
 
         Raises:
             TypeError: *data* is not bytes-like.
@@ -235,6 +252,13 @@ class StreamConnection(AioStream):
         transport = self._transport
         protocol = self._protocol
         size = len(data) if type(data) is bytes else buffer_size(data)
+        if protocol.streaming:
+            if protocol.may_gather and protocol.gathered_size + size <= WRITE_HIGH_WATER:
+                # The caller copies a stream (see StreamProtocol.gather): hold the piece
+                # back, bounded by the write high-water mark, for one send of them all.
+                protocol.gather(data if type(data) is bytes else bytes(data), size)
+                return
+            protocol.flush()
         if size <= WRITE_CHUNK:
             transport.write(data)
             if protocol.write_paused:
@@ -297,6 +321,7 @@ class StreamConnection(AioStream):
             ConnectionClosed: the connection is closed.
         """
         self._check_open()
+        self._protocol.flush()  # gathered writes go before the EOF
         transport = self._transport
         if not transport.can_write_eof():
             raise NotImplementedError(
@@ -399,12 +424,62 @@ class TcpConnection(StreamConnection):
         check_timeout("idle_timeout", idle_timeout)
         check_timeout("send_timeout", send_timeout)
         check_timeout("message_timeout", message_timeout)
+        return await cls._take(
+            sock, idle_timeout=idle_timeout, tls=tls, server_side=server_side,
+            server_hostname=server_hostname, timeout=timeout, send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )  # fmt: skip
+
+    @classmethod
+    async def _take(
+        cls,
+        sock: socket.socket,
+        *,
+        idle_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+        send_timeout: float | None = None,
+        message_timeout: float | None = None,
+    ) -> TcpConnection:
+        """:meth:`from_socket` for a socket already known to be a TCP stream socket."""
         # A non-blocking socket reports 0.0: that means "no timeout" here, not "now".
         default_timeout = sock.gettimeout() or None
         transport, protocol = await _wrap(
             sock, tls=tls, server_side=server_side, server_hostname=server_hostname,
             timeout=timeout,
         )  # fmt: skip
+        return cls(
+            transport,
+            protocol,
+            idle_timeout=idle_timeout,
+            default_timeout=default_timeout,
+            send_timeout=send_timeout,
+            message_timeout=message_timeout,
+        )
+
+    @classmethod
+    async def _accepted(
+        cls,
+        sock: socket.socket,
+        loop: asyncio.AbstractEventLoop,
+        idle_timeout: float | None,
+        send_timeout: float | None,
+        message_timeout: float | None,
+    ) -> TcpConnection:
+        """A server's accepted socket, without TLS: the shortest way to a connection.
+
+        (The loop makes the socket non-blocking itself; the peer's address is only
+        needed for a TLS handshake's error.)
+        """
+        default_timeout = sock.gettimeout() or None
+        protocol = StreamProtocol(loop)
+        try:
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
+        except BaseException:
+            sock.close()
+            raise
         return cls(
             transport,
             protocol,
@@ -447,10 +522,12 @@ async def _wrap(
     if tls is not None and not isinstance(tls, ssl.SSLContext):
         raise TypeError(f"tls must be an ssl.SSLContext or None, not {type(tls).__name__}")
     loop = asyncio.get_running_loop()
-    try:
-        peer = sock.getpeername()
-    except OSError:
-        peer = None  # gone already: the handshake will say so
+    peer = None
+    if tls is not None:  # only a handshake's timeout message names the peer
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            pass  # gone already: the handshake will say so
     sock.setblocking(False)
     protocol = StreamProtocol(loop)
     kwargs: dict[str, Any] = {}

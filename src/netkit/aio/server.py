@@ -134,6 +134,9 @@ class TcpServer(StreamServer):
         self._tls_handshake_timeout = float(tls_handshake_timeout)
         self._options = options or SocketOptions()
         self._conn_options = connection_options(self._options)
+        # The usual case, nodelay alone, costs one setsockopt instead of a full apply(),
+        # as in the sync server.
+        self._nodelay_only = self._conn_options == SocketOptions(nodelay=True)
         self._tls = tls
 
     @property
@@ -177,8 +180,17 @@ class TcpServer(StreamServer):
             raise
 
     async def _connect(self, sock: socket.socket) -> TcpConnection:
-        self._conn_options.apply(sock)
-        return await TcpConnection.from_socket(
+        if self._nodelay_only:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            self._conn_options.apply(sock)
+        # Our own listener's socket: from_socket's checks of the socket would only
+        # repeat what the listener was checked for.
+        if self._tls is None:
+            return await TcpConnection._accepted(
+                sock, self._loop, self._idle_timeout, self._send_timeout, self._message_timeout
+            )
+        return await TcpConnection._take(
             sock,
             idle_timeout=self._idle_timeout,
             tls=self._tls,
