@@ -164,6 +164,13 @@ class StreamServer:
         read returns EOF); handlers that still do not return are cancelled. Returns when
         every handler has returned. Idempotent. A handler may call it: it then waits for
         the *other* handlers, and its own connection closes when it returns.
+
+        Args:
+            timeout: seconds running handlers get to finish; None to wait for them all.
+
+        Raises:
+            TypeError: *timeout* is not a number or None.
+            ValueError: *timeout* is negative or NaN.
         """
         timeout = check_timeout("timeout", timeout)
         me = asyncio.current_task()

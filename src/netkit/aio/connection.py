@@ -63,9 +63,18 @@ class StreamConnection(AioStream):
     async def recv(self, max_bytes: int = 65536, *, timeout: float | None = None) -> bytes:
         """Return up to *max_bytes* bytes as soon as any are available; ``b""`` at EOF.
 
+        Args:
+            max_bytes: the most bytes to return.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The bytes received (at least one), or ``b""`` once the peer has closed its side.
+
         Raises:
             NetkitTimeout: the deadline passed first (nothing is lost).
             ConnectionClosed: the connection was lost, or closed by this process.
+            TypeError: *max_bytes* is not an ``int``.
+            ValueError: *max_bytes* is negative.
         """
         if self._closed:
             self._check_open()
@@ -143,9 +152,18 @@ class StreamConnection(AioStream):
     ) -> int:
         """Receive up to *nbytes* (default: the buffer's size) into *buffer*; 0 at EOF.
 
+        Args:
+            buffer: a writable buffer; the bytes are written at its start.
+            nbytes: the most bytes to receive; 0 for the buffer's size.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            How many bytes were written, 0 once the peer has closed its side.
+
         Raises:
             ValueError: *nbytes* is negative or larger than *buffer*.
-            NetkitTimeout, ConnectionClosed: as :meth:`recv`.
+            NetkitTimeout: the deadline passed first (nothing is lost).
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         with memoryview(buffer) as raw, raw.cast("B") as view:
             if nbytes < 0 or nbytes > len(view):
@@ -157,9 +175,18 @@ class StreamConnection(AioStream):
     async def recv_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
         """Return exactly *n* bytes.
 
+        Args:
+            n: how many bytes.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The *n* bytes.
+
         Raises:
             ConnectionClosed: EOF came first (``.partial`` holds what arrived).
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
+            TypeError: *n* is not an ``int``.
+            ValueError: *n* is negative.
         """
         self._check_open()
         return await self._read(stream.exactly(n, timeout), timeout)
@@ -171,12 +198,23 @@ class StreamConnection(AioStream):
         max_bytes: int = DEFAULT_MAX_LINE,
         timeout: float | None = None,
     ) -> bytes:
-        """Return the bytes before *delimiter* (which is consumed, not returned).
+        """Return the bytes before the next *delimiter* (which is consumed, not returned).
+
+        Args:
+            delimiter: the non-empty bytes that end the message.
+            max_bytes: the longest message accepted, delimiter excluded.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The message, without its delimiter.
 
         Raises:
-            FrameTooLarge: *max_bytes* bytes arrived with no delimiter (nothing consumed).
-            ConnectionClosed: EOF before the delimiter (``.partial`` holds what arrived).
+            FrameTooLarge: more than *max_bytes* bytes (delimiter excluded) arrived
+                without a delimiter; nothing is consumed.
+            ConnectionClosed: the stream ended first (``.partial`` holds what arrived).
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
+            TypeError: *delimiter* is not bytes, or *max_bytes* not an ``int``.
+            ValueError: *delimiter* is empty, or *max_bytes* negative.
         """
         self._check_open()
         return await self._read(stream.until(delimiter, max_bytes, timeout), timeout)
@@ -184,11 +222,19 @@ class StreamConnection(AioStream):
     async def readline(
         self, *, max_bytes: int = DEFAULT_MAX_LINE, timeout: float | None = None
     ) -> bytes:
-        """Return one line with its ``\\n``; ``b""`` at a clean EOF.
+        """Return the next line including its ``\\n``; ``b""`` at a clean EOF.
+
+        Args:
+            max_bytes: the longest line accepted, ``\\n`` excluded.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The line, ending with ``\\n``; ``b""`` when the stream ended between lines.
 
         Raises:
-            FrameTooLarge: the line (without its ``\\n``) is over *max_bytes*.
-            ConnectionClosed: EOF mid-line (``.partial``: the partial line).
+            FrameTooLarge: the line (without its ``\\n``) is over *max_bytes*; nothing
+                is consumed.
+            ConnectionClosed: the stream ended mid-line (``.partial``: the partial line).
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         self._check_open()
@@ -197,11 +243,19 @@ class StreamConnection(AioStream):
     async def recv_all(
         self, *, max_bytes: int = DEFAULT_MAX_READ, timeout: float | None = None
     ) -> bytes:
-        """Read to EOF and return everything.
+        """Return everything until the peer closes its side (EOF).
+
+        Args:
+            max_bytes: the most bytes accepted.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            Every byte up to the end of the stream.
 
         Raises:
             FrameTooLarge: more than *max_bytes* bytes arrived; they stay buffered.
-            ConnectionClosed, NetkitTimeout: as :meth:`recv_exactly`.
+            ConnectionClosed: the connection was lost (``.partial`` holds what arrived).
+            NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         self._check_open()
         return await self._read(stream.to_eof(max_bytes, timeout), timeout)
@@ -209,12 +263,20 @@ class StreamConnection(AioStream):
     async def recv_frame(
         self, *, max_size: int = DEFAULT_MAX_FRAME, timeout: float | None = None
     ) -> bytes:
-        """Return one frame's payload (4-byte big-endian length prefix).
+        """Return the payload of the next frame (4-byte big-endian length prefix).
+
+        Args:
+            max_size: the largest payload accepted.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
+        Returns:
+            The payload, without its prefix.
 
         Raises:
-            FrameTooLarge: the prefix announces more than *max_size*; raised before the
-                payload is waited for, nothing consumed.
-            ConnectionClosed: EOF first, also at a frame boundary.
+            FrameTooLarge: the prefix announces more than *max_size*; raised before any
+                payload is waited for, and nothing is consumed.
+            ConnectionClosed: the stream ended first, including at a frame boundary
+                (``.partial``: prefix and payload so far).
             NetkitTimeout: the deadline passed first (what arrived stays buffered).
         """
         self._check_open()
@@ -239,6 +301,10 @@ class StreamConnection(AioStream):
         connection streams (the last :meth:`recv` filled its *max_bytes*), small writes
         are gathered and handed over together when this task next waits for bytes, or
         on the loop's next turn: one system call for the pieces of one receive.
+
+        Args:
+            data: the bytes to send.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
 
         Raises:
             TypeError: *data* is not bytes-like.
@@ -279,9 +345,15 @@ class StreamConnection(AioStream):
     ) -> None:
         """Send *payload* with a 4-byte big-endian length prefix.
 
+        Args:
+            payload: the bytes to frame, at most 4 GiB - 1.
+            timeout: seconds for the whole call; None uses the connection's :attr:`timeout`.
+
         Raises:
             FrameTooLarge: the payload does not fit a 4-byte prefix.
-            TypeError, NetkitTimeout, ConnectionClosed: as :meth:`sendall`.
+            TypeError: *payload* is not bytes-like.
+            NetkitTimeout: the deadline passed; an unknown prefix may have been sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         await self.sendall(encode_frame(payload), timeout=timeout)
 
@@ -297,6 +369,20 @@ class StreamConnection(AioStream):
 
         Read in 256 KiB pieces and sent with :meth:`sendall` (same backpressure and
         deadline for the whole transfer); works on every loop and on TLS.
+
+        Args:
+            file: a file opened in binary mode.
+            offset: where in the file to start.
+            count: the most bytes to send; None for up to the end of the file.
+            timeout: seconds for the whole transfer; None uses the connection's
+                :attr:`timeout`.
+
+        Returns:
+            How many bytes were sent.
+
+        Raises:
+            NetkitTimeout: the deadline passed; an unknown part was sent.
+            ConnectionClosed: the connection was lost, or closed by this process.
         """
         deadline = self._deadline(timeout)
         loop = self._loop
@@ -341,10 +427,13 @@ class StreamConnection(AioStream):
                 raise mapped from exc
 
     def shutdown(self, how: int) -> None:
-        """Shut down one or both directions (``socket.SHUT_RD``, ``SHUT_WR``, ``SHUT_RDWR``).
+        """Shut down one or both directions.
 
         ``SHUT_WR`` sends EOF after what is queued; ``SHUT_RD`` makes a waiting read see
         the end of the stream. The connection stays open until :meth:`close`.
+
+        Args:
+            how: ``socket.SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``.
 
         Raises:
             ValueError: *how* is not one of the three constants.
@@ -408,10 +497,23 @@ class TcpConnection(StreamConnection):
     ) -> TcpConnection:
         """Take ownership of a connected stream socket (TLS handshake with *tls*).
 
-        ``server_side=True`` makes the TLS handshake the server's; *timeout* bounds it.
         A timeout set on *sock* becomes the default deadline of each call, as in sync.
         *idle_timeout*, *send_timeout* and *message_timeout* are the sync
         :class:`netkit.TcpConnection`'s limits, with the same errors.
+
+        Args:
+            sock: a connected ``AF_INET`` or ``AF_INET6`` ``SOCK_STREAM`` socket.
+            idle_timeout: seconds a read may wait with nothing received, or None.
+            tls: an ``ssl.SSLContext`` to run a TLS handshake with, or None.
+            server_side: make the TLS handshake the server's.
+            server_hostname: the name for SNI and the certificate check (client side).
+            timeout: seconds for the TLS handshake; None for no limit.
+            send_timeout: seconds a send may wait with the peer taking nothing, or None.
+            message_timeout: seconds a read of one message may take from its first byte,
+                or None.
+
+        Returns:
+            The connection, attached to the running loop.
 
         Raises:
             TypeError: *sock* is not a socket or is ``AF_UNIX`` (use
@@ -419,6 +521,7 @@ class TcpConnection(StreamConnection):
                 ``ssl.SSLContext``.
             ValueError: *sock* is not a stream socket, or a timeout is negative.
             NetkitTimeout: the TLS handshake took longer than *timeout*.
+            ssl.SSLError: the TLS handshake failed (the socket is closed).
         """
         check_stream_socket(sock, cls.__name__, "TcpConnection")
         check_timeout("idle_timeout", idle_timeout)

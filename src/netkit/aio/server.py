@@ -87,6 +87,34 @@ class TcpServer(StreamServer):
     * ``backlog=None`` (4096, capped by ``somaxconn``), ``send_timeout=60.0``,
       ``idle_timeout=None`` and ``message_timeout=None``, as in sync; a send or read
       that hits one raises the same :class:`~netkit.NetkitTimeout` with the same message.
+
+    Args:
+        handler: ``async def handler(conn)``, run in a task for each connection; the
+            connection is closed when it returns.
+        host: the address to listen on (``"::"``: IPv6 and IPv4), or a host name.
+        port: the port; 0 for one the system picks (see :attr:`address`).
+        backlog: the listen backlog; None: 4096, capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (the rest wait in the backlog); None: no
+            cap.
+        idle_timeout: seconds a read may wait with nothing received; None: no limit.
+        options: socket options for the listener and each accepted connection.
+        tls: a server ``ssl.SSLContext``: each connection's handshake runs in its task.
+        tls_handshake_timeout: seconds a client has to finish the TLS handshake.
+        listener: a :class:`~netkit.aio.TcpListener` or listening socket to serve instead of
+            binding (replaces *host*, *port* and *backlog*; the server owns it).
+        send_timeout: seconds a send may wait with the peer taking nothing; None: no limit.
+        message_timeout: seconds a read of one message may take once it has part of it;
+            None: no limit.
+        proxy_protocol: trusted networks whose peers must open with a PROXY protocol header;
+            None: no PROXY protocol.
+        proxy_header_timeout: seconds a trusted peer has to send its whole PROXY header.
+
+    Raises:
+        TypeError: a wrong argument type, a *listener* that is not TCP, or *host*,
+            *port* or *backlog* given with *listener*.
+        ValueError: a bad argument value (a negative limit or timeout, a string in
+            *proxy_protocol* that is not a network...).
+        AddressError: an out-of-range *port*.
     """
 
     def __init__(
@@ -216,6 +244,32 @@ class UnixServer(StreamServer):
     seconds after it first had part of it raises: the defence against drip-feeding).
     ``proxy_protocol=True`` makes every peer open with a PROXY protocol header, as in
     the sync :class:`netkit.UnixServer` (``conn.proxy_header`` holds it).
+
+    Args:
+        handler: ``async def handler(conn)``, run in a task for each connection; the
+            connection is closed when it returns.
+        path: the socket file to create (or a Linux abstract ``"\\0name"``); a stale socket
+            file is replaced.
+        mode: the socket file's permissions from the moment it exists; None leaves them to
+            the umask.
+        backlog: the listen backlog; None: 4096, capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (the rest wait in the backlog); None: no
+            cap.
+        idle_timeout: seconds a read may wait with nothing received; None: no limit.
+        listener: instead of *path*, a :class:`~netkit.aio.UnixListener` or a listening
+            ``AF_UNIX`` socket; the server owns it.
+        send_timeout: seconds a send may wait with the peer taking nothing; None: no limit.
+        message_timeout: seconds a read of one message may take once it has part of it;
+            None: no limit.
+        proxy_protocol: True when every peer opens with a PROXY protocol header (v1 or v2).
+        proxy_header_timeout: seconds a trusted peer has to send its whole PROXY header.
+
+    Raises:
+        TypeError: a wrong argument type, neither *path* nor *listener* (or both), or a
+            *listener* of another kind.
+        ValueError: a bad value (a negative limit or timeout, *mode* that is not
+            permission bits...).
+        AddressError: *path* is not a usable socket path (too long for ``sun_path``...).
     """
 
     _UNIX = True
@@ -306,6 +360,28 @@ class SeqpacketServer(StreamServer):
     (``max_connections=2000``, ``backlog=None``: 4096 capped by ``somaxconn``,
     ``send_timeout=60.0``: a ``send_message`` that waits that long for room raises
     ``NetkitTimeout("send stalled: ...")``).
+
+    Args:
+        handler: ``async def handler(conn)``, run in a task for each connection; the
+            connection is closed when it returns.
+        path: the socket file to create (or a Linux abstract ``"\\0name"``); a stale socket
+            file is replaced.
+        mode: the socket file's permissions from the moment it exists; None leaves them to
+            the umask.
+        backlog: the listen backlog; None: 4096, capped by the kernel's ``somaxconn``.
+        max_connections: connections served at once (the rest wait in the backlog); None: no
+            cap.
+        idle_timeout: seconds a read may wait with nothing received; None: no limit.
+        listener: instead of *path*, a :class:`~netkit.aio.SeqpacketListener` or a listening
+            ``AF_UNIX`` ``SOCK_SEQPACKET`` socket; the server owns it.
+        send_timeout: seconds a send may wait with the peer taking nothing; None: no limit.
+
+    Raises:
+        TypeError: a wrong argument type, neither *path* nor *listener* (or both), or a
+            *listener* of another kind.
+        ValueError: a bad value (a negative limit or timeout, *mode* that is not
+            permission bits...).
+        AddressError: *path* is not a usable socket path (too long for ``sun_path``...).
     """
 
     def __init__(
