@@ -70,6 +70,12 @@ def setup() -> tuple[ModuleType, Any, set[str]]:
             ":func:`get_resolver`",
             "[`get_resolver`][netkit.lookup.get_resolver]",
         ),
+        # an inherited member of the enclosing class counts (a property of the base)
+        (
+            "netkit.aio.connection.StreamConnection.recv_until",
+            ":attr:`timeout`",
+            "[`timeout`][netkit.aio._stream.AioStream.timeout]",
+        ),
         # not netkit's, or not found: plain code, no link
         ("netkit.tcp.client.TcpClient.connect", ":class:`ssl.SSLContext`", "`ssl.SSLContext`"),
         ("netkit.lookup.resolve", ":func:`no_such_name`", "`no_such_name`"),

@@ -84,6 +84,18 @@ def _lookup(obj: Object, loader: GriffeLoader, target: str) -> Any | None:
     if head == "netkit":
         path = target
     else:
+        # An enclosing class's member first, inherited ones included (``:attr:`timeout```
+        # in a method of a subclass), as the reader of that class's page expects.
+        scope: Any = obj
+        while scope is not None and not scope.is_module:
+            if scope.is_class and head in scope.all_members:
+                found = scope.all_members[head]
+                for part in rest.split(".") if rest else ():
+                    found = found.all_members.get(part) if found.is_class else None
+                    if found is None:
+                        return None
+                return found
+            scope = scope.parent
         try:
             path = obj.resolve(head)
         except NameResolutionError:
