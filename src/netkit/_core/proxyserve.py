@@ -68,14 +68,22 @@ class ProxyPolicy:
         self, networks: Iterable[_Network], *, every_peer: bool, header_timeout: float
     ) -> None:
         nets = tuple(networks)
-        self.v4 = tuple(n for n in nets if isinstance(n, ipaddress.IPv4Network))
-        self.v6 = tuple(n for n in nets if isinstance(n, ipaddress.IPv6Network))
+        self.v4: tuple[ipaddress.IPv4Network, ...] = tuple(
+            n for n in nets if isinstance(n, ipaddress.IPv4Network)
+        )
+        self.v6: tuple[ipaddress.IPv6Network, ...] = tuple(
+            n for n in nets if isinstance(n, ipaddress.IPv6Network)
+        )
         # (network, mask) as integers: matching a peer costs one inet_pton and a few
         # integer operations per network (ipaddress objects cost several microseconds)
-        self._masks4 = tuple((int(n.network_address), int(n.netmask)) for n in self.v4)
-        self._masks6 = tuple((int(n.network_address), int(n.netmask)) for n in self.v6)
-        self.every_peer = every_peer
-        self.header_timeout = header_timeout
+        self._masks4: tuple[tuple[int, int], ...] = tuple(
+            (int(n.network_address), int(n.netmask)) for n in self.v4
+        )
+        self._masks6: tuple[tuple[int, int], ...] = tuple(
+            (int(n.network_address), int(n.netmask)) for n in self.v6
+        )
+        self.every_peer: bool = every_peer
+        self.header_timeout: float = header_timeout
 
     def __repr__(self) -> str:
         if self.every_peer:
