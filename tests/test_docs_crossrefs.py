@@ -38,10 +38,8 @@ def setup() -> tuple[ModuleType, Any, set[str]]:
     loader.load("netkit")
     loader.resolve_aliases(implicit=False, external=False)
     shown: set[str] = set()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(ROOT)  # the hook reads docs/reference/*.md, as mkdocs runs it
-        for identifier in hook._documented():
-            hook._shown(loader.modules_collection[identifier], shown)
+    for identifier in hook._documented():
+        hook._shown(loader.modules_collection[identifier], shown)
     return hook, loader, shown
 
 

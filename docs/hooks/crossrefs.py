@@ -6,8 +6,9 @@ renders a docstring, each role becomes an mkdocs-autorefs reference to the objec
 canonical path, resolved in the scope of the documented object (so ``:meth:`recv``` in a
 method's docstring means the class's ``recv``), as Sphinx would:
 
-- a target that the reference shows (a member, by ``__all__``, of a module named on a
-  ``:::`` line of docs/reference/*.md, or a member of such a class) becomes
+- a target that the reference shows (an object named on a ``:::`` line of
+  docs/reference/*.md, a member, by ``__all__``, of such a module, or a member of
+  such a class) becomes
   ``[`X`][path]``, a required reference: if it is then not rendered after all (no
   docstring), ``mkdocs build --strict`` fails;
 - any other target in netkit (``netkit._core...``, a private base class) becomes an
@@ -40,7 +41,8 @@ _ROLE = re.compile(
 )
 
 
-_REFERENCE = pathlib.Path("docs/reference")
+# docs/reference, next to this file's folder (whatever directory mkdocs runs from).
+_REFERENCE = pathlib.Path(__file__).resolve().parent.parent / "reference"
 
 
 def _documented() -> list[str]:
