@@ -160,6 +160,38 @@ class _FloorProtocol(asyncio.Protocol):
             write(data)
 
 
+class _PiecesFloorProtocol(_FloorProtocol):
+    """The least the ``recv(max_bytes)`` + ``sendall`` API shape can cost in bulk.
+
+    The task takes each receive in ``bytes`` pieces of at most 64 KiB (what
+    ``await recv(65536)`` returns) and writes the pieces of one receive together (what
+    netkit.aio's gathering does); no buffer, checks or deadlines. Not a usable API: a
+    reference for the copies the API shape itself costs.
+    """
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        writelines = self.transport.writelines
+        while True:
+            if self.pending:
+                data = self.pending.pop(0)
+            else:
+                self.waiter = loop.create_future()
+                data = await self.waiter
+            if not data:
+                return
+            writelines([data[i : i + CHUNK] for i in range(0, len(data), CHUNK)])
+
+
+def serve_pieces_floor(port: int, use_uvloop: bool) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_PiecesFloorProtocol, HOST, port, backlog=1024)
+        await server.serve_forever()
+
+    _run(main, use_uvloop)
+
+
 def serve_floor(port: int, use_uvloop: bool) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -224,6 +256,8 @@ SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "uvloop Protocol": (serve_protocol, True),
     "coroutine floor": (serve_floor, False),
     "coroutine floor uvloop": (serve_floor, True),
+    "pieces floor": (serve_pieces_floor, False),
+    "pieces floor uvloop": (serve_pieces_floor, True),
     "accept floor": (serve_accept_floor, False),
     "accept floor uvloop": (serve_accept_floor, True),
     "trio": (serve_trio, False),
