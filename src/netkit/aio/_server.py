@@ -370,6 +370,9 @@ class StreamServer:
             conn.abort()
             await conn.aclose()
             return
+        unqueued = getattr(conn, "_close_unqueued", None)
+        if unqueued is not None and unqueued():
+            return  # nothing to flush: the handler's task need not wait another turn
         stopped = self._stopped
         during_stop = self._stopping and stopped is not None and not stopped.is_set()
         await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)

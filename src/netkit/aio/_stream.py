@@ -487,6 +487,16 @@ class AioStream(RawOptions):
         self._transport.abort()
         self._protocol.wake_reader()
 
+    def _close_unqueued(self) -> bool:
+        # For a server closing a connection its handler returned from: with nothing
+        # queued and no TLS shutdown due, close() leaves nothing to flush, so there is
+        # nothing to wait for (the loop's next turn releases the socket): True then.
+        protocol = self._protocol
+        if protocol.gathered or protocol.tls or self._transport.get_write_buffer_size():
+            return False
+        self.close()
+        return True
+
     async def aclose(self, *, timeout: float | None = 5.0) -> None:
         """Close, flushing queued data, and wait until the transport is gone.
 
