@@ -15,7 +15,9 @@ bench/results/aio.json. The "coroutine floor" server is a reference, not a produ
 least any ``await recv()`` echo can cost (one future per message, nothing else), so the
 tables show how much of the distance to a raw Protocol is the coroutine hand-off. The
 "accept floor" servers are the same kind of reference for a server with its own accept
-loop (netkit.aio's design): the least such a server can cost per connection.
+loop (netkit.aio's design): the least such a server can cost per connection. The
+"pieces floor" servers are the least the ``recv(65536)`` + ``sendall`` shape can cost in
+bulk: each receive taken in ``bytes`` pieces of 64 KiB and written back in one call.
 
 Server CPU (``--cpu``, ``--targets``) is per request, per accepted connection (churn) or
 per megabyte echoed (bulk): the server process's CPU time divided by what the load
