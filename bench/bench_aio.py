@@ -15,7 +15,9 @@ bench/results/aio.json. The "coroutine floor" server is a reference, not a produ
 least any ``await recv()`` echo can cost (one future per message, nothing else), so the
 tables show how much of the distance to a raw Protocol is the coroutine hand-off. The
 "accept floor" servers are the same kind of reference for a server with its own accept
-loop (netkit.aio's design): the least such a server can cost per connection.
+loop (netkit.aio's design): the least such a server can cost per connection. The
+"pieces floor" servers are the least the ``recv(65536)`` + ``sendall`` shape can cost in
+bulk: each receive taken in ``bytes`` pieces of 64 KiB and written back in one call.
 
 Server CPU (``--cpu``, ``--targets``) is per request, per accepted connection (churn) or
 per megabyte echoed (bulk): the server process's CPU time divided by what the load
@@ -160,6 +162,38 @@ class _FloorProtocol(asyncio.Protocol):
             write(data)
 
 
+class _PiecesFloorProtocol(_FloorProtocol):
+    """The least the ``recv(max_bytes)`` + ``sendall`` API shape can cost in bulk.
+
+    The task takes each receive in ``bytes`` pieces of at most 64 KiB (what
+    ``await recv(65536)`` returns) and writes the pieces of one receive together (what
+    netkit.aio's gathering does); no buffer, checks or deadlines. Not a usable API: a
+    reference for the copies the API shape itself costs.
+    """
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        writelines = self.transport.writelines
+        while True:
+            if self.pending:
+                data = self.pending.pop(0)
+            else:
+                self.waiter = loop.create_future()
+                data = await self.waiter
+            if not data:
+                return
+            writelines([data[i : i + CHUNK] for i in range(0, len(data), CHUNK)])
+
+
+def serve_pieces_floor(port: int, use_uvloop: bool) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_PiecesFloorProtocol, HOST, port, backlog=1024)
+        await server.serve_forever()
+
+    _run(main, use_uvloop)
+
+
 def serve_floor(port: int, use_uvloop: bool) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -224,6 +258,8 @@ SERVERS: dict[str, tuple[Callable[[int, bool], None], bool]] = {
     "uvloop Protocol": (serve_protocol, True),
     "coroutine floor": (serve_floor, False),
     "coroutine floor uvloop": (serve_floor, True),
+    "pieces floor": (serve_pieces_floor, False),
+    "pieces floor uvloop": (serve_pieces_floor, True),
     "accept floor": (serve_accept_floor, False),
     "accept floor uvloop": (serve_accept_floor, True),
     "trio": (serve_trio, False),

@@ -589,3 +589,35 @@ def test_aio_remote_address_of_a_peer_that_reset_at_once(run: Run) -> None:
 
     seen, local = run(main(), timeout=60)
     assert seen == [netkit.Endpoint("127.0.0.1", local[1])]
+
+
+@pytest.mark.parametrize("converted", [False, True], ids=["lazy", "converted"])
+def test_aio_accept_peer_fills_in_only_a_missing_peer_address(run: Run, converted: bool) -> None:
+    """adopt() gives an aio connection accept()'s peer address only where the transport
+    found none (the peer had gone), whether or not the addresses were converted yet."""
+    from netkit._core.proxyserve import adopt
+
+    async def main() -> list[object]:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            client = socket.create_connection(listener.getsockname(), DEADLINE)
+            accepted, _ = listener.accept()
+        try:
+            conn = await netkit.aio.TcpConnection.from_socket(accepted)
+            async with conn:
+                real = conn.remote_address  # the transport's own: kept
+                adopt(conn, ("127.0.0.1", 9), None, unix=False)
+                kept = conn.remote_address
+            gone = await netkit.aio.TcpConnection.from_socket(socket.socket())
+            async with gone:
+                if converted:
+                    with pytest.raises(netkit.ConnectionClosed, match="no remote address"):
+                        _ = gone.remote_address
+                adopt(gone, ("127.0.0.1", 9), None, unix=False)
+                filled = gone.remote_address
+            return [real, kept, filled, client.getsockname()[1]]
+        finally:
+            client.close()
+
+    real, kept, filled, port = run(main(), timeout=60)
+    assert real == kept == netkit.Endpoint("127.0.0.1", port)
+    assert filled == netkit.Endpoint("127.0.0.1", 9)

@@ -271,7 +271,10 @@ def adopt(conn: Any, peer: object, header: ProxyHeader | None, *, unix: bool) ->
     balancer's health check does, still has a ``remote_address``. With a PROXY *header*,
     the connection gets the header, and its addresses win (:func:`proxied_addresses`).
     """
-    if getattr(conn, "_remote", False) is None:
+    take_peer = getattr(conn, "_adopt_peer", None)
+    if take_peer is not None:
+        take_peer(peer)  # aio: kept raw until an address is asked for
+    elif getattr(conn, "_remote", False) is None:
         conn._remote = conn._convert(peer)
     if header is None:
         return

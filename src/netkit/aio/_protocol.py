@@ -139,11 +139,21 @@ class StreamProtocol(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         waiter = self.read_waiter
-        if waiter is not None and 0 < nbytes <= self.direct and not waiter.done():
-            # The hot path of a request/response server: a recv() is waiting (so the
-            # buffer is empty, see `direct`) and the chunk fits: hand it over as is.
-            waiter.set_result(bytes(self.scratch[:nbytes]))
-            return
+        direct = self.direct
+        if waiter is not None and direct and not waiter.done():
+            # A recv() is waiting (so the buffer is empty, see `direct`).
+            if nbytes <= direct:
+                # The hot path of a request/response server: the chunk fits: hand it
+                # over as is.
+                waiter.set_result(bytes(self.scratch[:nbytes]))
+                return
+            if nbytes:
+                # Streaming: the waiting recv() gets a full piece straight from the
+                # scratch area and only the rest goes through the buffer, which saves
+                # a copy and a larger allocation in the buffer per receive.
+                waiter.set_result(bytes(self.scratch[:direct]))
+                self.buffer.feed(self.scratch[direct:nbytes])
+                return
         self.data_received(self.scratch[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:

@@ -199,7 +199,8 @@ class StreamServer:
             task.cancel()
 
         def others() -> set[asyncio.Task[None]]:
-            return {task for task in self._tasks if task is not me}
+            # (A task cancelled before its first step never ran _serve's cleanup.)
+            return {task for task in self._tasks if task is not me and not task.done()}
 
         try:
             # Handlers finish, and those that returned flush what they queued (_close).
@@ -322,8 +323,9 @@ class StreamServer:
                     logger.warning("%s", line)
             self._active += 1
             task = loop.create_task(self._serve(sock, peer))
+            # _serve() removes itself when it ends: no done callback (a loop turn's
+            # handle) per connection.
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     def _log(self, exc: BaseException, peer: object) -> None:
         level, message, trace = handler_error(exc, peer_text(peer), stopping=self._stopping)
@@ -364,6 +366,7 @@ class StreamServer:
                 self._active -= 1
                 if not self._armed and self._retry is None and self._accept_task is not None:
                     self._arm()  # a slot is free (max_connections)
+                self._tasks.discard(task)
 
     async def _close(self, conn: Any) -> None:
         """Close *conn* once what its handler queued is flushed (nothing sent is lost).
@@ -377,6 +380,9 @@ class StreamServer:
             conn.abort()
             await conn.aclose()
             return
+        unqueued = getattr(conn, "_close_unqueued", None)
+        if unqueued is not None and unqueued():
+            return  # nothing to flush: the handler's task need not wait another turn
         stopped = self._stopped
         during_stop = self._stopping and stopped is not None and not stopped.is_set()
         await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)

@@ -225,7 +225,8 @@ class AioStream(RawOptions):
         self._proxy_header: ProxyHeader | None = None
         # Kept as the loop gives them; converted on first use (the same values, but a
         # connection whose addresses are never asked for does not pay for it).
-        self._sockaddrs: tuple[Any, Any] | None = (
+        # (A server may add accept()'s peer address as a third item: see _adopt_peer.)
+        self._sockaddrs: tuple[Any, ...] | None = (
             transport.get_extra_info("sockname"),
             transport.get_extra_info("peername"),
         )
@@ -237,7 +238,20 @@ class AioStream(RawOptions):
         if sockaddrs is not None:
             self._sockaddrs = None
             self._local_address = self._convert(sockaddrs[0])
-            self._remote_address = self._convert(sockaddrs[1])
+            remote = self._convert(sockaddrs[1])
+            if remote is None and len(sockaddrs) > 2:
+                remote = self._convert(sockaddrs[2])
+            self._remote_address = remote
+
+    def _adopt_peer(self, peer: Any) -> None:
+        # accept()'s address for the peer, used when the transport found none (the
+        # peer had gone): kept raw and converted with the others on first use, so a
+        # connection whose addresses are never asked for still pays nothing.
+        sockaddrs = self._sockaddrs
+        if sockaddrs is not None:
+            self._sockaddrs = (sockaddrs[0], sockaddrs[1], peer)
+        elif self._remote_address is None:
+            self._remote_address = self._convert(peer)
 
     @property
     def _local(self) -> Any:
@@ -534,6 +548,16 @@ class AioStream(RawOptions):
         self._protocol.gathered_size = 0
         self._transport.abort()
         self._protocol.wake_reader()
+
+    def _close_unqueued(self) -> bool:
+        # For a server closing a connection its handler returned from: with nothing
+        # queued and no TLS shutdown due, close() leaves nothing to flush, so there is
+        # nothing to wait for (the loop's next turn releases the socket): True then.
+        protocol = self._protocol
+        if protocol.gathered or protocol.tls or self._transport.get_write_buffer_size():
+            return False
+        self.close()
+        return True
 
     async def aclose(self, *, timeout: float | None = 5.0) -> None:
         """Close, flushing queued data, and wait until the transport is gone.
