@@ -229,7 +229,60 @@ class TcpServer(StreamServer):
         )
 
 
-class UnixServer(StreamServer):
+class _PathServer(StreamServer):
+    """What :class:`UnixServer` and :class:`SeqpacketServer` share on the engine: a
+    socket path (or a given listener of :attr:`_LISTENER`'s kind), and binding it."""
+
+    #: The listener this server binds, or takes as ``listener=``.
+    _LISTENER: Any = UnixListener
+
+    _path: str | None
+    _mode: int | None
+    _backlog: int | None
+
+    @classmethod
+    def _given(cls, listener: Any, backlog: int | None) -> Any:
+        """``listener=`` as a listener of this server's kind (None when not given).
+
+        Raises:
+            TypeError: *backlog* given too, or *listener* of another kind.
+        """
+        if listener is None:
+            return None
+        if backlog is not None:
+            raise TypeError(listener_conflict("backlog"))
+        kind = cls._LISTENER
+        if isinstance(listener, kind):
+            return listener
+        if isinstance(listener, socket.socket):
+            return kind(listener)
+        server = kind.__name__.replace("Listener", "Server")
+        raise listener_kind_error(server, kind.__name__, listener)
+
+    def _keep(self, path: str | None, mode: int | None, backlog: int | None) -> None:
+        self._path = path
+        self._mode = mode
+        self._backlog = backlog
+
+    @property
+    def address(self) -> str:
+        """The socket's path (known before :meth:`start` too)."""
+        if self._address is not None:
+            address: str = self._address
+            return address
+        assert self._path is not None
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"<aio.{type(self).__name__} {unix_text(self.address)} active={self._active}>"
+
+    async def _open_listener(self) -> Any:
+        assert self._path is not None
+        backlog = default_backlog() if self._backlog is None else self._backlog
+        return await self._LISTENER.bind(self._path, mode=self._mode, backlog=backlog)
+
+
+class UnixServer(_PathServer):
     """An asyncio Unix stream server running ``async def handler(conn)`` per connection.
 
     The twin of :class:`netkit.UnixServer` (same arguments, rules and errors) on the
@@ -294,11 +347,7 @@ class UnixServer(StreamServer):
         )
         check_slow_client_args(send_timeout, message_timeout)
         proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
-        taken: UnixListener | None = None
-        if listener is not None:
-            if backlog is not None:
-                raise TypeError(listener_conflict("backlog"))
-            taken = _unix_listener(listener)
+        taken: UnixListener | None = self._given(listener, backlog)
         super().__init__(
             handler,
             max_connections=max_connections,
@@ -308,18 +357,7 @@ class UnixServer(StreamServer):
             message_timeout=message_timeout,
             proxy=proxy,
         )
-        self._path = where
-        self._mode = mode
-        self._backlog = backlog
-
-    @property
-    def address(self) -> str:
-        """The socket's path (known before :meth:`start` too)."""
-        if self._address is not None:
-            address: str = self._address
-            return address
-        assert self._path is not None
-        return self._path
+        self._keep(where, mode, backlog)
 
     @property
     def listener(self) -> UnixListener:
@@ -331,14 +369,6 @@ class UnixServer(StreamServer):
         listener: UnixListener = super().listener
         return listener
 
-    def __repr__(self) -> str:
-        return f"<aio.UnixServer {unix_text(self.address)} active={self._active}>"
-
-    async def _open_listener(self) -> UnixListener:
-        assert self._path is not None
-        backlog = default_backlog() if self._backlog is None else self._backlog
-        return await UnixListener.bind(self._path, mode=self._mode, backlog=backlog)
-
     async def _connect(self, sock: socket.socket) -> UnixConnection:
         return await UnixConnection.from_socket(
             sock,
@@ -348,7 +378,7 @@ class UnixServer(StreamServer):
         )
 
 
-class SeqpacketServer(StreamServer):
+class SeqpacketServer(_PathServer):
     """An asyncio Unix SEQPACKET server running ``async def handler(conn)`` per connection.
 
     The twin of :class:`netkit.SeqpacketServer` (same arguments, rules and errors) on
@@ -384,6 +414,8 @@ class SeqpacketServer(StreamServer):
         AddressError: *path* is not a usable socket path (too long for ``sun_path``...).
     """
 
+    _LISTENER = SeqpacketListener
+
     def __init__(
         self,
         handler: SeqpacketHandler,
@@ -407,11 +439,7 @@ class SeqpacketServer(StreamServer):
             "SeqpacketServer",
         )
         check_slow_client_args(send_timeout, None)
-        taken: SeqpacketListener | None = None
-        if listener is not None:
-            if backlog is not None:
-                raise TypeError(listener_conflict("backlog"))
-            taken = _seqpacket_listener(listener)
+        taken: SeqpacketListener | None = self._given(listener, backlog)
         super().__init__(
             handler,
             max_connections=max_connections,
@@ -419,18 +447,7 @@ class SeqpacketServer(StreamServer):
             listener=taken,
             send_timeout=send_timeout,
         )
-        self._path = where
-        self._mode = mode
-        self._backlog = backlog
-
-    @property
-    def address(self) -> str:
-        """The socket's path (known before :meth:`start` too)."""
-        if self._address is not None:
-            address: str = self._address
-            return address
-        assert self._path is not None
-        return self._path
+        self._keep(where, mode, backlog)
 
     @property
     def listener(self) -> SeqpacketListener:
@@ -442,13 +459,6 @@ class SeqpacketServer(StreamServer):
         """
         listener: SeqpacketListener = super().listener
         return listener
-
-    def __repr__(self) -> str:
-        return f"<aio.SeqpacketServer {unix_text(self.address)} active={self._active}>"
-
-    async def _open_listener(self) -> SeqpacketListener:
-        assert self._path is not None
-        return await SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
 
     async def _connect(self, sock: socket.socket) -> SeqpacketConnection:
         return SeqpacketConnection(
@@ -473,19 +483,3 @@ def _tcp_listener(listener: Any) -> TcpListener:
     if isinstance(listener, socket.socket):
         return TcpListener(listener)
     raise listener_kind_error("TcpServer", "TcpListener", listener)
-
-
-def _unix_listener(listener: Any) -> UnixListener:
-    if isinstance(listener, UnixListener):
-        return listener
-    if isinstance(listener, socket.socket):
-        return UnixListener(listener)
-    raise listener_kind_error("UnixServer", "UnixListener", listener)
-
-
-def _seqpacket_listener(listener: Any) -> SeqpacketListener:
-    if isinstance(listener, SeqpacketListener):
-        return listener
-    if isinstance(listener, socket.socket):
-        return SeqpacketListener(listener)
-    raise listener_kind_error("SeqpacketServer", "SeqpacketListener", listener)

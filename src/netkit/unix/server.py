@@ -35,7 +35,64 @@ Handler = Callable[[UnixConnection], None]
 SeqpacketHandler = Callable[[SeqpacketConnection], None]
 
 
-class UnixServer(StreamServer):
+class _PathServer(StreamServer):
+    """What :class:`UnixServer` and :class:`SeqpacketServer` share on the engine: a
+    socket path (or a given listener of :attr:`_LISTENER`'s kind), and binding it."""
+
+    #: The listener this server binds, or takes as ``listener=``.
+    _LISTENER: Any = UnixListener
+
+    _path: str | None
+    _mode: int | None
+    _backlog: int | None
+
+    @classmethod
+    def _given(cls, listener: Any, backlog: int | None) -> Any:
+        """``listener=`` as a listener of this server's kind (None when not given).
+
+        Raises:
+            TypeError: *backlog* given too, or *listener* of another kind.
+        """
+        if listener is None:
+            return None
+        if backlog is not None:
+            raise TypeError(listener_conflict("backlog"))
+        kind = cls._LISTENER
+        if isinstance(listener, kind):
+            return listener
+        if isinstance(listener, socket.socket):
+            return kind(listener)
+        raise listener_kind_error(
+            kind.__name__.replace("Listener", "Server"), kind.__name__, listener
+        )
+
+    def _keep(self, path: str | None, mode: int | None, backlog: int | None) -> None:
+        self._path = path
+        self._mode = mode
+        self._backlog = backlog
+
+    @property
+    def address(self) -> str:
+        """The socket's path (known before :meth:`start` too)."""
+        if self._address is not None:
+            address: str = self._address
+            return address
+        assert self._path is not None
+        return self._path
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {unix_text(self.address)} {self._state} "
+            f"active={len(self._connections)}>"
+        )
+
+    def _open_listener(self) -> Any:
+        assert self._path is not None
+        backlog = default_backlog() if self._backlog is None else self._backlog
+        return self._LISTENER.bind(self._path, mode=self._mode, backlog=backlog)
+
+
+class UnixServer(_PathServer):
     """A Unix stream server calling ``handler(conn)`` for each connection, in a worker thread.
 
     Everything :class:`~netkit.TcpServer` does, the same way: ``start()``,
@@ -110,11 +167,7 @@ class UnixServer(StreamServer):
         )
         check_slow_client_args(send_timeout, message_timeout)
         proxy = unix_proxy_policy(proxy_protocol, proxy_header_timeout)
-        taken: UnixListener | None = None
-        if listener is not None:
-            if backlog is not None:
-                raise TypeError(listener_conflict("backlog"))
-            taken = _as_listener(listener)
+        taken: UnixListener | None = self._given(listener, backlog)
         super().__init__(
             handler,
             max_connections=max_connections,
@@ -124,18 +177,7 @@ class UnixServer(StreamServer):
             message_timeout=message_timeout,
             proxy=proxy,
         )
-        self._path = where
-        self._mode = mode
-        self._backlog = backlog
-
-    @property
-    def address(self) -> str:
-        """The socket's path (known before :meth:`start` too)."""
-        if self._address is not None:
-            address: str = self._address
-            return address
-        assert self._path is not None
-        return self._path
+        self._keep(where, mode, backlog)
 
     @property
     def listener(self) -> UnixListener:
@@ -147,16 +189,6 @@ class UnixServer(StreamServer):
         listener: UnixListener = super().listener
         return listener
 
-    def __repr__(self) -> str:
-        return (
-            f"<UnixServer {unix_text(self.address)} {self._state} active={len(self._connections)}>"
-        )
-
-    def _open_listener(self) -> UnixListener:
-        assert self._path is not None
-        backlog = default_backlog() if self._backlog is None else self._backlog
-        return UnixListener.bind(self._path, mode=self._mode, backlog=backlog)
-
     def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> UnixConnection:
         return UnixConnection(
             sock,
@@ -166,16 +198,7 @@ class UnixServer(StreamServer):
         )
 
 
-def _as_listener(listener: Any) -> UnixListener:
-    """``listener=`` as a UnixListener: one already, or a listening socket to wrap."""
-    if isinstance(listener, UnixListener):
-        return listener
-    if isinstance(listener, socket.socket):
-        return UnixListener(listener)
-    raise listener_kind_error("UnixServer", "UnixListener", listener)
-
-
-class SeqpacketServer(StreamServer):
+class SeqpacketServer(_PathServer):
     """A Unix SEQPACKET server calling ``handler(conn)`` for each connection, in a worker
     thread; :class:`UnixServer` for ``SOCK_SEQPACKET``.
 
@@ -224,6 +247,8 @@ class SeqpacketServer(StreamServer):
         AddressError: *path* is not a usable socket path (too long for ``sun_path``...).
     """
 
+    _LISTENER = SeqpacketListener
+
     def __init__(
         self,
         handler: SeqpacketHandler,
@@ -247,11 +272,7 @@ class SeqpacketServer(StreamServer):
             "SeqpacketServer",
         )
         check_slow_client_args(send_timeout, None)
-        taken: SeqpacketListener | None = None
-        if listener is not None:
-            if backlog is not None:
-                raise TypeError(listener_conflict("backlog"))
-            taken = _as_seqpacket_listener(listener)
+        taken: SeqpacketListener | None = self._given(listener, backlog)
         super().__init__(
             handler,
             max_connections=max_connections,
@@ -259,18 +280,7 @@ class SeqpacketServer(StreamServer):
             listener=taken,
             send_timeout=send_timeout,
         )
-        self._path = where
-        self._mode = mode
-        self._backlog = backlog
-
-    @property
-    def address(self) -> str:
-        """The socket's path (known before :meth:`start` too)."""
-        if self._address is not None:
-            address: str = self._address
-            return address
-        assert self._path is not None
-        return self._path
+        self._keep(where, mode, backlog)
 
     @property
     def listener(self) -> SeqpacketListener:
@@ -283,26 +293,7 @@ class SeqpacketServer(StreamServer):
         listener: SeqpacketListener = super().listener
         return listener
 
-    def __repr__(self) -> str:
-        return (
-            f"<SeqpacketServer {unix_text(self.address)} {self._state} "
-            f"active={len(self._connections)}>"
-        )
-
-    def _open_listener(self) -> SeqpacketListener:
-        assert self._path is not None
-        return SeqpacketListener.bind(self._path, mode=self._mode, backlog=self._backlog)
-
     def _open(self, sock: socket.socket, peer: object, worker: _Worker) -> SeqpacketConnection:
         return SeqpacketConnection(
             sock, idle_timeout=self._idle_timeout, send_timeout=self._send_timeout
         )
-
-
-def _as_seqpacket_listener(listener: Any) -> SeqpacketListener:
-    """``listener=`` as a SeqpacketListener: one already, or a listening socket to wrap."""
-    if isinstance(listener, SeqpacketListener):
-        return listener
-    if isinstance(listener, socket.socket):
-        return SeqpacketListener(listener)
-    raise listener_kind_error("SeqpacketServer", "SeqpacketListener", listener)
