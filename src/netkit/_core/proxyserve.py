@@ -271,11 +271,9 @@ def adopt(conn: Any, peer: object, header: ProxyHeader | None, *, unix: bool) ->
     balancer's health check does, still has a ``remote_address``. With a PROXY *header*,
     the connection gets the header, and its addresses win (:func:`proxied_addresses`).
     """
-    take_peer = getattr(conn, "_adopt_peer", None)
+    take_peer = getattr(conn, "_adopt_peer", None)  # stream connections of both faces
     if take_peer is not None:
-        take_peer(peer)  # aio: kept raw until an address is asked for
-    elif getattr(conn, "_remote", False) is None:
-        conn._remote = conn._convert(peer)
+        take_peer(peer)
     if header is None:
         return
     conn._proxy_header = header

@@ -376,12 +376,11 @@ class StreamServer:
         connection whose send timed out (the peer stopped reading; the stream is torn)
         is aborted at once, as the sync face resets it.
         """
-        if getattr(conn, "_send_stalled", False):  # (a connection class may lack it)
+        if conn._send_stalled:
             conn.abort()
             await conn.aclose()
             return
-        unqueued = getattr(conn, "_close_unqueued", None)
-        if unqueued is not None and unqueued():
+        if conn._close_unqueued():
             return  # nothing to flush: the handler's task need not wait another turn
         stopped = self._stopped
         during_stop = self._stopping and stopped is not None and not stopped.is_set()

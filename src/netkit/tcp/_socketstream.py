@@ -281,6 +281,12 @@ class SocketStream(RawOptions):
         """A socket address from the kernel as the class reports it (subclasses)."""
         return sockaddr
 
+    def _adopt_peer(self, peer: Any) -> None:
+        # accept()'s address for the peer (a server's connection): kept, so a peer that
+        # reset at once still has one where getpeername() would fail with ENOTCONN.
+        if self._remote is None:
+            self._remote = self._convert(peer)
+
     def _address(self, peer: bool) -> Any:
         """This end's (or with *peer* the peer's) address, converted once and kept."""
         if peer:
