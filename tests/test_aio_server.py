@@ -414,3 +414,46 @@ def test_tls_connections_close_without_asyncio_warnings(
         run(main())
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_accepted_socket_is_a_plain_stream_socket(run: Run, host: str) -> None:
+    # The server makes accepted sockets itself (without socket.accept()'s enum
+    # conversions): what a handler sees must be what socket.accept() would have given.
+    if host == "::1" and not _has_ipv6():
+        pytest.skip("no IPv6 loopback")
+    seen: list[tuple[object, object, int, int]] = []
+
+    async def handler(conn: TcpConnection) -> None:
+        sock = conn.transport.get_extra_info("socket")
+        nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        seen.append((sock.family, sock.type, sock.proto, nodelay))
+        await conn.sendall(b"ok")
+
+    async def main() -> None:
+        async with TcpServer(handler, host, 0) as server:
+            async with await TcpClient.connect(host, server.address.port) as client:
+                assert await client.recv_exactly(2) == b"ok"
+
+    run(main())
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    [(got_family, got_type, proto, nodelay)] = seen
+    assert type(got_family) is socket.AddressFamily and got_family == family
+    assert type(got_type) is socket.SocketKind and got_type == socket.SOCK_STREAM
+    assert proto == 0 and nodelay != 0
+
+
+def test_accepted_socket_class_reads_like_socket_socket() -> None:
+    from netkit.aio._server import _accepted_class
+
+    with socket.socket() as plain:
+        made = _accepted_class(socket.AF_INET, socket.SOCK_STREAM)
+        assert made is _accepted_class(socket.AF_INET, socket.SOCK_STREAM)  # one per kind
+        sock = made(socket.AF_INET, socket.SOCK_STREAM, 0, plain.detach())
+        with sock:
+            assert isinstance(sock, socket.socket)
+            assert sock.family is socket.AF_INET and sock.type is socket.SOCK_STREAM
+            assert repr(sock).startswith(f"<socket.socket fd={sock.fileno()}, family=")
+            with sock.dup() as copy:
+                assert copy.family is socket.AF_INET and copy.fileno() != sock.fileno()
+        assert sock.fileno() == -1

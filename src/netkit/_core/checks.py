@@ -39,6 +39,8 @@ def check_timeout(name: str, value: object) -> float | None:
     """Seconds as a float, or ``None`` for no limit (``None``, ``math.inf`` or huge)."""
     if value is None:
         return None
+    if type(value) is float and 0.0 <= value <= FOREVER:
+        return value  # the commonest case, checked once per connection (NaN is not)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number of seconds or None, not {describe(value)}")
     if math.isnan(value) or value < 0:
