@@ -22,7 +22,9 @@ bulk: each receive taken in ``bytes`` pieces of 64 KiB and written back in one c
 Server CPU (``--cpu``, ``--targets``) is per request, per accepted connection (churn) or
 per megabyte echoed (bulk): the server process's CPU time divided by what the load
 generator finished over the whole run, so it does not depend on the generator's speed.
-``--targets`` writes bench/results/aio_targets.json. ``--serve NAME --port N`` runs one
+``--targets`` runs each scenario with its floor (coroutine, accept or pieces floor) in
+the same interleaved run and writes bench/results/aio_targets.json. ``--serve NAME
+--port N`` runs one
 server (used by the harness).
 """
 
@@ -497,63 +499,87 @@ def inproc_table() -> str:
 
 # --------------------------------------------------------------------------- targets
 
-# (scenario, reference server kind, least netkit.aio / reference): what netkit.aio must
-# reach on each loop against that loop's own peer, in throughput measured side by side.
+# (scenario, reference server kind, least netkit.aio / reference, floor): what
+# netkit.aio must reach on each loop against that loop's own peer, in throughput
+# measured side by side, and the reference server that shows the least an API of
+# netkit.aio's shape can cost in that scenario (measured in the same run).
 TARGETS = [
-    ("ping-pong 64 B x 100", "streams", 1.05),
-    ("churn: connect, 64 B echo, close", "streams", 1.0),
-    ("bulk 64 KiB, 1 conn", "Protocol", 0.85),
+    ("ping-pong 64 B x 100", "streams", 1.05, "coroutine floor"),
+    ("churn: connect, 64 B echo, close", "streams", 1.0, "accept floor"),
+    ("bulk 64 KiB, 1 conn", "Protocol", 0.85, "pieces floor"),
 ]
 LOOPS = {
-    "default loop": ("netkit.aio", "asyncio streams", "asyncio Protocol", "accept floor"),
-    "uvloop": ("netkit.aio uvloop", "uvloop streams", "uvloop Protocol", "accept floor uvloop"),
+    "default loop": ("netkit.aio", "asyncio streams", "asyncio Protocol", ""),
+    "uvloop": ("netkit.aio uvloop", "uvloop streams", "uvloop Protocol", " uvloop"),
 }
 
 
 def targets_table(
     costs: dict[str, dict[str, list[float]]], rates: h.Results, loop_name: str
 ) -> str:
-    """One loop's rows: rates (median ± half range), the target ratio, and CPU ratios."""
-    subject, streams, protocol, floor = LOOPS[loop_name]
-    names = [subject, streams, protocol, floor]
+    """One loop's rows: rates (median ± half range), the target ratio, CPU ratios, and
+    where that scenario's floor stands against the same reference."""
+    subject, streams, protocol, suffix = LOOPS[loop_name]
     head = [
-        "scenario", *names, "target", "netkit / ref (rate)", "ref / netkit (CPU)",
-        "netkit CPU", "floor / netkit (CPU)",
+        "scenario", subject, streams, protocol, "floor", "target", "netkit / ref (rate)",
+        "ref / netkit (CPU)", "netkit CPU", "floor / ref (rate)", "netkit / floor (rate)",
+        "floor / netkit (CPU)",
     ]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for scenario_name, kind, least in TARGETS:
+    for scenario_name, kind, least, floor_kind in TARGETS:
         if scenario_name not in rates:
             continue
+        floor = floor_kind + suffix
         ref = streams if kind == "streams" else protocol
         row, cpu = rates[scenario_name], costs[scenario_name]
         unit = cpu_unit(next(s for s in SCENARIOS if s.name == scenario_name))
         cells = [scenario_name]
-        for name in names:
-            m = row[name]
-            cells.append(f"{h._fmt(m.median, m.unit)} (±{m.spread * 50:.0f}%)" if m.runs else "-")
+        for name in (subject, streams, protocol, floor):
+            m = row.get(name)
+            text = f"{h._fmt(m.median, m.unit)} (±{m.spread * 50:.0f}%)" if m and m.runs else "-"
+            cells.append(f"{text} ({floor_kind})" if name == floor else text)
         med = {n: statistics.median(v) for n, v in cpu.items() if v}
-        ratio = row[subject].median / row[ref].median if row[ref].median else 0.0
-        verdict = "met" if ratio >= least else "not met"
-        cells.append(f"≥ {least:.2f}x {ref.split()[-1]}")
-        cells.append(f"**{ratio:.2f}x** ({verdict})")
-        cells.append(f"{med[ref] / med[subject]:.2f}x" if ref in med and subject in med else "-")
-        cells.append(f"{med[subject]:.1f} {unit.replace('us', 'µs')}" if subject in med else "-")
-        cells.append(
-            f"{med[floor] / med[subject]:.2f}x" if floor in med and subject in med else "-"
+        rate = {n: m.median for n, m in row.items() if m.runs}
+
+        def ratio(top: str, bottom: str, table: dict[str, float]) -> str:
+            if table.get(top) and table.get(bottom):
+                return f"{table[top] / table[bottom]:.2f}x"
+            return "-"
+
+        verdict = (
+            "met" if rate.get(subject, 0.0) >= least * rate.get(ref, float("inf")) else "not met"
         )
+        cells.append(f"≥ {least:.2f}x {ref.split()[-1]}")
+        cells.append(f"**{ratio(subject, ref, rate)}** ({verdict})")
+        cells.append(ratio(ref, subject, med))
+        cells.append(f"{med[subject]:.1f} {unit.replace('us', 'µs')}" if subject in med else "-")
+        cells.append(ratio(floor, ref, rate))
+        cells.append(ratio(subject, floor, rate))
+        cells.append(ratio(floor, subject, med))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def run_targets(args: argparse.Namespace, seconds: float, warmup: float, repeats: int) -> None:
-    """``--targets``: the three connection targets on both loops, one interleaved run."""
-    names = [n for loop in LOOPS.values() for n in loop]
-    servers = [s for s in server_specs() if s.name in names]
-    wanted = {t[0] for t in TARGETS}
-    scenarios = [s for s in SCENARIOS if s.name in wanted]
-    scenarios = h.select(scenarios, args.only)
+    """``--targets``: the three targets on both loops, each scenario one interleaved run
+    of netkit.aio, each loop's streams and ``Protocol``, and that scenario's floor."""
+    specs = {s.name: s for s in server_specs()}
+    wanted = {t[0]: t[3] for t in TARGETS}
+    scenarios = h.select([s for s in SCENARIOS if s.name in wanted], args.only)
     load_before = os.getloadavg()
-    costs, rates = cpu_cost_suite(servers, scenarios, seconds, warmup, repeats)
+    costs: dict[str, dict[str, list[float]]] = {}
+    rates: h.Results = {}
+    for scenario in scenarios:
+        names = [
+            name
+            for subject, streams, protocol, suffix in LOOPS.values()
+            for name in (subject, streams, protocol, wanted[scenario.name] + suffix)
+        ]
+        got_costs, got_rates = cpu_cost_suite(
+            [specs[n] for n in names], [scenario], seconds, warmup, repeats
+        )
+        costs.update(got_costs)
+        rates.update(got_rates)
     meta = h.machine_info()
     meta["loadavg_before"] = load_before
     meta["command"] = " ".join([Path(sys.executable).name, *sys.argv])
