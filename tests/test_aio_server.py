@@ -438,9 +438,12 @@ def test_accepted_socket_is_a_plain_stream_socket(run: Run, host: str) -> None:
     run(main())
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     [(got_family, got_type, proto, nodelay)] = seen
-    assert type(got_family) is socket.AddressFamily and got_family == family
-    assert type(got_type) is socket.SocketKind and got_type == socket.SOCK_STREAM
-    assert proto == 0 and nodelay != 0
+    assert type(got_family) is socket.AddressFamily
+    assert got_family == family
+    assert type(got_type) is socket.SocketKind
+    assert got_type == socket.SOCK_STREAM
+    assert proto == 0
+    assert nodelay != 0
 
 
 def test_accepted_socket_class_reads_like_socket_socket() -> None:
@@ -452,8 +455,10 @@ def test_accepted_socket_class_reads_like_socket_socket() -> None:
         sock = made(socket.AF_INET, socket.SOCK_STREAM, 0, plain.detach())
         with sock:
             assert isinstance(sock, socket.socket)
-            assert sock.family is socket.AF_INET and sock.type is socket.SOCK_STREAM
+            assert sock.family is socket.AF_INET
+            assert sock.type is socket.SOCK_STREAM
             assert repr(sock).startswith(f"<socket.socket fd={sock.fileno()}, family=")
             with sock.dup() as copy:
-                assert copy.family is socket.AF_INET and copy.fileno() != sock.fileno()
+                assert copy.family is socket.AF_INET
+                assert copy.fileno() != sock.fileno()
         assert sock.fileno() == -1

@@ -542,6 +542,74 @@ def test_aio_stop_cuts_a_flush_nobody_reads_at_the_deadline(run: Run) -> None:
     run(main())
 
 
+def test_aio_flush_after_return_outlasts_send_timeout_for_a_reader(run: Run) -> None:
+    """What a returned handler queued reaches a slow reader even when the flush takes
+    several times send_timeout: the clock restarts whenever the peer takes data, as for
+    a send (a sync handler's sendall would have delivered all of it)."""
+    payload = bytes(range(256)) * 640  # 160 KiB: below the write high-water mark
+    send_timeout = 0.6
+
+    def read_slowly(port: int) -> bytes:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+            sock.settimeout(DEADLINE)
+            sock.connect(("127.0.0.1", port))
+            got = bytearray()
+            while data := sock.recv(4096):
+                got += data
+                time.sleep(0.05)  # the load shape: about 2 s for the whole reply
+            return bytes(got)
+
+    async def main() -> None:
+        returned = asyncio.Event()
+
+        async def handler(conn: netkit.aio.TcpConnection) -> None:
+            await conn.sendall(payload)  # most of it stays queued in the transport
+            returned.set()
+
+        options = SocketOptions(send_buffer=SMALL_BUFFER)
+        server = netkit.aio.TcpServer(handler, options=options, send_timeout=send_timeout)
+        async with server:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            got = await asyncio.to_thread(read_slowly, server.address.port)
+            assert returned.is_set()
+            assert loop.time() - start > 2 * send_timeout  # the flush outlasted it
+        assert got == payload
+
+    run(main())
+
+
+def test_aio_flush_after_return_to_a_peer_that_never_reads_is_cut_by_send_timeout(
+    run: Run,
+) -> None:
+    """A returned handler's reply to a peer that takes nothing is cut after
+    send_timeout (not a fixed wait), and the slot frees."""
+
+    async def main() -> None:
+        returned = asyncio.Event()
+
+        async def handler(conn: netkit.aio.TcpConnection) -> None:
+            await conn.sendall(b"x" * (128 * 1024))
+            returned.set()
+
+        options = SocketOptions(send_buffer=SMALL_BUFFER)
+        server = netkit.aio.TcpServer(handler, options=options, send_timeout=0.3)
+        async with server:
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+                sock.connect(("127.0.0.1", server.address.port))
+                await asyncio.wait_for(returned.wait(), DEADLINE)
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+                await wait_until(lambda: server.active_connections == 0, timeout=DEADLINE)
+                # Cut after 0.3 to 0.6 s; the margin is for a loaded machine (the old
+                # fixed flush limit was 5 s).
+                assert loop.time() - start < 4.0
+
+    run(main())
+
+
 # --------------------------------------------------------------- a peer that resets at once
 
 

@@ -38,10 +38,6 @@ _S = TypeVar("_S", bound="StreamServer")
 # After stop() has closed what was left, handlers get this long to notice before they
 # are cancelled (one blocked in recv wakes at once; one sleeping needs the cancel).
 _CANCEL_GRACE = 0.5
-# How long what a handler queued may take to flush after it returned, outside stop()
-# (a peer that never reads must not hold a task and its buffer forever). During stop()
-# the flush may take until stop()'s deadline instead.
-_FLUSH_TIMEOUT = 5.0
 # The most clients accepted in one loop callback, so a flood of connections cannot keep
 # the loop from running the handlers (asyncio's own servers stop at the backlog).
 _ACCEPT_BATCH = 64
@@ -401,10 +397,12 @@ class StreamServer:
     async def _close(self, conn: Any) -> None:
         """Close *conn* once what its handler queued is flushed (nothing sent is lost).
 
-        While stop() runs, its deadline bounds the flush (stop() aborts what is left
-        then); otherwise a peer that does not read gets ``_FLUSH_TIMEOUT`` seconds. A
-        connection whose send timed out (the peer stopped reading; the stream is torn)
-        is aborted at once, as the sync face resets it.
+        The flush lasts as long as the peer keeps reading; one that takes nothing for
+        the connection's ``send_timeout`` is cut, as a stalled send is (a peer that
+        never reads must not hold a task and its buffer forever). stop()'s deadline
+        bounds it too (stop() aborts what is left then). A connection whose send timed
+        out (the peer stopped reading; the stream is torn) is aborted at once, as the
+        sync face resets it.
         """
         if conn._send_stalled:
             conn.abort()
@@ -412,9 +410,7 @@ class StreamServer:
             return
         if conn._close_unqueued():
             return  # nothing to flush: the handler's task need not wait another turn
-        stopped = self._stopped
-        during_stop = self._stopping and stopped is not None and not stopped.is_set()
-        await conn.aclose(timeout=None if during_stop else _FLUSH_TIMEOUT)
+        await conn._aclose_unless_stalled()
 
     # -- PROXY protocol ----------------------------------------------------------------
 

@@ -558,6 +558,50 @@ class AioStream(RawOptions):
         self.close()
         return True
 
+    async def _aclose_unless_stalled(self) -> None:
+        """Close, flushing for as long as the peer keeps taking data; wait for the
+        transport to go.
+
+        The ``send_timeout`` rule applied to what a server's handler left queued when it
+        returned: a slow reader gets all of it however long that takes (as a sync
+        handler's ``sendall`` would have delivered it), and a peer that takes nothing
+        for ``send_timeout`` seconds is cut (aborted) as a stalled send is. With
+        ``send_timeout=None`` the flush has no limit, as such a send has none.
+        """
+        protocol = self._protocol
+        transport = self._transport
+        self.close()
+        if protocol.lost:
+            return
+        loop = self._loop
+        waiter: asyncio.Future[None] = loop.create_future()
+        protocol.close_waiters.append(waiter)
+        stall = self._send_timeout
+        timer: asyncio.TimerHandle | None = None
+        if stall is not None:
+            queued = transport.get_write_buffer_size()
+
+            def check() -> None:
+                nonlocal queued, timer
+                left = transport.get_write_buffer_size()
+                if 0 < left < queued:  # the peer took some: another period
+                    queued = left
+                    timer = loop.call_later(stall, check)
+                else:  # (none left: the kernel holds the rest; abort keeps it)
+                    transport.abort()
+
+            timer = loop.call_later(stall, check)
+        try:
+            await waiter  # connection_lost; after an abort by the timer too
+        except BaseException:
+            transport.abort()
+            if waiter in protocol.close_waiters:
+                protocol.close_waiters.remove(waiter)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
     async def aclose(self, *, timeout: float | None = 5.0) -> None:
         """Close, flushing queued data, and wait until the transport is gone.
 
