@@ -514,23 +514,36 @@ def test_sync_stop_cuts_a_reply_nobody_reads_at_the_deadline() -> None:
     assert server.active_connections == 0
 
 
+def _queueing_server(payload: bytes, **kwargs: Any) -> tuple[netkit.aio.TcpServer, asyncio.Event]:
+    """An aio server whose handler sends *payload* and returns with most of it still
+    queued in the transport (a small send buffer), and the event set when it returned."""
+    returned = asyncio.Event()
+
+    async def handler(conn: netkit.aio.TcpConnection) -> None:
+        await conn.sendall(payload)
+        returned.set()
+
+    options = SocketOptions(send_buffer=SMALL_BUFFER)
+    return netkit.aio.TcpServer(handler, options=options, **kwargs), returned
+
+
+def _small_window_client(port: int) -> socket.socket:
+    """A blocking client of 127.0.0.1:*port* with a small receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+    sock.settimeout(DEADLINE)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
 def test_aio_stop_cuts_a_flush_nobody_reads_at_the_deadline(run: Run) -> None:
     """A returned handler's reply flushes only until stop()'s deadline: a peer that
     never reads cannot hold stop() (nor leave a task) past it."""
 
     async def main() -> None:
-        returned = asyncio.Event()
-
-        async def handler(conn: netkit.aio.TcpConnection) -> None:
-            # Queued in the transport, most of it: the peer reads nothing.
-            await conn.sendall(b"x" * (128 * 1024))
-            returned.set()
-
-        options = SocketOptions(send_buffer=SMALL_BUFFER)
-        async with netkit.aio.TcpServer(handler, options=options) as server:
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
-                sock.connect(("127.0.0.1", server.address.port))
+        server, returned = _queueing_server(b"x" * (128 * 1024))
+        async with server:
+            with _small_window_client(server.address.port):  # reads nothing
                 await asyncio.wait_for(returned.wait(), DEADLINE)
                 assert server.active_connections == 1  # flushing, not closed yet
                 loop = asyncio.get_running_loop()
@@ -550,10 +563,7 @@ def test_aio_flush_after_return_outlasts_send_timeout_for_a_reader(run: Run) -> 
     send_timeout = 0.6
 
     def read_slowly(port: int) -> bytes:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
-            sock.settimeout(DEADLINE)
-            sock.connect(("127.0.0.1", port))
+        with _small_window_client(port) as sock:
             got = bytearray()
             while data := sock.recv(4096):
                 got += data
@@ -561,14 +571,7 @@ def test_aio_flush_after_return_outlasts_send_timeout_for_a_reader(run: Run) -> 
             return bytes(got)
 
     async def main() -> None:
-        returned = asyncio.Event()
-
-        async def handler(conn: netkit.aio.TcpConnection) -> None:
-            await conn.sendall(payload)  # most of it stays queued in the transport
-            returned.set()
-
-        options = SocketOptions(send_buffer=SMALL_BUFFER)
-        server = netkit.aio.TcpServer(handler, options=options, send_timeout=send_timeout)
+        server, returned = _queueing_server(payload, send_timeout=send_timeout)
         async with server:
             loop = asyncio.get_running_loop()
             start = loop.time()
@@ -587,18 +590,9 @@ def test_aio_flush_after_return_to_a_peer_that_never_reads_is_cut_by_send_timeou
     send_timeout (not a fixed wait), and the slot frees."""
 
     async def main() -> None:
-        returned = asyncio.Event()
-
-        async def handler(conn: netkit.aio.TcpConnection) -> None:
-            await conn.sendall(b"x" * (128 * 1024))
-            returned.set()
-
-        options = SocketOptions(send_buffer=SMALL_BUFFER)
-        server = netkit.aio.TcpServer(handler, options=options, send_timeout=0.3)
+        server, returned = _queueing_server(b"x" * (128 * 1024), send_timeout=0.3)
         async with server:
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
-                sock.connect(("127.0.0.1", server.address.port))
+            with _small_window_client(server.address.port):  # reads nothing
                 await asyncio.wait_for(returned.wait(), DEADLINE)
                 loop = asyncio.get_running_loop()
                 start = loop.time()

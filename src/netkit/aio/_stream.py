@@ -568,39 +568,31 @@ class AioStream(RawOptions):
         for ``send_timeout`` seconds is cut (aborted) as a stalled send is. With
         ``send_timeout=None`` the flush has no limit, as such a send has none.
         """
-        protocol = self._protocol
-        transport = self._transport
         self.close()
-        if protocol.lost:
+        if self._protocol.lost:
             return
-        loop = self._loop
-        waiter: asyncio.Future[None] = loop.create_future()
-        protocol.close_waiters.append(waiter)
         stall = self._send_timeout
-        timer: asyncio.TimerHandle | None = None
-        if stall is not None:
-            queued = transport.get_write_buffer_size()
+        await self._until_lost(
+            None if stall is None else _FlushStall(self._loop, self._transport, stall)
+        )
 
-            def check() -> None:
-                nonlocal queued, timer
-                left = transport.get_write_buffer_size()
-                if 0 < left < queued:  # the peer took some: another period
-                    queued = left
-                    timer = loop.call_later(stall, check)
-                else:  # (none left: the kernel holds the rest; abort keeps it)
-                    transport.abort()
-
-            timer = loop.call_later(stall, check)
+    async def _until_lost(self, limit: asyncio.TimerHandle | _FlushStall | None) -> None:
+        """Wait until the closing transport is gone (aborting it if cancelled); then
+        cancel *limit*, what would have aborted it had the flush taken too long."""
+        protocol = self._protocol
+        # A waiter of our own: cancelling it must not disturb other aclose() calls.
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        protocol.close_waiters.append(waiter)
         try:
-            await waiter  # connection_lost; after an abort by the timer too
+            await waiter  # connection_lost; after an abort by the limit too
         except BaseException:
-            transport.abort()
+            self._transport.abort()
             if waiter in protocol.close_waiters:
                 protocol.close_waiters.remove(waiter)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if limit is not None:
+                limit.cancel()
 
     async def aclose(self, *, timeout: float | None = 5.0) -> None:
         """Close, flushing queued data, and wait until the transport is gone.
@@ -629,20 +621,39 @@ class AioStream(RawOptions):
         timeout = check_timeout("timeout", timeout)
         if flushed:
             timeout = None
-        # A waiter of our own (cancelling it must not disturb other aclose() calls) and a
-        # plain timer that aborts: what wait_for(shield(...)) did, for a fraction of its
-        # cost, which a server pays once per connection.
-        loop = self._loop
-        waiter: asyncio.Future[None] = loop.create_future()
-        protocol.close_waiters.append(waiter)
-        timer = None if timeout is None else loop.call_later(timeout, transport.abort)
-        try:
-            await waiter  # connection_lost; after an abort by the timer too
-        except BaseException:
-            transport.abort()
-            if waiter in protocol.close_waiters:
-                protocol.close_waiters.remove(waiter)
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+        # A plain timer that aborts: what wait_for(shield(...)) did, for a fraction of
+        # its cost.
+        await self._until_lost(
+            None if timeout is None else self._loop.call_later(timeout, transport.abort)
+        )
+
+
+class _FlushStall:
+    """Aborts a closing transport once its write buffer stopped shrinking for
+    *seconds*: the ``send_timeout`` rule (the peer took nothing), for a flush.
+
+    (An empty buffer with the transport still there is a TLS shutdown the peer does
+    not answer: aborted too; what the kernel already holds still goes out.)
+    """
+
+    __slots__ = ("_check_at", "_loop", "_queued", "_seconds", "_transport")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, seconds: float
+    ) -> None:
+        self._loop = loop
+        self._transport = transport
+        self._seconds = seconds
+        self._queued = transport.get_write_buffer_size()
+        self._check_at = loop.call_later(seconds, self._check)
+
+    def _check(self) -> None:
+        left = self._transport.get_write_buffer_size()
+        if 0 < left < self._queued:  # the peer took some: another period
+            self._queued = left
+            self._check_at = self._loop.call_later(self._seconds, self._check)
+        else:
+            self._transport.abort()
+
+    def cancel(self) -> None:
+        self._check_at.cancel()
