@@ -430,7 +430,7 @@ async def _inproc(kind: str) -> float:
     feeds: list[Callable[[], None]] = []
     floors: list[_FloorProtocol] = []
     for transport in transports:
-        protocol: asyncio.BaseProtocol
+        protocol: asyncio.Protocol
         if kind == "netkit.aio":
             stream = StreamProtocol(loop)
             stream.connection_made(transport)  # type: ignore[arg-type]
@@ -454,12 +454,16 @@ async def _inproc(kind: str) -> float:
         else:
             protocol = h._EchoProtocol()
         protocol.connection_made(transport)  # type: ignore[arg-type]
-        feeds.append(lambda p=protocol: p.data_received(bytes(payload)))  # type: ignore[attr-defined]
+
+        def deliver(received: Callable[[bytes], None] = protocol.data_received) -> None:
+            received(bytes(payload))
+
+        feeds.append(deliver)
     await asyncio.sleep(0)
     start = time.thread_time()
     for _ in range(INPROC_ROUNDS):
-        for feed in feeds:
-            feed()
+        for each in feeds:
+            each()
         await asyncio.sleep(0)
         await asyncio.sleep(0)
     elapsed = time.thread_time() - start
