@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,10 @@ def test_connect_udp_against_udp_listen_echo() -> None:
         (["serve", "shout"], b"invalid choice"),
         (["serve", "--tls-key", "k.pem"], b"--tls-key needs --tls-cert"),
         (["connect", "127.0.0.1"], b"required"),
+        (["serve", "--proxy-protocol", "10.0.0.1/8"], b"'10.0.0.1/8' is not a network"),
+        (["serve", "--proxy-protocol", "lan"], b"'lan' is not a network"),
+        (["serve", "--unix", "x.sock", "--proxy-protocol", "10.0.0.0/8"], b"takes 'all'"),
+        (["serve", "--send-timeout", "0"], b"seconds must be > 0"),
     ],
 )
 def test_misuse_is_exit_2_with_one_line(
@@ -271,3 +276,48 @@ def test_chat_drops_a_member_whose_line_is_too_long_without_a_traceback() -> Non
         _, err = server.communicate(timeout=WAIT)
     assert server.returncode == 0
     assert b"Traceback" not in err
+
+
+PROXY_V1 = b"PROXY TCP4 198.51.100.7 127.0.0.1 56324 8080\r\n"  # header bytes only
+
+
+def test_serve_behind_a_proxy_logs_the_header_addresses_and_drops_the_headerless() -> None:
+    with background(["serve", "echo", "--proxy-protocol", "127.0.0.1/32"]) as (server, host, port):
+        with socket.create_connection((host, port), timeout=WAIT) as proxied:
+            proxied.sendall(PROXY_V1 + b"hi\n")
+            assert proxied.recv(10) == b"hi\n"  # the header is not data
+        with socket.create_connection((host, port), timeout=WAIT) as bare:
+            bare.sendall(b"hi\n")  # from a trusted network, but no header
+            try:
+                assert bare.recv(10) == b""
+            except ConnectionResetError:
+                pass  # dropped with unread bytes: a reset
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=WAIT)
+    assert server.returncode == 0
+    assert b"+ 198.51.100.7:56324 connected" in err
+    assert b"not a PROXY protocol header: starts with b'hi\\n'" in err
+    assert b"Traceback" not in err
+
+
+def _send_until_cut(sock: socket.socket) -> OSError | None:
+    """Send without ever reading until the connection fails (at most 256 MiB)."""
+    try:
+        for _ in range(4096):
+            sock.sendall(b"x" * 65536)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def test_serve_send_timeout_cuts_a_client_that_never_reads() -> None:
+    with background(["serve", "echo", "--quiet", "--send-timeout", "0.5"]) as (_, host, port):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((host, port))
+            sock.settimeout(WAIT)
+            start = time.monotonic()
+            error = _send_until_cut(sock)  # the echo comes back and is never read
+            assert isinstance(error, (ConnectionResetError, BrokenPipeError)), error
+            # Cut about 0.5 s after the buffers filled; the default would be 60 s.
+            assert time.monotonic() - start < WAIT

@@ -211,3 +211,19 @@ def test_listen_errors_name_the_path(sock_dir: Path) -> None:
     line = _one_line(result)
     assert repr(str(not_socket)) in line
     assert "is not a socket" in line
+
+
+def test_serve_unix_behind_a_proxy_takes_the_header_off(sock_dir: Path) -> None:
+    path = str(sock_dir / "proxied.sock")
+    with serving(["echo", "--quiet", "--unix", path, "--proxy-protocol", "all"]) as (_, _):
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(WAIT)
+            sock.connect(path)
+            sock.sendall(b"PROXY UNKNOWN\r\nhi\n")
+            assert sock.recv(10) == b"hi\n"  # the header is not data
+        with socket.socket(socket.AF_UNIX) as bare:
+            bare.settimeout(WAIT)
+            bare.connect(path)
+            bare.sendall(b"hi\n")  # every Unix client must send one: dropped
+            with contextlib.suppress(ConnectionResetError):
+                assert bare.recv(10) == b""

@@ -6,6 +6,7 @@ import argparse
 import threading
 from typing import Any
 
+from netkit._core.proxyserve import tcp_proxy_policy
 from netkit.cli import EXIT_OK, Misuse
 from netkit.cli._common import (
     ChatRoom,
@@ -35,6 +36,7 @@ hello
 
 $ netkit serve chat --host :: --port 7001     # IPv4 and IPv6, every interface
 $ netkit serve echo --unix /tmp/echo.sock      # a Unix socket (@name: abstract)
+$ netkit serve echo --proxy-protocol 127.0.0.1/32   # behind a local HAProxy
 """
 
 
@@ -56,6 +58,11 @@ def register(subparsers: Any) -> None:
             "stale socket file left by a process that died is replaced; a path a live "
             "server holds, a missing directory or a file that is not a socket fail "
             "with one line naming the path. The socket file is removed on exit."
+            "\n\n"
+            "Behind a load balancer, --proxy-protocol NETWORK makes clients from NETWORK "
+            "open with a PROXY protocol header (v1 or v2, as HAProxy sends with "
+            "send-proxy); the log then shows the addresses it carries, and a client "
+            "from NETWORK that sends none is dropped with a warning."
         ),
         example=_EXAMPLE,
     )
@@ -88,8 +95,36 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="close a connection that sends nothing for this long",
     )
+    parser.add_argument(
+        "--send-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="cut a client that takes nothing of what it is sent for this long (default 60)",
+    )
+    parser.add_argument(
+        "--proxy-protocol",
+        type=trusted_network,
+        action="append",
+        metavar="NETWORK",
+        help=(
+            "clients from NETWORK (e.g. 127.0.0.1/32; repeatable) open with a PROXY "
+            "protocol header, whose addresses are logged; 'all' trusts every client (the "
+            "only choice with --unix)"
+        ),
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="do not log connections")
     parser.set_defaults(func=run)
+
+
+def trusted_network(text: str) -> str:
+    """argparse type: a network whose clients send PROXY headers, or 'all'."""
+    if text == "all":
+        return text
+    try:
+        tcp_proxy_policy([text], 5.0)  # the server's own rule for a network
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("proxy_protocol: ")) from None
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
                 raise Misuse(f"{option} cannot be used with --unix (a Unix socket has a path)")
         if args.tls_cert is not None:
             raise Misuse("--tls-cert cannot be used with --unix (netkit serves TLS over TCP)")
+        if args.proxy_protocol is not None and set(args.proxy_protocol) != {"all"}:
+            raise Misuse(
+                "--proxy-protocol with --unix takes 'all' (a Unix client has no address; "
+                "the socket file's permissions decide who connects)"
+            )
     host: str = "127.0.0.1" if args.host is None else args.host
     port_number: int = 0 if args.port is None else args.port
     tls = None
@@ -128,8 +168,18 @@ def run(args: argparse.Namespace) -> int:
             if not quiet:
                 log(f"- {peer} closed")
 
-    # --max-connections not given: the server's finite default, never "no limit".
-    cap = {} if args.max_connections is None else {"max_connections": args.max_connections}
+    # Options not given keep the server's finite defaults, never "no limit".
+    limits: dict[str, Any] = {}
+    if args.max_connections is not None:
+        limits["max_connections"] = args.max_connections
+    if args.send_timeout is not None:
+        limits["send_timeout"] = args.send_timeout
+    if args.proxy_protocol is not None:
+        every = "all" in args.proxy_protocol
+        if args.unix is not None:
+            limits["proxy_protocol"] = True
+        else:
+            limits["proxy_protocol"] = ["0.0.0.0/0", "::/0"] if every else args.proxy_protocol
     stopped = threading.Event()
     with sigterm_as_interrupt():
         server: Any
@@ -140,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 server = UnixServer(
                     handler,
                     args.unix,
-                    **cap,
+                    **limits,
                     idle_timeout=args.idle_timeout,
                 )
                 server.start()
@@ -155,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
                     handler,
                     host=host,
                     port=port_number,
-                    **cap,
+                    **limits,
                     idle_timeout=args.idle_timeout,
                     tls=tls,
                 )
