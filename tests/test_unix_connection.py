@@ -21,6 +21,7 @@ import pytest
 
 import netkit
 import netkit.aio as aio
+from _aio_util import open_fds as open_sockets
 from _aio_util import run  # noqa: F401  (the fixture)
 from _unixstream_util import (
     aio_outcome,
@@ -347,6 +348,10 @@ def test_fds_with_a_large_message(run: Run) -> None:  # noqa: F811
         async def main() -> None:
             x, y = await aio.UnixConnection.pair()
             try:
+                # Waits, unread, in x's socket: x's writes wait for room without
+                # letting the loop read it (a plain read makes the kernel close the
+                # descriptor; a new uvloop transport reads at once).
+                await y.send_fds(b"F", [w], timeout=WAIT)
                 queued = asyncio.ensure_future(x.sendall(big, timeout=WAIT))
                 sending = asyncio.ensure_future(x.send_fds(big, [r], timeout=WAIT))
                 assert await y.recv_exactly(len(big), timeout=WAIT) == big
@@ -357,6 +362,10 @@ def test_fds_with_a_large_message(run: Run) -> None:  # noqa: F811
                 assert data + rest == big
                 assert len(fds) == 1
                 os.close(fds[0])
+                got, passed = await x.recv_fds(10, 2, timeout=WAIT)
+                assert got == b"F"
+                assert len(passed) == 1
+                os.close(passed[0])
             finally:
                 await asyncio.gather(x.aclose(), y.aclose())
 
@@ -643,6 +652,37 @@ def test_a_close_while_the_loop_takes_over_flushes_first(run: Run) -> None:  # n
         assert await y.recv_all(timeout=WAIT) == blob
         await sending
         await asyncio.gather(x.aclose(), y.aclose())
+
+    run(main())
+
+
+@pytest.mark.parametrize("end", ["shutdown_write", "abort"])
+def test_the_end_of_a_queued_write(run: Run, end: str) -> None:  # noqa: F811
+    # A write the socket cannot take at once waits, without the loop's transport, for
+    # room. An EOF asked for meanwhile follows its last byte (the other way stays
+    # open); an abort drops the rest. Either way nothing is left open.
+    blob = bytes(range(256)) * 1024  # 256 KiB: more than the socket buffer takes
+
+    async def main() -> None:
+        before = open_sockets()  # (uvloop opens /dev/null lazily)
+        x, y = await aio.UnixConnection.pair()
+        sending = asyncio.ensure_future(x.sendall(blob, timeout=WAIT))
+        await asyncio.sleep(0)  # the rest of the write is queued
+        if end == "shutdown_write":
+            x.shutdown_write()
+            assert await y.recv_all(timeout=WAIT) == blob  # then EOF
+            await sending
+            await y.sendall(b"the other way", timeout=WAIT)
+            assert await x.recv_exactly(13, timeout=WAIT) == b"the other way"
+        else:
+            x.abort()
+            with pytest.raises(ConnectionClosed):
+                await sending
+            got = await y.recv_all(timeout=WAIT)  # what the kernel had taken, then EOF
+            assert 0 < len(got) < len(blob)
+            assert got == blob[: len(got)]
+        await asyncio.gather(x.aclose(), y.aclose())
+        assert open_sockets() <= before
 
     run(main())
 

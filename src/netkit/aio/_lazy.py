@@ -1,10 +1,13 @@
 """A transport that attaches its socket to the event loop only when it has to wait.
 
 :class:`LazyTransport` stands for the loop's transport of a connection until the
-connection first needs the loop: a read that has to wait (``resume_reading``) or a
-write the kernel cannot take at once. Until then it works on the socket directly (a
-write is one non-blocking ``send``). Then it makes the real transport with
-``loop.create_connection(sock=...)`` and forwards every call to it.
+connection first has to wait for bytes (``resume_reading``). Until then it works on
+the socket directly: a write is one non-blocking ``send``, and what the kernel cannot
+take at once is queued here and sent when the socket has room (a duplicate of its
+descriptor watched with ``loop.add_writer``), so that waiting to write never starts a
+read. Once a reader waits, it makes the real transport with
+``loop.create_connection(sock=...)``, hands it what is still queued, and forwards every
+call to it.
 
 Why: a loop may start reading a new transport's socket on its own. uvloop starts
 reading right after ``connection_made`` whatever the protocol asked, so the first
@@ -16,6 +19,7 @@ Attached lazily, the transport starts reading only when a reader waits for bytes
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from typing import Any
 
@@ -41,7 +45,9 @@ class LazyTransport(asyncio.Transport):
         self._protocol = protocol
         self._real: asyncio.Transport | None = None
         self._attaching: asyncio.Task[None] | None = None
-        self._queue: list[bytes] = []  # written while attaching, in order
+        # Written and not yet taken by the kernel (or written while attaching), in order.
+        self._queue: list[bytes | memoryview] = []
+        self._watched: int | None = None  # a duplicate descriptor, watched for room
         self._closing = False
         self._then: str | None = None  # "close" or "abort", asked for while attaching
         self._eof = False
@@ -81,14 +87,25 @@ class LazyTransport(asyncio.Transport):
             return
         if self._closing:
             if how == "abort" and self._then == "close":
-                self._then = "abort"
+                if self._watched is not None:
+                    self._drop(None)  # stop flushing: now
+                else:
+                    self._then = "abort"
             return
         self._closing = True
-        if self._attaching is not None:
-            self._then = how  # done once attached (what is queued is flushed first)
+        if self._attaching is not None or (self._watched is not None and how == "close"):
+            self._then = how  # done once attached, or once the queue is flushed
             return
+        self._drop(None)
+
+    def _drop(self, exc: OSError | None) -> None:
+        """Close the socket now, dropping what is queued; the connection is lost."""
+        self._closing = True
+        self._then = None
+        self._unwatch()
+        self._queue.clear()
         self._sock.close()
-        self._loop.call_soon(self._protocol.connection_lost, None)
+        self._loop.call_soon(self._protocol.connection_lost, exc)
 
     def write(self, data: Any) -> None:
         if self._real is not None:
@@ -110,12 +127,14 @@ class LazyTransport(asyncio.Transport):
             view = view[sent:]
             if not view:
                 return
-        # The kernel's buffer is full: the loop's transport takes over, and the
-        # writer waits (sendall drains) until it has taken what is queued here.
+        # The kernel's buffer is full: queued here, and the writer waits (sendall
+        # drains) until the kernel has taken it (or the loop's transport, if a reader
+        # attached it meanwhile).
         self._queue.append(bytes(view))
         if not self._protocol.write_paused:
             self._protocol.pause_writing()
-        self._attach()
+        if self._attaching is None:
+            self._watch()
 
     def write_eof(self) -> None:
         if self._real is not None:
@@ -124,11 +143,14 @@ class LazyTransport(asyncio.Transport):
         if self._closing or self._eof:
             return
         self._eof = True
-        if self._attaching is None:
-            try:
-                self._sock.shutdown(socket.SHUT_WR)
-            except OSError as exc:
-                self._fail(exc)
+        if self._attaching is None and not self._queue:  # else once the queue is sent
+            self._shutdown_write()
+
+    def _shutdown_write(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            self._fail(exc)
 
     def can_write_eof(self) -> bool:
         return True
@@ -141,6 +163,7 @@ class LazyTransport(asyncio.Transport):
         if self._real is not None:
             self._real.resume_reading()
         elif not self._closing:
+            self._unwatch()  # the loop's transport sends what is queued from now on
             self._attach()  # a reader waits: now the loop reads
 
     def is_reading(self) -> bool:
@@ -165,11 +188,51 @@ class LazyTransport(asyncio.Transport):
 
     def _fail(self, exc: OSError) -> None:
         """A send or shutdown failed: the connection is lost with *exc* (as a transport does)."""
-        if self._closing:
+        if self._closing and self._watched is None:
+            return  # closed already (or the attaching task reports it)
+        self._drop(exc)
+
+    # -- waiting for room, without the loop's transport ----------------------------------
+
+    def _watch(self) -> None:
+        if self._watched is None:
+            # A duplicate: a loop may refuse, or keep, a watch on a descriptor that a
+            # transport takes over later.
+            self._watched = os.dup(self._sock.fileno())
+            self._loop.add_writer(self._watched, self._send_queued)
+
+    def _unwatch(self) -> None:
+        if self._watched is not None:
+            self._loop.remove_writer(self._watched)
+            os.close(self._watched)
+            self._watched = None
+
+    def _send_queued(self) -> None:
+        """The socket has room: send what is queued, in order."""
+        queue = self._queue
+        while queue:
+            try:
+                sent = self._sock.send(queue[0])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._fail(exc)
+                return
+            if sent < len(queue[0]):
+                queue[0] = memoryview(queue[0])[sent:]  # the rest, without a copy
+                break
+            del queue[0]
+        else:
+            self._unwatch()
+        protocol = self._protocol
+        if protocol.write_paused and self.get_write_buffer_size() <= self._limits[1]:
+            protocol.resume_writing()  # (a writer's bytes are all with the kernel now)
+        if queue:
             return
-        self._closing = True
-        self._sock.close()
-        self._loop.call_soon(self._protocol.connection_lost, exc)
+        if self._then is not None:  # close() came while the queue was flushed
+            self._drop(None)
+        elif self._eof:
+            self._shutdown_write()
 
     # -- attaching ------------------------------------------------------------------------
 

@@ -9,15 +9,17 @@ Passing descriptors under a transport. A transport reads whatever arrives (a pla
 read makes the kernel close the descriptors attached to the bytes) and queues what we
 write. So a Unix connection's transport reads only while a reader waits, as the sync
 face does (:class:`~netkit.aio._protocol.OnDemandProtocol`), and is attached to the
-loop only once something has to wait (:class:`~netkit.aio._lazy.LazyTransport`: uvloop
-would otherwise start reading on its own). :meth:`UnixConnection.recv_fds` (once
-netkit's buffer is empty, so nothing is reordered) waits for the socket to be readable
-through a duplicate of its descriptor registered with ``loop.add_reader`` (the loop
-refuses a reader on a transport's own descriptor) and calls ``recvmsg`` on that
-duplicate; :meth:`UnixConnection.send_fds` waits until the transport has handed
-everything queued to the kernel, then calls ``sendmsg`` on a duplicate, so the
-descriptors travel with the right bytes. Only public asyncio APIs, no thread; both
-work on uvloop.
+loop only once a read has to wait (:class:`~netkit.aio._lazy.LazyTransport`; a write
+that has to wait for room waits without it), because a new transport may read once on
+its own: uvloop starts reading after ``connection_made`` whatever the protocol asked,
+and asyncio 3.11 adds its reader even when the protocol paused it.
+:meth:`UnixConnection.recv_fds` (once netkit's buffer is empty, so nothing is
+reordered) waits for the socket to be readable through a duplicate of its descriptor
+registered with ``loop.add_reader`` (the loop refuses a reader on a transport's own
+descriptor) and calls ``recvmsg`` on that duplicate; :meth:`UnixConnection.send_fds`
+waits until everything queued is handed to the kernel, then calls ``sendmsg`` on a
+duplicate, so the descriptors travel with the right bytes. Only public asyncio APIs,
+no thread; both work on uvloop.
 """
 
 from __future__ import annotations
