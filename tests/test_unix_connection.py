@@ -658,23 +658,25 @@ def test_a_close_while_the_loop_takes_over_flushes_first(run: Run) -> None:  # n
 
 @pytest.mark.parametrize("end", ["shutdown_write", "abort"])
 def test_the_end_of_a_queued_write(run: Run, end: str) -> None:  # noqa: F811
-    # A write the socket cannot take at once waits, without the loop's transport, for
-    # room. An EOF asked for meanwhile follows its last byte (the other way stays
-    # open); an abort drops the rest. Either way nothing is left open.
-    blob = bytes(range(256)) * 1024  # 256 KiB: more than the socket buffer takes
+    # What the socket cannot take at once waits, without the loop's transport, for
+    # room. An EOF asked for meanwhile follows the last byte (the other way stays
+    # open); an abort drops the rest and fails the writer. Nothing is left open.
+    blob = bytes(range(256)) * 4096  # 1 MiB: more than the socket buffer and the queue
 
     async def main() -> None:
         before = open_sockets()  # (uvloop opens /dev/null lazily)
         x, y = await aio.UnixConnection.pair()
-        sending = asyncio.ensure_future(x.sendall(blob, timeout=WAIT))
-        await asyncio.sleep(0)  # the rest of the write is queued
         if end == "shutdown_write":
+            await x.sendall(blob[:262144], timeout=WAIT)  # returns with the rest queued
+            assert x.transport.get_write_buffer_size() > 0
             x.shutdown_write()
-            assert await y.recv_all(timeout=WAIT) == blob  # then EOF
-            await sending
+            assert await y.recv_all(timeout=WAIT) == blob[:262144]  # then EOF
             await y.sendall(b"the other way", timeout=WAIT)
             assert await x.recv_exactly(13, timeout=WAIT) == b"the other way"
         else:
+            sending = asyncio.ensure_future(x.sendall(blob, timeout=WAIT))
+            await asyncio.sleep(0)  # the writer waits for room
+            assert not sending.done()
             x.abort()
             with pytest.raises(ConnectionClosed):
                 await sending

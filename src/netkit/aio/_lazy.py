@@ -19,6 +19,8 @@ Attached lazily, the transport starts reading only when a reader waits for bytes
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import os
 import socket
 from typing import Any
@@ -26,6 +28,9 @@ from typing import Any
 from netkit.aio._protocol import WRITE_HIGH_WATER, WRITE_LOW_WATER, StreamProtocol
 
 __all__ = ["LazyTransport"]
+
+# The most queued pieces one sendmsg takes (far below IOV_MAX).
+_GATHER = 64
 
 
 class LazyTransport(asyncio.Transport):
@@ -46,7 +51,8 @@ class LazyTransport(asyncio.Transport):
         self._real: asyncio.Transport | None = None
         self._attaching: asyncio.Task[None] | None = None
         # Written and not yet taken by the kernel (or written while attaching), in order.
-        self._queue: list[bytes | memoryview] = []
+        self._queue: collections.deque[bytes | memoryview] = collections.deque()
+        self._queued = 0  # bytes in _queue
         self._watched: int | None = None  # a duplicate descriptor, watched for room
         self._closing = False
         self._then: str | None = None  # "close" or "abort", asked for while attaching
@@ -104,6 +110,7 @@ class LazyTransport(asyncio.Transport):
         self._then = None
         self._unwatch()
         self._queue.clear()
+        self._queued = 0
         self._sock.close()
         self._loop.call_soon(self._protocol.connection_lost, exc)
 
@@ -127,14 +134,23 @@ class LazyTransport(asyncio.Transport):
             view = view[sent:]
             if not view:
                 return
-        # The kernel's buffer is full: queued here, and the writer waits (sendall
-        # drains) until the kernel has taken it (or the loop's transport, if a reader
-        # attached it meanwhile).
-        self._queue.append(bytes(view))
-        if not self._protocol.write_paused:
-            self._protocol.pause_writing()
+        # The kernel's buffer is full: queued here (bytes are immutable, kept as they
+        # are; anything else is copied, as the caller may reuse it) and sent when there
+        # is room, the writer held back (sendall drains) above the high-water mark, as
+        # a transport does. While a reader attaches the loop's transport, the writer
+        # waits for it to take over.
+        chunk = view if type(data) is bytes else bytes(view)
+        self._queue.append(chunk)
+        self._queued += len(chunk)
         if self._attaching is None:
             self._watch()
+            self._maybe_pause()
+        elif not self._protocol.write_paused:
+            self._protocol.pause_writing()
+
+    def _maybe_pause(self) -> None:
+        if self._queued > self._limits[0] and not self._protocol.write_paused:
+            self._protocol.pause_writing()
 
     def write_eof(self) -> None:
         if self._real is not None:
@@ -175,11 +191,12 @@ class LazyTransport(asyncio.Transport):
             return
         high = WRITE_HIGH_WATER if high is None else high
         self._limits = (high, high // 4 if low is None else low)
+        self._maybe_pause()  # (as a transport does: a lower mark may pause the writer)
 
     def get_write_buffer_size(self) -> int:
         if self._real is not None:
             return self._real.get_write_buffer_size()
-        return sum(map(len, self._queue))
+        return self._queued
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         if self._real is not None:
@@ -208,25 +225,34 @@ class LazyTransport(asyncio.Transport):
             self._watched = None
 
     def _send_queued(self) -> None:
-        """The socket has room: send what is queued, in order."""
+        """The socket has room: send what is queued, in order (up to 64 pieces in one
+        ``sendmsg``)."""
         queue = self._queue
         while queue:
+            batch = list(itertools.islice(queue, _GATHER))
             try:
-                sent = self._sock.send(queue[0])
+                sent = self._sock.sendmsg(batch)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
                 self._fail(exc)
                 return
-            if sent < len(queue[0]):
-                queue[0] = memoryview(queue[0])[sent:]  # the rest, without a copy
-                break
-            del queue[0]
+            self._queued -= sent
+            full = sent == sum(map(len, batch))
+            while sent:
+                head = queue[0]
+                if sent < len(head):
+                    queue[0] = memoryview(head)[sent:]  # the rest, without a copy
+                    break
+                sent -= len(head)
+                queue.popleft()
+            if not full:
+                break  # the kernel's buffer is full again
         else:
             self._unwatch()
         protocol = self._protocol
         if protocol.write_paused and self.get_write_buffer_size() <= self._limits[1]:
-            protocol.resume_writing()  # (a writer's bytes are all with the kernel now)
+            protocol.resume_writing()
         if queue:
             return
         if self._then is not None:  # close() came while the queue was flushed
@@ -255,6 +281,7 @@ class LazyTransport(asyncio.Transport):
         for chunk in self._queue:
             real.write(chunk)
         self._queue.clear()
+        self._queued = 0
         if self._eof:
             real.write_eof()
         if (
