@@ -632,8 +632,10 @@ class _FlushStall:
     """Aborts a closing transport once its write buffer stopped shrinking for
     *seconds*: the ``send_timeout`` rule (the peer took nothing), for a flush.
 
-    (An empty buffer with the transport still there is a TLS shutdown the peer does
-    not answer: aborted too; what the kernel already holds still goes out.)
+    An empty buffer with the transport still there is TLS closing: everything went
+    down to the TLS layer's own transport, which still sends it and waits for the
+    peer's close_notify; that gets one more period (a TLS transport's buffer size does
+    not show that last part, so progress there cannot be seen), then is aborted.
     """
 
     __slots__ = ("_check_at", "_loop", "_queued", "_seconds", "_transport")
