@@ -55,7 +55,7 @@ class LazyTransport(asyncio.Transport):
         self._queued = 0  # bytes in _queue
         self._watched: int | None = None  # a duplicate descriptor, watched for room
         self._closing = False
-        self._then: str | None = None  # "close" or "abort", asked for while attaching
+        self._then: str | None = None  # "close" or "abort", asked for while attaching or flushing
         self._eof = False
         self._limits = (WRITE_HIGH_WATER, WRITE_LOW_WATER)
         self._names: dict[str, Any] = {}
