@@ -559,15 +559,15 @@ def test_aio_flush_after_return_outlasts_send_timeout_for_a_reader(run: Run) -> 
     """What a returned handler queued reaches a slow reader even when the flush takes
     several times send_timeout: the clock restarts whenever the peer takes data, as for
     a send (a sync handler's sendall would have delivered all of it)."""
-    payload = bytes(range(256)) * 640  # 160 KiB: below the write high-water mark
-    send_timeout = 0.6
+    payload = bytes(range(256)) * 768  # 192 KiB: below the write high-water mark
+    send_timeout = 1.0
 
     def read_slowly(port: int) -> bytes:
         with _small_window_client(port) as sock:
             got = bytearray()
             while data := sock.recv(4096):
                 got += data
-                time.sleep(0.05)  # the load shape: about 2 s for the whole reply
+                time.sleep(0.05)  # the load shape: at least 2.4 s for the whole reply
             return bytes(got)
 
     async def main() -> None:
