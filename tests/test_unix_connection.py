@@ -22,7 +22,10 @@ import pytest
 import netkit
 import netkit.aio as aio
 from _aio_util import open_fds as open_sockets
-from _aio_util import run  # noqa: F401  (the fixture)
+from _aio_util import (
+    run,  # noqa: F401  (the fixture)
+    wait_until,
+)
 from _unixstream_util import (
     aio_outcome,
     fill_backlog,
@@ -685,6 +688,37 @@ def test_the_end_of_a_queued_write(run: Run, end: str) -> None:  # noqa: F811
             assert got == blob[: len(got)]
         await asyncio.gather(x.aclose(), y.aclose())
         assert open_sockets() <= before
+
+    run(main())
+
+
+def test_a_writer_held_back_when_a_reader_attaches_the_loop_goes_on(
+    run: Run,  # noqa: F811
+) -> None:
+    # The writer is held back by the connection's own queue (limits of 0: send
+    # everything before going on, as send_fds does); a read that has to wait hands the
+    # queue to the loop's transport, and the writer goes on: nothing is lost, nothing
+    # stays stuck.
+    first = bytes(range(256)) * 640  # 160 KiB: the socket buffer takes it
+    second = bytes(range(256)) * 1024  # 256 KiB: most of it stays queued
+
+    async def main() -> None:
+        x, y = await aio.UnixConnection.pair()
+        try:
+            await x.sendall(first, timeout=WAIT)
+            x.transport.set_write_buffer_limits(high=0, low=0)
+            sending = asyncio.ensure_future(x.sendall(second, timeout=WAIT))
+            await asyncio.sleep(0)
+            assert not sending.done()  # held back: bytes are queued
+            reading = asyncio.ensure_future(x.recv(10, timeout=WAIT))  # attaches
+            await wait_until(x.transport.is_reading, timeout=WAIT)
+            got = await y.recv_exactly(len(first) + len(second), timeout=WAIT)
+            assert got == first + second
+            await asyncio.wait_for(sending, WAIT)
+            await y.sendall(b"done", timeout=WAIT)
+            assert await reading == b"done"
+        finally:
+            await asyncio.gather(x.aclose(), y.aclose())
 
     run(main())
 
