@@ -136,17 +136,14 @@ class LazyTransport(asyncio.Transport):
                 return
         # The kernel's buffer is full: queued here (bytes are immutable, kept as they
         # are; anything else is copied, as the caller may reuse it) and sent when there
-        # is room, the writer held back (sendall drains) above the high-water mark, as
-        # a transport does. While a reader attaches the loop's transport, the writer
-        # waits for it to take over.
+        # is room (or handed to the loop's transport a reader is attaching), the writer
+        # held back (sendall drains) above the high-water mark, as a transport does.
         chunk = view if type(data) is bytes else bytes(view)
         self._queue.append(chunk)
         self._queued += len(chunk)
         if self._attaching is None:
             self._watch()
-            self._maybe_pause()
-        elif not self._protocol.write_paused:
-            self._protocol.pause_writing()
+        self._maybe_pause()
 
     def _maybe_pause(self) -> None:
         if self._queued > self._limits[0] and not self._protocol.write_paused:

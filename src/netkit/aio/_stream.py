@@ -217,7 +217,7 @@ class AioStream(RawOptions):
         self._send_timeout = send_timeout
         self._message_timeout = message_timeout
         self._send_stalled = False  # a send failed on send_timeout: the stream is torn
-        self._untimed = default_timeout is None and idle_timeout is None  # _update_untimed
+        self._update_untimed()
         self._closed = False
         self._idle_expired = False
         self._eof_sent = False  # shutdown_write() was called: sends fail as in sync

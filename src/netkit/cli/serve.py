@@ -6,7 +6,7 @@ import argparse
 import threading
 from typing import Any
 
-from netkit._core.proxyserve import tcp_proxy_policy
+from netkit._core.proxyserve import DEFAULT_HEADER_TIMEOUT, tcp_proxy_policy
 from netkit.cli import EXIT_OK, Misuse
 from netkit.cli._common import (
     ChatRoom,
@@ -121,7 +121,7 @@ def trusted_network(text: str) -> str:
     if text == "all":
         return text
     try:
-        tcp_proxy_policy([text], 5.0)  # the server's own rule for a network
+        tcp_proxy_policy([text], DEFAULT_HEADER_TIMEOUT)  # the server's rule for a network
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("proxy_protocol: ")) from None
     return text
@@ -175,11 +175,12 @@ def run(args: argparse.Namespace) -> int:
     if args.send_timeout is not None:
         limits["send_timeout"] = args.send_timeout
     if args.proxy_protocol is not None:
-        every = "all" in args.proxy_protocol
         if args.unix is not None:
-            limits["proxy_protocol"] = True
+            limits["proxy_protocol"] = True  # (only 'all' got here: checked above)
+        elif "all" in args.proxy_protocol:
+            limits["proxy_protocol"] = ["0.0.0.0/0", "::/0"]
         else:
-            limits["proxy_protocol"] = ["0.0.0.0/0", "::/0"] if every else args.proxy_protocol
+            limits["proxy_protocol"] = args.proxy_protocol
     stopped = threading.Event()
     with sigterm_as_interrupt():
         server: Any
